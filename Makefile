@@ -1,0 +1,58 @@
+# nlpsuite: every target that runs code calls `setup` first, and `setup` skips work already done.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.nlpsuite-installed
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 2
+export TOKENIZERS_PARALLELISM := false
+# Benchmarks pin their own thread counts; this keeps stray libraries from oversubscribing 2 cores.
+BENCH_THREADS ?= 2
+
+.PHONY: setup run test test-fast bench bench-core lint clean clean-venv help
+
+help:
+	@echo "make run          the main job on embedded defaults (see README.md)"
+	@echo "make test         set up, then run the whole test suite"
+	@echo "make test-fast    tests without the real-model integration test"
+	@echo "make bench-core   fine-tune MiniLM-L6 on BANKING77 and PhraseBank, write bench/results/core.json"
+	@echo "make bench        every benchmark, then docs/benchmarks.md"
+	@echo "make setup        create .venv from requirements/lock.txt (idempotent)"
+
+setup: $(STAMP)
+
+# The install order follows the verified recipe (docs/environment.md): torch's local CPU wheel
+# first, Rasa without its Python<3.11 marker, then every other package at the exact locked
+# version without dependency resolution, then the suite itself in editable mode.
+$(STAMP): requirements/lock.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check torch==2.13.0
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps --ignore-requires-python rasa==3.6.21 rasa-sdk==3.6.2
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps -r requirements/lock.txt
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(BIN)/python -c "import torch, transformers, rasa, onnxruntime, faiss, sentence_transformers, shared"
+	@touch $@
+
+run: setup
+	$(BIN)/nlpsuite run
+
+test: setup
+	$(BIN)/python -m pytest
+
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow"
+
+bench-core: setup
+	$(BIN)/python -m bench.core --threads $(BENCH_THREADS)
+
+bench: bench-core
+	$(BIN)/python -m bench.report
+
+clean:
+	rm -rf var runs bench/work .pytest_cache
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,89 @@
+"""Inference backends: each maps a padded numpy batch to logits.
+
+Backends are registered by name and imported lazily, so the onnxruntime backend runs on a
+machine without torch (a Raspberry Pi, a slim container) and the torch backend serves any
+folder ``nlpsuite finetune`` wrote.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Protocol
+
+import numpy as np
+
+from shared.model_dir import ModelFolderError, ModelInfo
+
+
+class Backend(Protocol):
+    input_names: list[str]
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> np.ndarray: ...
+
+
+_BACKENDS: dict[str, Callable[[Path, ModelInfo, int | None], Backend]] = {}
+
+
+def register_backend(name: str):
+    def wrap(factory):
+        _BACKENDS[name] = factory
+        return factory
+
+    return wrap
+
+
+def available_backends() -> list[str]:
+    return sorted(_BACKENDS)
+
+
+def create_backend(name: str, folder: Path, info: ModelInfo, threads: int | None) -> Backend:
+    if name not in _BACKENDS:
+        raise ValueError(f"unknown backend '{name}'; known: {', '.join(available_backends())}")
+    return _BACKENDS[name](folder, info, threads)
+
+
+@register_backend("torch")
+class TorchBackend:
+    """The fine-tuned Hugging Face model in fp32 on the CPU (or a GPU when one is there)."""
+
+    def __init__(self, folder: Path, info: ModelInfo, threads: int | None):
+        import torch
+        from transformers import AutoModelForSequenceClassification
+
+        if not any((folder / name).is_file() for name in ("model.safetensors", "pytorch_model.bin")):
+            raise ModelFolderError(f"{folder} holds no torch weights (an ONNX export?); use backend='onnx'")
+        if threads:
+            torch.set_num_threads(threads)
+        self._torch = torch
+        self.model = AutoModelForSequenceClassification.from_pretrained(folder, local_files_only=True).eval()
+        self.input_names = ["input_ids", "attention_mask", "token_type_ids"]
+
+    def __call__(self, batch):
+        torch = self._torch
+        with torch.inference_mode():
+            inputs = {k: torch.from_numpy(v) for k, v in batch.items() if k in self.input_names}
+            return self.model(**inputs).logits.float().numpy()
+
+
+@register_backend("onnx")
+class OnnxBackend:
+    """The ONNX export (fp32 or int8) on onnxruntime's CPU provider; needs no torch."""
+
+    def __init__(self, folder: Path, info: ModelInfo, threads: int | None):
+        import onnxruntime as ort
+
+        if not info.onnx_file or not (folder / info.onnx_file).is_file():
+            raise ModelFolderError(
+                f"{folder} has no ONNX model; make one with `nlpsuite export --model {folder} --out DIR`"
+            )
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if threads:
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(
+            str(folder / info.onnx_file), options, providers=["CPUExecutionProvider"]
+        )
+        self.input_names = [i.name for i in self.session.get_inputs()]
+
+    def __call__(self, batch):
+        return self.session.run(["logits"], {k: batch[k] for k in self.input_names})[0]

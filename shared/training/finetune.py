@@ -1,0 +1,236 @@
+"""Fine-tune a pretrained encoder with a task head on labelled texts, end to end.
+
+One call goes from labelled data to a deployable folder: the model and tokenizer, a manifest
+with the labels and the calibration temperature, metrics.json, plots and a model card.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+from transformers import (
+    AutoTokenizer,
+    DataCollatorWithPadding,
+    EarlyStoppingCallback,
+    TrainingArguments,
+    set_seed,
+)
+
+from shared.data import DataError, LabelledTexts, drop_duplicates, stratified_split
+from shared.evaluation.calibration import fit_temperature
+from shared.evaluation.model_card import write_model_card
+from shared.evaluation.plots import plot_training_curves
+from shared.evaluation.report import evaluate_logits
+from shared.model_dir import METRICS, PLOTS, ModelInfo
+from shared.models import get_head, resolve_model
+from shared.training.args import FineTuneArgs
+from shared.training.trainer import ClassificationTrainer, inverse_frequency_weights, macro_f1_metrics
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class FineTuneResult:
+    output_dir: Path
+    metrics: dict
+    validation_metrics: dict
+    train_seconds: float
+    train_examples_per_s: float
+    temperature: float
+
+
+def data_sha256(data: LabelledTexts) -> str:
+    digest = hashlib.sha256()
+    for text, label in zip(data.texts, data.labels):
+        digest.update(text.encode("utf-8") + b"\t" + label.encode("utf-8") + b"\n")
+    return digest.hexdigest()
+
+
+class _Encoded(torch.utils.data.Dataset):
+    """Tokenised examples, unpadded: the collator pads each batch to its own longest text."""
+
+    def __init__(self, tokenizer, data: LabelledTexts, label_ids: dict[str, int], max_length: int, pairs: bool):
+        if pairs:
+            firsts, seconds = zip(*(t.split("\t", 1) if "\t" in t else (t, "") for t in data.texts))
+            self.encodings = tokenizer(list(firsts), list(seconds), truncation=True, max_length=max_length)
+        else:
+            self.encodings = tokenizer(list(data.texts), truncation=True, max_length=max_length)
+        self.labels = [label_ids[label] for label in data.labels]
+
+    def __len__(self):
+        return len(self.labels)
+
+    def __getitem__(self, i):
+        item = {key: values[i] for key, values in self.encodings.items()}
+        item["labels"] = self.labels[i]
+        return item
+
+
+def _check_labels(data: LabelledTexts, known: list[str], what: str) -> None:
+    unknown = sorted(set(data.labels) - set(known))
+    if unknown:
+        first = next(i for i, label in enumerate(data.labels) if label in unknown)
+        line = data.lines[first] if data.lines else None
+        raise DataError(
+            f"{len(unknown)} {what} label(s) not in the training labels: {', '.join(unknown[:10])}",
+            path=data.source or None, line=line, field="label",
+        )
+
+
+def finetune(
+    train: LabelledTexts,
+    args: FineTuneArgs,
+    output_dir: str | Path,
+    *,
+    validation: LabelledTexts | None = None,
+    test: LabelledTexts | None = None,
+) -> FineTuneResult:
+    """Train with early stopping on validation macro-F1, calibrate, evaluate, save.
+
+    Without ``validation``, ``args.validation_size`` of ``train`` is held out (stratified).
+    Metrics in metrics.json are on ``test`` when given, else on the validation set.
+    """
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    set_seed(args.seed)
+
+    train, dropped = drop_duplicates(train)
+    if dropped:
+        logger.info("dropped %d exact duplicate examples from %s", dropped, train.source)
+    if validation is None:
+        train, validation = stratified_split(train, args.validation_size, seed=args.seed)
+    labels = train.label_names
+    if len(labels) < 2:
+        raise DataError("training data needs at least two labels", path=train.source or None, field="label")
+    _check_labels(validation, labels, "validation")
+    if test is not None:
+        _check_labels(test, labels, "test")
+    label_ids = {label: i for i, label in enumerate(labels)}
+
+    head = get_head(args.head)
+    base_path = resolve_model(args.base)
+    tokenizer = AutoTokenizer.from_pretrained(base_path, local_files_only=True)
+    model = head.build(base_path, labels)
+    encode = lambda d: _Encoded(tokenizer, d, label_ids, args.max_length, head.text_pairs)  # noqa: E731
+    train_set, validation_set = encode(train), encode(validation)
+
+    checkpoints = output_dir / "checkpoints"
+    per_epoch = args.eval_steps is None
+    training_args = TrainingArguments(
+        output_dir=str(checkpoints),
+        num_train_epochs=args.epochs,
+        max_steps=args.max_steps,
+        learning_rate=args.learning_rate,
+        per_device_train_batch_size=args.batch_size,
+        per_device_eval_batch_size=args.eval_batch_size,
+        warmup_ratio=args.warmup_ratio,
+        weight_decay=args.weight_decay,
+        optim="adamw_torch",
+        lr_scheduler_type="linear",
+        eval_strategy="epoch" if per_epoch else "steps",
+        save_strategy="epoch" if per_epoch else "steps",
+        eval_steps=None if per_epoch else args.eval_steps,
+        save_steps=None if per_epoch else args.eval_steps,
+        save_total_limit=2,
+        load_best_model_at_end=True,
+        metric_for_best_model="macro_f1",
+        greater_is_better=True,
+        logging_steps=args.logging_steps,
+        seed=args.seed,
+        data_seed=args.seed,
+        group_by_length=True,
+        dataloader_num_workers=0,
+        use_cpu=not torch.cuda.is_available(),
+        report_to=[],
+        disable_tqdm=not args.progress,
+        save_only_model=True,
+    )
+    trainer = ClassificationTrainer(
+        model=model,
+        args=training_args,
+        train_dataset=train_set,
+        eval_dataset=validation_set,
+        data_collator=DataCollatorWithPadding(tokenizer),
+        compute_metrics=macro_f1_metrics,
+        callbacks=[EarlyStoppingCallback(early_stopping_patience=args.early_stopping_patience)],
+        class_weights=inverse_frequency_weights(train_set.labels, len(labels)) if args.class_weights else None,
+        label_smoothing=args.label_smoothing,
+    )
+    started = time.perf_counter()
+    train_output = trainer.train()
+    train_seconds = time.perf_counter() - started
+    examples_per_s = float(train_output.metrics.get("train_samples_per_second", 0.0))
+
+    # With group_by_length the Trainer also reorders evaluation batches, so logits are
+    # paired with the label_ids it returns, never with the dataset's own order.
+    validation_out = trainer.predict(validation_set)
+    temperature = fit_temperature(validation_out.predictions, validation_out.label_ids)
+    plot_dir = output_dir / PLOTS
+    validation_metrics = evaluate_logits(
+        validation_out.predictions, validation_out.label_ids, labels, temperature=temperature,
+        plot_dir=None if test is not None else plot_dir, name="validation",
+    )
+    if test is not None:
+        test_out = trainer.predict(encode(test))
+        metrics = evaluate_logits(
+            test_out.predictions, test_out.label_ids, labels,
+            temperature=temperature, plot_dir=plot_dir, name="test",
+        )
+        metrics["evaluated_on"] = "test"
+    else:
+        metrics = dict(validation_metrics)
+        metrics["evaluated_on"] = "validation"
+    plot_training_curves(trainer.state.log_history, plot_dir / "training_curves.png")
+
+    trainer.save_model(str(output_dir))
+    tokenizer.save_pretrained(str(output_dir))
+    shutil.rmtree(checkpoints, ignore_errors=True)
+    hyperparameters = args.to_dict() | {
+        "train_examples": len(train),
+        "validation_examples": len(validation),
+        "duplicates_dropped": dropped,
+        "epochs_run": round(float(trainer.state.epoch or 0), 2),
+        "best_checkpoint_step": _step_of(trainer.state.best_model_checkpoint),
+    }
+    info = ModelInfo(
+        labels=labels,
+        head=args.head,
+        base_model=str(args.base),
+        max_length=args.max_length,
+        temperature=temperature,
+        data_sha256=data_sha256(train),
+        hyperparameters=hyperparameters,
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )
+    info.save(output_dir)
+    metrics |= {
+        "validation": {k: validation_metrics[k] for k in ("accuracy", "macro_f1", "ece", "n_examples")},
+        "train_seconds": round(train_seconds, 2),
+        "train_examples_per_s": round(examples_per_s, 2),
+        "threads": torch.get_num_threads(),
+        "log_history": trainer.state.log_history,
+    }
+    import json
+
+    (output_dir / METRICS).write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
+    write_model_card(output_dir, info, metrics)
+    logger.info("saved %s: %s accuracy %.4f, macro-F1 %.4f", output_dir, metrics["evaluated_on"],
+                metrics["accuracy"], metrics["macro_f1"])
+    return FineTuneResult(output_dir, metrics, validation_metrics, train_seconds, examples_per_s, temperature)
+
+
+def _step_of(checkpoint: str | None) -> int | None:
+    if not checkpoint:
+        return None
+    try:
+        return int(Path(checkpoint).name.rsplit("-", 1)[-1])
+    except ValueError:
+        return None

@@ -1,0 +1,46 @@
+"""A transformers Trainer subclass that adds class weights and label smoothing to the loss.
+
+Everything else (AdamW, warm-up and linear decay, evaluation, checkpoints, early stopping,
+progress bars) is the stock Trainer, configured in ``finetune.py``.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from transformers import Trainer
+
+
+class ClassificationTrainer(Trainer):
+    def __init__(self, *args, class_weights: torch.Tensor | None = None, label_smoothing: float = 0.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.class_weights = class_weights
+        self.label_smoothing = label_smoothing
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        labels = inputs.pop("labels")
+        outputs = model(**inputs)
+        logits = outputs.logits
+        weight = None if self.class_weights is None else self.class_weights.to(logits.device, logits.dtype)
+        loss = torch.nn.functional.cross_entropy(
+            logits, labels, weight=weight, label_smoothing=self.label_smoothing
+        )
+        return (loss, outputs) if return_outputs else loss
+
+
+def inverse_frequency_weights(label_ids: list[int], n_labels: int) -> torch.Tensor:
+    """Weights n / (k * count) so that each class contributes equally to the loss."""
+    counts = np.bincount(np.asarray(label_ids), minlength=n_labels).astype(np.float64)
+    weights = len(label_ids) / (n_labels * np.clip(counts, 1, None))
+    return torch.tensor(weights, dtype=torch.float32)
+
+
+def macro_f1_metrics(eval_pred) -> dict:
+    """compute_metrics for the Trainer: the early-stopping criterion and accuracy."""
+    from sklearn.metrics import accuracy_score, f1_score
+
+    logits, labels = eval_pred
+    predicted = np.asarray(logits).argmax(axis=-1)
+    return {
+        "macro_f1": float(f1_score(labels, predicted, average="macro", zero_division=0)),
+        "accuracy": float(accuracy_score(labels, predicted)),
+    }
