@@ -1,0 +1,121 @@
+"""The core benchmark: fine-tune MiniLM-L6 on BANKING77 and the PhraseBank, export int8, time it.
+
+    python -m bench.core --threads 2 [--parts banking77,phrasebank,latency] [--reuse]
+
+Writes bench/results/core.json. Training uses ``--threads`` torch threads; latency is
+measured at 1 thread for one short utterance; agreement compares int8 and fp32 predictions on
+the whole BANKING77 test set. ``--reuse`` keeps already trained models in bench/work/.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+
+import shared  # noqa: F401  (offline, torch-only environment)
+from bench.common import WORK, latency_ms, update_results
+from shared.data import load_banking77, load_phrasebank
+from shared.export import export_onnx
+from shared.inference import Predictor
+from shared.quickstart import PROFILES
+from shared.training import FineTuneArgs, finetune
+
+logger = logging.getLogger("bench.core")
+
+# The hyperparameters behind the published figures: the "full" profile of `nlpsuite run`.
+BANKING77_ARGS = PROFILES["full"]["banking77"]
+PHRASEBANK_ARGS = PROFILES["full"]["phrasebank"]
+SHORT_UTTERANCE = "I still have not received my new card"
+
+
+def _train(name: str, args: FineTuneArgs, threads: int, reuse: bool, **splits) -> dict:
+    folder = WORK / name
+    if not (reuse and (folder / "metrics.json").is_file()):
+        args.threads = threads
+        started = time.perf_counter()
+        finetune(splits.pop("train"), args, folder, **splits)
+        logger.info("%s trained in %.0f s", name, time.perf_counter() - started)
+    metrics = json.loads((folder / "metrics.json").read_text())
+    return {
+        "accuracy": round(metrics["accuracy"], 4),
+        "macro_f1": round(metrics["macro_f1"], 4),
+        "ece": round(metrics["ece"], 4),
+        "ece_uncalibrated": round(metrics["ece_uncalibrated"], 4),
+        "n_test": metrics["n_examples"],
+        "train_seconds": metrics["train_seconds"],
+        "train_examples_per_s": metrics["train_examples_per_s"],
+        "epochs_run": metrics.get("log_history", [{}])[-1].get("epoch"),
+        "threads": metrics["threads"],
+        "hyperparameters": {k: v for k, v in args.to_dict().items() if k not in ("progress", "threads")},
+    }
+
+
+def bench_banking77(threads: int, reuse: bool) -> dict:
+    data = load_banking77()
+    result = _train("banking77", BANKING77_ARGS, threads, reuse, train=data["train"], test=data["test"])
+    update_results("core", {"banking77": result, "train_examples_per_s": result["train_examples_per_s"]})
+    return result
+
+
+def bench_phrasebank(threads: int, reuse: bool) -> dict:
+    data = load_phrasebank()
+    result = _train("phrasebank", PHRASEBANK_ARGS, threads, reuse,
+                    train=data["train"], validation=data["validation"], test=data["test"])
+    update_results("core", {"phrasebank": result})
+    return result
+
+
+def bench_latency() -> dict:
+    """fp32 torch vs int8 onnxruntime at 1 thread, and their agreement on BANKING77 test."""
+    model = WORK / "banking77"
+    exported = export_onnx(model, WORK / "banking77-onnx", int8=True)
+    torch_fp32 = Predictor(model, "torch", threads=1)
+    onnx_int8 = Predictor(exported, "onnx", threads=1)
+    fp32_onnx_info = json.loads((exported / "nlpsuite.json").read_text())
+    section = {
+        "latency_ms": {
+            "torch_fp32": latency_ms(lambda: torch_fp32.predict([SHORT_UTTERANCE])),
+            "onnx_int8": latency_ms(lambda: onnx_int8.predict([SHORT_UTTERANCE])),
+            "threads": 1,
+            "text": SHORT_UTTERANCE,
+        }
+    }
+    test = load_banking77()["test"]
+    a = torch_fp32.predict(test.texts)
+    b = onnx_int8.predict(test.texts)
+    agreement = sum(x.label == y.label for x, y in zip(a, b)) / len(a)
+    int8_accuracy = sum(y.label == t for y, t in zip(b, test.labels)) / len(b)
+    section["int8_agreement"] = round(agreement, 4)
+    section["int8_accuracy_banking77"] = round(int8_accuracy, 4)
+    sizes = {p.name: round(p.stat().st_size / 1e6, 1) for p in exported.glob("*.onnx")}
+    section["onnx_sizes_mb"] = sizes
+    section["onnx_served_file"] = fp32_onnx_info["onnx_file"]
+    update_results("core", section)
+    return section
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--threads", type=int, default=2, help="torch threads for training")
+    parser.add_argument("--parts", default="banking77,phrasebank,latency")
+    parser.add_argument("--reuse", action="store_true", help="keep models already trained in bench/work/")
+    options = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    parts = options.parts.split(",")
+    for part in parts:
+        started = time.perf_counter()
+        if part == "banking77":
+            result = bench_banking77(options.threads, options.reuse)
+        elif part == "phrasebank":
+            result = bench_phrasebank(options.threads, options.reuse)
+        elif part == "latency":
+            result = bench_latency()
+        else:
+            parser.error(f"unknown part '{part}'")
+        logger.info("%s done in %.0f s: %s", part, time.perf_counter() - started,
+                    {k: v for k, v in result.items() if k != "hyperparameters"})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,194 @@
+"""The ``nlpsuite`` command: the core's subcommands, plus those the apps register.
+
+Apps add their own subcommands (``nlpsuite chatbot ...``) through the entry-point group
+``nlpsuite.commands``: each entry is a function ``register(subparsers)``. The core thereby
+never imports an app, and an app that is not installed simply has no subcommand.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import shared  # noqa: F401  (offline, torch-only environment before any HF import)
+
+logger = logging.getLogger("nlpsuite")
+
+EXIT_BAD_INPUT = 2
+
+
+class CommandError(Exception):
+    """An error the user can fix; printed without a traceback, exit status 2."""
+
+
+def _add_data_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--text-col", default="text", help="text column (CSV/JSONL); default: text")
+    parser.add_argument("--label-col", default="label", help="label column (CSV/JSONL); default: label")
+    parser.add_argument("--encoding", default="utf-8", help="file encoding; default: utf-8")
+
+
+def _load(path: str, options, known_labels=None):
+    from shared.data import load_labelled
+
+    return load_labelled(path, options.text_col, options.label_col, encoding=options.encoding,
+                         known_labels=known_labels)
+
+
+def cmd_finetune(options) -> int:
+    from shared.training import FineTuneArgs, finetune
+
+    train = _load(options.data, options)
+    validation = _load(options.validation, options, known_labels=train.label_names) if options.validation else None
+    test = _load(options.test, options, known_labels=train.label_names) if options.test else None
+    args = FineTuneArgs(
+        base=options.base, head=options.head, epochs=options.epochs, learning_rate=options.lr,
+        batch_size=options.batch_size, max_length=options.max_length, threads=options.threads,
+        seed=options.seed, class_weights=options.class_weights, warmup_ratio=options.warmup,
+        weight_decay=options.weight_decay, early_stopping_patience=options.patience,
+        max_steps=options.max_steps, progress=not options.no_progress,
+    )
+    result = finetune(train, args, options.out, validation=validation, test=test)
+    summary = {k: result.metrics[k] for k in ("evaluated_on", "accuracy", "macro_f1", "ece")}
+    print(json.dumps({"model": str(result.output_dir), **summary, "train_seconds": round(result.train_seconds, 1)}))
+    return 0
+
+
+def cmd_evaluate(options) -> int:
+    from shared.evaluation.report import evaluate_logits
+    from shared.inference import Predictor
+
+    predictor = Predictor(options.model, options.backend, threads=options.threads)
+    data = _load(options.data, options, known_labels=predictor.labels)
+    ids = {label: i for i, label in enumerate(predictor.labels)}
+    metrics = evaluate_logits(
+        predictor.logits(data.texts), [ids[label] for label in data.labels], predictor.labels,
+        temperature=predictor.info.temperature, plot_dir=options.report, name=Path(options.data).stem,
+    )
+    metrics["evaluated_on"] = str(options.data)
+    metrics["backend"] = predictor.backend_name
+    if options.report:
+        Path(options.report).mkdir(parents=True, exist_ok=True)
+        (Path(options.report) / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    print(json.dumps({k: metrics[k] for k in ("evaluated_on", "backend", "n_examples", "accuracy",
+                                              "macro_f1", "ece", "roc_auc_macro")}))
+    return 0
+
+
+def cmd_export(options) -> int:
+    from shared.export import export_onnx
+    from shared.model_dir import ModelInfo
+
+    out = export_onnx(options.model, options.out, int8=options.int8)
+    info = ModelInfo.load(out)
+    print(json.dumps({"out": str(out), "onnx_file": info.onnx_file,
+                      "size_mb": round((out / info.onnx_file).stat().st_size / 1e6, 1)}))
+    return 0
+
+
+def cmd_predict(options) -> int:
+    from shared.inference import Predictor
+
+    texts = list(options.texts)
+    if not texts or texts == ["-"]:
+        texts = [line.rstrip("\n") for line in sys.stdin]
+    predictor = Predictor(options.model, options.backend, threads=options.threads)
+    for prediction in predictor.predict(texts, top_k=options.top_k):
+        print(json.dumps(prediction.to_dict(), ensure_ascii=False))
+    return 0
+
+
+def cmd_models(options) -> int:
+    from shared.models import available_models
+
+    for row in available_models():
+        print(json.dumps(row))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nlpsuite", description="Fine-tune, evaluate, export and serve small language models.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("finetune", help="fine-tune a classifier on a labelled CSV/JSONL/Rasa YAML file")
+    p.add_argument("--data", required=True, help="training file (.csv, .jsonl or Rasa NLU .yml)")
+    p.add_argument("--validation", help="validation file; default: 10%% held out from --data")
+    p.add_argument("--test", help="test file; metrics.json reports on it when given")
+    _add_data_options(p)
+    p.add_argument("--base", default="minilm-l6", help="registered model name or local HF folder; default: minilm-l6")
+    p.add_argument("--head", default="sequence-classification")
+    p.add_argument("--out", required=True, help="output model folder")
+    p.add_argument("--epochs", type=float, default=5.0)
+    p.add_argument("--lr", type=float, default=5e-5)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--max-length", type=int, default=64)
+    p.add_argument("--warmup", type=float, default=0.1, help="warm-up share of the steps")
+    p.add_argument("--weight-decay", type=float, default=0.01)
+    p.add_argument("--patience", type=int, default=2, help="early-stopping patience in evaluations")
+    p.add_argument("--max-steps", type=int, default=-1)
+    p.add_argument("--class-weights", action="store_true", help="inverse-frequency class weights")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_finetune)
+
+    p = sub.add_parser("evaluate", help="metrics of a model folder on a labelled file")
+    p.add_argument("--model", required=True)
+    p.add_argument("--data", required=True)
+    _add_data_options(p)
+    p.add_argument("--backend", default="auto", choices=["auto", "torch", "onnx"])
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--report", help="folder for metrics.json and the confusion-matrix and ROC plots")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("export", help="export a model folder to ONNX (optionally int8)")
+    p.add_argument("--model", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--int8", action="store_true", help="also write a dynamically quantized int8 graph and serve it")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("predict", help="classify texts; one JSON object per text")
+    p.add_argument("--model", required=True)
+    p.add_argument("texts", nargs="*", help="texts, or - (or nothing) to read one per line from stdin")
+    p.add_argument("--backend", default="auto", choices=["auto", "torch", "onnx"])
+    p.add_argument("--top-k", type=int, default=5)
+    p.add_argument("--threads", type=int, default=None)
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("models", help="list the pretrained models of the offline registry")
+    p.set_defaults(func=cmd_models)
+
+    from shared.quickstart import register as register_run
+
+    register_run(sub)
+    for entry in entry_points(group="nlpsuite.commands"):
+        entry.load()(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from shared.data import DataError
+    from shared.model_dir import ModelFolderError
+    from shared.models import ModelNotFoundError
+
+    parser = build_parser()
+    options = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if options.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return options.func(options) or 0
+    except (DataError, ModelNotFoundError, ModelFolderError, CommandError) as exc:
+        print(f"nlpsuite {options.command}: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

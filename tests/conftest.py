@@ -1,0 +1,149 @@
+"""Shared fixtures: a tiny BERT built from scratch (no download), a keyword-learnable synthetic
+data set, and one tiny fine-tuned model reused by the unit, export and CLI tests."""
+from __future__ import annotations
+
+import os
+
+# Offline, torch-only, quiet: before anything imports transformers. `import shared` sets the
+# same defaults; setting them here too keeps a test file that imports transformers first safe.
+for _name, _value in {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "USE_TF": "0",
+    "USE_FLAX": "0",
+    "USE_TORCH": "1",
+    "TOKENIZERS_PARALLELISM": "false",
+    "TF_CPP_MIN_LOG_LEVEL": "2",
+    "TRANSFORMERS_VERBOSITY": "error",
+}.items():
+    os.environ.setdefault(_name, _value)
+
+import shared  # noqa: E402,F401  (offline environment before any Hugging Face import)
+
+import csv  # noqa: E402
+import random  # noqa: E402
+import re  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+LABELS = ["card", "refund", "transfer"]
+
+# Each label has its own keywords; the fillers are shared, so only the keywords tell the label.
+_KEYWORDS = {
+    "card": ["card", "debit", "pin", "atm", "contactless", "plastic", "expired", "chip"],
+    "refund": ["refund", "money", "back", "return", "reimburse", "cashback", "merchant", "purchase"],
+    "transfer": ["transfer", "send", "wire", "iban", "recipient", "swift", "beneficiary", "payee"],
+}
+_OPENERS = ["please", "hello", "hi", "excuse me", "sorry", "quick question", "urgent", "help"]
+_MIDDLES = ["i need help with my", "what about the", "there is a problem with my", "how do i fix the",
+            "can you check my", "why is my", "i want to ask about the", "something is wrong with my"]
+_CLOSERS = ["today", "now", "this week", "again", "asap", "thanks", "for my account", "right away"]
+
+
+def _sentences(label: str, n: int, rng: random.Random, exclude: set[str]) -> list[str]:
+    out: list[str] = []
+    words = _KEYWORDS[label]
+    while len(out) < n:
+        k1, k2 = rng.sample(words, 2)
+        text = f"{rng.choice(_OPENERS)} {rng.choice(_MIDDLES)} {k1} {k2} {rng.choice(_CLOSERS)}"
+        if text not in exclude:
+            exclude.add(text)
+            out.append(text)
+    return out
+
+
+def make_rows(per_label: int, seed: int, exclude: set[str]) -> list[tuple[str, str]]:
+    rng = random.Random(seed)
+    rows = [(text, label) for label in LABELS for text in _sentences(label, per_label, rng, exclude)]
+    rng.shuffle(rows)
+    return rows
+
+
+def write_csv(path: Path, rows, header=("text", "label")) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+@dataclass(frozen=True)
+class TinyData:
+    train: Path
+    test: Path
+    train_rows: list
+    test_rows: list
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory) -> TinyData:
+    """3 labels, 60 training rows each, 20 test rows each, no text shared between the files."""
+    folder = tmp_path_factory.mktemp("tiny_data")
+    seen: set[str] = set()
+    train_rows = make_rows(60, seed=1, exclude=seen)
+    test_rows = make_rows(20, seed=2, exclude=seen)
+    return TinyData(write_csv(folder / "train.csv", train_rows), write_csv(folder / "test.csv", test_rows),
+                    train_rows, test_rows)
+
+
+@pytest.fixture(scope="session")
+def tiny_base(tmp_path_factory, tiny_data) -> Path:
+    """A randomly initialised 2-layer BERT (hidden 32) whose WordPiece vocab is the data's words."""
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    folder = tmp_path_factory.mktemp("tiny_base")
+    words = sorted({w for text, _ in tiny_data.train_rows + tiny_data.test_rows
+                    for w in re.findall(r"\w+|[^\w\s]", text.lower())})
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]
+    vocab_file = folder / "vocab.txt"
+    vocab_file.write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    tokenizer = BertTokenizerFast(vocab_file=str(vocab_file))
+    tokenizer.save_pretrained(folder)
+    config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=128)
+    import torch
+
+    torch.manual_seed(0)
+    BertModel(config).save_pretrained(folder)
+    assert (folder / "tokenizer.json").is_file() and (folder / "config.json").is_file()
+    return folder
+
+
+def tiny_args(tiny_base: Path, **overrides):
+    from shared.training import FineTuneArgs
+
+    values = dict(base=str(tiny_base), epochs=8, learning_rate=1e-3, batch_size=16, threads=1,
+                  progress=False, logging_steps=5, early_stopping_patience=3)
+    values.update(overrides)
+    return FineTuneArgs(**values)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory, tiny_base, tiny_data) -> Path:
+    """The tiny BERT fine-tuned once on the synthetic data, evaluated on its test file."""
+    from shared.data import load_labelled
+    from shared.training import finetune
+
+    out = tmp_path_factory.mktemp("tiny_model") / "model"
+    train = load_labelled(tiny_data.train)
+    test = load_labelled(tiny_data.test, known_labels=train.label_names)
+    finetune(train, tiny_args(tiny_base), out, test=test)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_onnx_int8(tmp_path_factory, tiny_model) -> Path:
+    from shared.export import export_onnx
+
+    return export_onnx(tiny_model, tmp_path_factory.mktemp("tiny_onnx_int8") / "export", int8=True)
+
+
+@pytest.fixture(scope="session")
+def tiny_onnx_fp32(tmp_path_factory, tiny_model) -> Path:
+    from shared.export import export_onnx
+
+    return export_onnx(tiny_model, tmp_path_factory.mktemp("tiny_onnx_fp32") / "export", int8=False)
