@@ -48,8 +48,17 @@ class FineTuneResult:
 def data_sha256(data: LabelledTexts) -> str:
     digest = hashlib.sha256()
     for text, label in zip(data.texts, data.labels):
-        digest.update(text.encode("utf-8") + b"\t" + label.encode("utf-8") + b"\n")
+        joined = text if isinstance(text, str) else "\t".join(text)
+        digest.update(joined.encode("utf-8") + b"\t" + label.encode("utf-8") + b"\n")
     return digest.hexdigest()
+
+
+def _as_pair(text) -> tuple[str, str]:
+    """A pair head's example: a (first, second) tuple, or one string "first<TAB>second"."""
+    if isinstance(text, (tuple, list)):
+        return str(text[0]), str(text[1])
+    first, _, second = str(text).partition("\t")
+    return first, second
 
 
 class _Encoded(torch.utils.data.Dataset):
@@ -57,7 +66,7 @@ class _Encoded(torch.utils.data.Dataset):
 
     def __init__(self, tokenizer, data: LabelledTexts, label_ids: dict[str, int], max_length: int, pairs: bool):
         if pairs:
-            firsts, seconds = zip(*(t.split("\t", 1) if "\t" in t else (t, "") for t in data.texts))
+            firsts, seconds = zip(*(_as_pair(t) for t in data.texts))
             self.encodings = tokenizer(list(firsts), list(seconds), truncation=True, max_length=max_length)
         else:
             self.encodings = tokenizer(list(data.texts), truncation=True, max_length=max_length)
