@@ -1,0 +1,1 @@
+"""nlpsuite chatbot product (see README.md)."""

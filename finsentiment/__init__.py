@@ -1,0 +1,1 @@
+"""nlpsuite finsentiment product (see README.md)."""

@@ -1,0 +1,1 @@
+"""nlpsuite recommender product (see README.md)."""

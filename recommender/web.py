@@ -1,0 +1,10 @@
+"""The recommender product's part of the suite web app (entry point nlpsuite.web)."""
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from shared.web import WebPlugin
+
+
+def plugin(config_path=None) -> WebPlugin:
+    return WebPlugin(name="recommender", title="recommender", router=APIRouter(), prefix="/recommender")
