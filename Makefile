@@ -12,7 +12,7 @@ export TOKENIZERS_PARALLELISM := false
 # Benchmarks pin their own thread counts; this keeps stray libraries from oversubscribing 2 cores.
 BENCH_THREADS ?= 2
 
-.PHONY: setup run test test-fast bench bench-core lint clean clean-venv help
+.PHONY: setup browser run test test-fast bench bench-core lint clean clean-venv help
 
 help:
 	@echo "make run          the main job on embedded defaults (see README.md)"
@@ -22,7 +22,13 @@ help:
 	@echo "make bench        every benchmark, then docs/benchmarks.md"
 	@echo "make setup        create .venv from requirements/lock.txt (idempotent)"
 
-setup: $(STAMP)
+setup: $(STAMP) browser
+
+# Headless Chromium for the web-page tests (Debian's package; Playwright drives it).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium is missing: run 'sudo apt-get install chromium' for the browser tests" >&2; fi; }
 
 # The install order follows the verified recipe (docs/environment.md): torch's local CPU wheel
 # first, Rasa without its Python<3.11 marker, then every other package at the exact locked
