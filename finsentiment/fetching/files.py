@@ -1,0 +1,31 @@
+"""Feeds that are local files (the offline demo feeds, or a feed a script drops into a folder)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+from urllib.parse import unquote, urlparse
+
+from finsentiment.fetching.base import FeedError, RawFeed
+
+
+def local_path(url: str) -> Path:
+    if url.startswith("file://"):
+        return Path(unquote(urlparse(url).path))
+    return Path(url)
+
+
+class FileFetcher:
+    """Reads the file; its modification time and size play the part of an ETag, so an unchanged
+    file is "304 Not Modified" and is not parsed again."""
+
+    def fetch(self, url: str, *, etag: Optional[str] = None, modified: Optional[str] = None,
+              timeout: float = 10.0) -> RawFeed:
+        path = local_path(url)
+        try:
+            stat = path.stat()
+            tag = f'"{stat.st_mtime_ns:x}-{stat.st_size:x}"'
+            if etag == tag:
+                return RawFeed(url, None, 304, etag, modified)
+            return RawFeed(url, path.read_bytes(), 200, tag, None)
+        except OSError as exc:
+            raise FeedError(f"{path}: cannot read the feed file: {exc.strerror or exc}") from exc

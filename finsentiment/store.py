@@ -1,0 +1,227 @@
+"""The monitor's state in one SQL database (SQLite by default) through SQLAlchemy 1.4's ORM.
+
+Everything a poll does is recorded so that any step can be repeated safely:
+articles are unique by a hash of guid/link (polling twice adds nothing); a score row exists
+only once the article was classified, so articles left unscored by a crash between fetching
+and scoring are found and scored by the next run; an alert stays ``pending`` until a send
+succeeds. Times are naive UTC datetimes.
+"""
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Iterator, Optional
+
+from sqlalchemy import (Boolean, Column, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint,
+                        create_engine, event, func, select)
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, declarative_base, relationship, sessionmaker
+
+Base = declarative_base()
+
+PENDING, SENT, FAILED = "pending", "sent", "failed"
+FIRING, RESOLVED = "firing", "resolved"
+
+
+def utcnow() -> datetime:
+    return datetime.utcnow().replace(microsecond=0)
+
+
+class Feed(Base):
+    __tablename__ = "feeds"
+    id = Column(Integer, primary_key=True)
+    url = Column(String(2000), unique=True, nullable=False)
+    name = Column(String(200), nullable=False)
+    etag = Column(String(500))
+    modified = Column(String(100))
+    last_polled = Column(DateTime)
+    last_status = Column(Integer)
+    last_error = Column(Text)
+    error_count = Column(Integer, default=0, nullable=False)
+    """All failed polls so far."""
+    consecutive_errors = Column(Integer, default=0, nullable=False)
+    items_seen = Column(Integer, default=0, nullable=False)
+
+
+class Article(Base):
+    __tablename__ = "articles"
+    id = Column(Integer, primary_key=True)
+    key = Column(String(64), unique=True, nullable=False)
+    feed_id = Column(Integer, ForeignKey("feeds.id"), nullable=False)
+    guid = Column(String(2000))
+    link = Column(String(2000))
+    title = Column(Text, nullable=False)
+    summary = Column(Text)
+    published = Column(DateTime)
+    fetched_at = Column(DateTime, nullable=False, index=True)
+    event_time = Column(DateTime, nullable=False, index=True)
+    """published when known and not in the future, else fetched_at: the time trends count by."""
+    feed = relationship(Feed)
+    score = relationship("Score", uselist=False, back_populates="article")
+    topics = relationship("TopicAssignment", back_populates="article")
+
+    @property
+    def text(self) -> str:
+        return self.title if not self.summary or self.summary == self.title else f"{self.title}. {self.summary}"
+
+
+class Score(Base):
+    __tablename__ = "scores"
+    article_id = Column(Integer, ForeignKey("articles.id"), primary_key=True)
+    model_version = Column(String(200), nullable=False)
+    label = Column(String(50), nullable=False)
+    confidence = Column(Float, nullable=False)
+    p_negative = Column(Float, nullable=False)
+    probabilities = Column(Text, nullable=False)
+    """JSON {label: calibrated probability}."""
+    scored_at = Column(DateTime, nullable=False)
+    article = relationship(Article, back_populates="score")
+
+    @property
+    def probs(self) -> dict:
+        return json.loads(self.probabilities)
+
+
+class TopicAssignment(Base):
+    __tablename__ = "topic_assignments"
+    __table_args__ = (UniqueConstraint("article_id", "topic"),)
+    id = Column(Integer, primary_key=True)
+    article_id = Column(Integer, ForeignKey("articles.id"), nullable=False, index=True)
+    topic = Column(String(200), nullable=False, index=True)
+    method = Column(String(20), nullable=False)
+    """keyword, ticker or embedding."""
+    score = Column(Float, nullable=False, default=1.0)
+    article = relationship(Article, back_populates="topics")
+
+
+class Alert(Base):
+    __tablename__ = "alerts"
+    id = Column(Integer, primary_key=True)
+    topic = Column(String(200), nullable=False, index=True)
+    group_key = Column(String(300), nullable=False, index=True)
+    """topic plus the start of the spike: all mails about one spike share it."""
+    kind = Column(String(20), nullable=False)
+    """firing or resolved."""
+    window_start = Column(DateTime, nullable=False)
+    window_end = Column(DateTime, nullable=False)
+    n_items = Column(Integer, nullable=False)
+    n_negative = Column(Integer, nullable=False)
+    negative_share = Column(Float, nullable=False)
+    baseline = Column(Float, nullable=False)
+    article_ids = Column(Text, nullable=False, default="[]")
+    """JSON list of the headlines that caused it, most negative first."""
+    status = Column(String(20), nullable=False, default=PENDING, index=True)
+    attempts = Column(Integer, nullable=False, default=0)
+    last_error = Column(Text)
+    created_at = Column(DateTime, nullable=False)
+    sent_at = Column(DateTime)
+
+    @property
+    def headline_ids(self) -> list[int]:
+        return json.loads(self.article_ids or "[]")
+
+
+class TopicState(Base):
+    """Per topic: is a spike going on, since when, and when it was last mailed."""
+
+    __tablename__ = "topic_state"
+    topic = Column(String(200), primary_key=True)
+    firing = Column(Boolean, nullable=False, default=False)
+    since = Column(DateTime)
+    group_key = Column(String(300))
+    last_notified = Column(DateTime)
+    resolved_at = Column(DateTime)
+
+
+def _prepare_sqlite_folder(url: str) -> None:
+    parsed = make_url(url)
+    if parsed.drivername.startswith("sqlite") and parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+
+
+class Store:
+    """Engine, sessions and the queries the rest of the monitor needs."""
+
+    def __init__(self, url: str):
+        _prepare_sqlite_folder(url)
+        self.url = url
+        self.engine = create_engine(url, future=True)
+        if self.engine.dialect.name == "sqlite":
+            @event.listens_for(self.engine, "connect")
+            def _sqlite_pragmas(connection, _record):  # the scheduler's job store shares the file
+                cursor = connection.cursor()
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA busy_timeout=10000")
+                cursor.execute("PRAGMA foreign_keys=ON")
+                cursor.close()
+        Base.metadata.create_all(self.engine)
+        self._sessions = sessionmaker(self.engine, future=True, expire_on_commit=False)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        session = self._sessions()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def feed(self, session: Session, url: str, name: str) -> Feed:
+        feed = session.execute(select(Feed).where(Feed.url == url)).scalar_one_or_none()
+        if feed is None:
+            feed = Feed(url=url, name=name, error_count=0, consecutive_errors=0, items_seen=0)
+            session.add(feed)
+            session.flush()
+        return feed
+
+    def add_articles(self, session: Session, feed: Feed, items, now: Optional[datetime] = None) -> int:
+        """Insert the items not stored yet; returns how many were new."""
+        now = now or utcnow()
+        keys = {item.key for item in items}
+        existing = set()
+        key_list = list(keys)
+        for start in range(0, len(key_list), 500):
+            chunk = key_list[start:start + 500]
+            existing |= set(session.execute(select(Article.key).where(Article.key.in_(chunk))).scalars())
+        added = 0
+        for item in items:
+            if item.key in existing:
+                continue
+            existing.add(item.key)
+            published = item.published
+            event_time = published if published and published <= now else now
+            session.add(Article(key=item.key, feed_id=feed.id, guid=item.guid, link=item.link,
+                                title=item.title, summary=item.summary, published=published,
+                                fetched_at=now, event_time=event_time))
+            added += 1
+        return added
+
+    def unscored(self, session: Session, limit: Optional[int] = None) -> list[Article]:
+        query = select(Article).outerjoin(Score).where(Score.article_id.is_(None)).order_by(Article.id)
+        if limit:
+            query = query.limit(limit)
+        return list(session.execute(query).scalars())
+
+    def counts(self) -> dict:
+        with self.session() as s:
+            return {name: s.execute(select(func.count()).select_from(model)).scalar_one()
+                    for name, model in (("feeds", Feed), ("articles", Article), ("scores", Score),
+                                        ("topic_assignments", TopicAssignment), ("alerts", Alert))}
+
+    def recent_alerts(self, limit: int = 20) -> list[Alert]:
+        with self.session() as s:
+            return list(s.execute(select(Alert).order_by(Alert.id.desc()).limit(limit)).scalars())
+
+    def articles_by_id(self, session: Session, ids: list[int]) -> list[Article]:
+        if not ids:
+            return []
+        rows = {a.id: a for a in session.execute(select(Article).where(Article.id.in_(ids))).scalars()}
+        return [rows[i] for i in ids if i in rows]
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,150 @@
+"""Negative sentiment per topic over time: rolling windows, the topic's own baseline, and charts.
+
+A spike is judged against the topic itself, not a global constant: a sector that is usually
+gloomy (say, 35 % negative headlines) should not alert every day, while a company that is
+rarely criticised should alert when a third of its news turns negative.
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Optional
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from finsentiment.config import AlertRule
+from finsentiment.store import Article, Score, TopicAssignment
+
+NEGATIVE = "negative"
+
+
+@dataclass
+class WindowStats:
+    topic: str
+    start: datetime
+    end: datetime
+    n_items: int
+    n_negative: int
+
+    @property
+    def negative_share(self) -> float:
+        return self.n_negative / self.n_items if self.n_items else 0.0
+
+
+@dataclass
+class TopicTrend:
+    """The current window compared with the baseline period before it."""
+
+    window: WindowStats
+    baseline_window: WindowStats
+    baseline: float
+    """The baseline negative share (the rule's default while history is too short)."""
+    spike: bool
+
+    @property
+    def deviation(self) -> float:
+        return self.window.negative_share - self.baseline
+
+
+def window_stats(session: Session, topic: str, start: datetime, end: datetime) -> WindowStats:
+    """Scored articles of ``topic`` with start <= event_time < end."""
+    negative = func.sum(case((Score.label == NEGATIVE, 1), else_=0))
+    row = session.execute(
+        select(func.count(Article.id), negative)
+        .join(Score, Score.article_id == Article.id)
+        .join(TopicAssignment, TopicAssignment.article_id == Article.id)
+        .where(TopicAssignment.topic == topic, Article.event_time >= start, Article.event_time < end)
+    ).one()
+    return WindowStats(topic, start, end, int(row[0] or 0), int(row[1] or 0))
+
+
+def topic_trend(session: Session, topic: str, rule: AlertRule, now: datetime) -> TopicTrend:
+    end = now + timedelta(seconds=1)  # include articles stamped "now"
+    start = end - timedelta(hours=rule.window_hours)
+    window = window_stats(session, topic, start, end)
+    history = window_stats(session, topic, start - timedelta(days=rule.baseline_days), start)
+    baseline = history.negative_share if history.n_items >= rule.min_items else rule.default_baseline
+    share = window.negative_share
+    spike = (window.n_items >= rule.min_items and share >= rule.negative_share
+             and share - baseline >= rule.min_deviation)
+    return TopicTrend(window, history, baseline, spike)
+
+
+def negative_articles(session: Session, topic: str, start: datetime, end: datetime, limit: int) -> list[Article]:
+    """The window's negative articles, most confidently negative first: the headlines of an alert."""
+    return list(session.execute(
+        select(Article).join(Score, Score.article_id == Article.id)
+        .join(TopicAssignment, TopicAssignment.article_id == Article.id)
+        .where(TopicAssignment.topic == topic, Score.label == NEGATIVE,
+               Article.event_time >= start, Article.event_time < end + timedelta(seconds=1))
+        .order_by(Score.p_negative.desc(), Article.id).limit(limit)
+    ).scalars())
+
+
+@dataclass
+class SeriesPoint:
+    start: datetime
+    n_items: int
+    n_negative: int
+    n_positive: int
+
+    @property
+    def negative_share(self) -> float:
+        return self.n_negative / self.n_items if self.n_items else 0.0
+
+
+def series(session: Session, topic: str, end: datetime, days: float, bucket_hours: Optional[float] = None) -> list[SeriesPoint]:
+    """Counts per time bucket (a day by default; hours for short spans) over the last ``days``."""
+    bucket = timedelta(hours=bucket_hours or (24 if days >= 3 else max(1, days * 24 / 12)))
+    start = end - timedelta(days=days)
+    rows = session.execute(
+        select(Article.event_time, Score.label)
+        .join(Score, Score.article_id == Article.id)
+        .join(TopicAssignment, TopicAssignment.article_id == Article.id)
+        .where(TopicAssignment.topic == topic, Article.event_time >= start, Article.event_time <= end)
+    ).all()
+    n_buckets = max(1, int((end - start) / bucket + 0.999))
+    points = [SeriesPoint(start + i * bucket, 0, 0, 0) for i in range(n_buckets)]
+    for when, label in rows:
+        i = min(n_buckets - 1, int((when - start) / bucket))
+        points[i].n_items += 1
+        points[i].n_negative += label == NEGATIVE
+        points[i].n_positive += label == "positive"
+    return points
+
+
+def chart_png(topic: str, points: list[SeriesPoint], threshold: Optional[float] = None,
+              baseline: Optional[float] = None) -> bytes:
+    """Negative share (line) over article counts (bars) as a PNG, for mails, reports and the web page."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.2), dpi=100)
+    try:
+        xs = [p.start for p in points]
+        width = (xs[1] - xs[0]) * 0.8 if len(xs) > 1 else 0.6
+        counts = ax.twinx()
+        counts.bar(xs, [p.n_items for p in points], width=width, color="#d0d7e2", label="articles", zorder=0)
+        counts.set_ylabel("articles")
+        ax.set_zorder(counts.get_zorder() + 1)
+        ax.patch.set_visible(False)
+        ax.plot(xs, [p.negative_share for p in points], marker="o", color="#c0392b", label="negative share")
+        if threshold is not None:
+            ax.axhline(threshold, color="#c0392b", linestyle="--", linewidth=1, label="alert threshold")
+        if baseline is not None:
+            ax.axhline(baseline, color="#7f8c8d", linestyle=":", linewidth=1, label="baseline")
+        ax.set_ylim(0, 1)
+        ax.set_ylabel("negative share")
+        ax.set_title(f"{topic}: negative sentiment")
+        ax.legend(loc="upper left", fontsize=8)
+        fig.autofmt_xdate()
+        fig.tight_layout()
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png")
+        return buffer.getvalue()
+    finally:
+        plt.close(fig)
