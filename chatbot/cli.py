@@ -1,8 +1,171 @@
-"""`nlpsuite chatbot ...` subcommands, registered through the nlpsuite.commands entry point."""
+"""`nlpsuite chatbot ...` subcommands, registered through the nlpsuite.commands entry point.
+
+    build-data        generate the Rasa project (NLU from BANKING77, FAQ answers, rules, config)
+    init-db           create the bank's demo database
+    build-index       embed the FAQ questions into the FAISS index the fallback searches
+    train             `rasa train` the generated project
+    serve             Rasa + action server + web chat page on 127.0.0.1
+    export-uncertain  low-confidence user messages from the tracker store, as a CSV to label
+"""
 from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+
+def _settings(options):
+    from chatbot.settings import load_settings
+    from shared.config import ConfigError
+    from shared.cli import CommandError
+
+    try:
+        return load_settings(options.config)
+    except ConfigError as exc:
+        raise CommandError(str(exc)) from None
+
+
+def cmd_build_data(options) -> int:
+    from chatbot.project import build_project
+
+    settings = _settings(options)
+    intents = [i.strip() for i in options.intents.split(",") if i.strip()] if options.intents else None
+    report = build_project(options.out or settings.project_dir, settings, per_intent=options.per_intent,
+                           intents=intents, labels=options.labels, seed=options.seed)
+    print(json.dumps({"project": str(report.project_dir), "intents": len(report.intents),
+                      "examples": report.examples, "merged_labels": report.merged_labels}))
+    return 0
+
+
+def cmd_init_db(options) -> int:
+    from chatbot.bank import Bank, seed_demo
+
+    settings = _settings(options)
+    added = seed_demo(Bank(settings.bank_db))
+    print(json.dumps({"database": settings.bank_db, "rows_added": added}))
+    return 0
+
+
+def cmd_build_index(options) -> int:
+    from shared.embeddings import Embedder
+    from chatbot.faq import FaqIndex, load_faq
+
+    settings = _settings(options)
+    index = FaqIndex.build(load_faq(settings.faq), Embedder(settings.embedder))
+    folder = index.save(settings.faq_index)
+    print(json.dumps({"index": str(folder), "questions": len(index.entries), "dimension": index.index.d}))
+    return 0
+
+
+def cmd_train(options) -> int:
+    from chatbot import server
+    from shared.cli import CommandError
+
+    settings = _settings(options)
+    project = Path(options.project or settings.project_dir)
+    if not (project / "config.yml").is_file():
+        raise CommandError(f"{project} is not a generated project; run `nlpsuite chatbot build-data` first")
+    started = time.perf_counter()
+    model = server.train(project, options.out or settings.models_dir, env=server.rasa_env())
+    print(json.dumps({"model": str(model), "train_seconds": round(time.perf_counter() - started, 1)}))
+    return 0
+
+
+def _latest_model(models_dir: Path):
+    models = sorted(models_dir.glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
+    return models[-1] if models else None
+
+
+def cmd_serve(options) -> int:
+    from chatbot import server
+    from chatbot.project import write_endpoints
+    from shared.cli import CommandError
+
+    settings = _settings(options)
+    project = Path(settings.project_dir)
+    model = Path(options.model) if options.model else _latest_model(Path(settings.models_dir))
+    if model is None or not model.is_file():
+        raise CommandError(f"no trained model in {settings.models_dir}; run `nlpsuite chatbot train` first")
+    write_endpoints(project, settings)
+    extra = {"NLPSUITE_CONFIG": str(Path(options.config).resolve())} if options.config else {}
+    env = server.rasa_env(extra)
+    logs = Path(options.logs)
+    logs.mkdir(parents=True, exist_ok=True)
+    stack = server.Stack()
+    try:
+        actions = server.start_actions(host=settings.host, port=settings.action_port, env=env,
+                                       log=logs / "actions.log")
+        stack.processes.append(actions)
+        rasa = server.start_rasa(project, model.resolve(), host=settings.host, port=settings.rasa_port, env=env,
+                                 log=logs / "rasa.log")
+        stack.processes.append(rasa)
+        web = server.start_web(host=settings.host, port=settings.web_port, env=env, log=logs / "web.log")
+        stack.processes.append(web)
+        server.actions_ready(actions)
+        server.rasa_ready(rasa)
+        server.wait_until(web, "/health", lambda r: r.status_code == 200)
+        print(f"chat page: {web.url}/chatbot/   Rasa: {rasa.url}   actions: {actions.url}   logs: {logs}/",
+              flush=True)
+        while all(p.popen.poll() is None for p in stack.processes):
+            time.sleep(1)
+        dead = [p for p in stack.processes if p.popen.poll() is not None]
+        raise CommandError(f"{dead[0].name} stopped (exit {dead[0].popen.returncode}); see {dead[0].log}")
+    except (RuntimeError, TimeoutError) as exc:
+        raise CommandError(str(exc)) from None
+    finally:
+        stack.stop()
+
+
+def cmd_export_uncertain(options) -> int:
+    from sqlalchemy.engine import make_url
+    from chatbot.uncertain import uncertain_messages, write_csv
+
+    settings = _settings(options)
+    url = make_url(settings.tracker_store)
+    if url.get_backend_name() != "sqlite" and url.password is None and os.environ.get(settings.tracker_password_env):
+        url = url.set(password=os.environ[settings.tracker_password_env])
+    below = options.below if options.below is not None else settings.uncertain_below
+    messages = uncertain_messages(url, below)
+    out = write_csv(messages, options.out)
+    print(json.dumps({"out": str(out), "messages": len(messages), "below": below}))
+    return 0
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("chatbot", help="the chatbot product")
+    parser = subparsers.add_parser("chatbot", help="the Rasa support chatbot")
+    parser.add_argument("--config", help="suite config file (default: $NLPSUITE_CONFIG or ./nlpsuite.yml)")
     commands = parser.add_subparsers(dest="chatbot_command", metavar="COMMAND")
     commands.required = True
+
+    p = commands.add_parser("build-data", help="generate the Rasa project from BANKING77 and the FAQ table")
+    p.add_argument("--out", help="project folder (default: chatbot.project_dir)")
+    p.add_argument("--per-intent", type=int, help="at most N BANKING77 examples per intent (small, fast models)")
+    p.add_argument("--intents", help="comma-separated BANKING77 intents to include (default: all 77)")
+    p.add_argument("--labels", help="reviewed export-uncertain CSV; rows with a label join the NLU data")
+    p.add_argument("--seed", type=int, default=42)
+    p.set_defaults(func=cmd_build_data)
+
+    p = commands.add_parser("init-db", help="create the bank's demo database with demo customers")
+    p.set_defaults(func=cmd_init_db)
+
+    p = commands.add_parser("build-index", help="embed the FAQ questions into a FAISS index")
+    p.set_defaults(func=cmd_build_index)
+
+    p = commands.add_parser("train", help="rasa train the generated project")
+    p.add_argument("--project", help="project folder (default: chatbot.project_dir)")
+    p.add_argument("--out", help="models folder (default: chatbot.models_dir)")
+    p.set_defaults(func=cmd_train)
+
+    p = commands.add_parser("serve", help="start Rasa, the action server and the chat page on 127.0.0.1")
+    p.add_argument("--model", help="model archive (default: the newest in chatbot.models_dir)")
+    p.add_argument("--logs", default="var/chatbot/logs", help="folder for the servers' logs")
+    p.set_defaults(func=cmd_serve)
+
+    p = commands.add_parser("export-uncertain", help="low-confidence user messages as a CSV to label")
+    p.add_argument("--out", required=True, help="CSV to write (columns: text, predicted_intent, ..., label)")
+    p.add_argument("--below", type=float, help="confidence under which a message counts (default: chatbot.uncertain_below)")
+    p.set_defaults(func=cmd_export_uncertain)

@@ -1,10 +1,68 @@
-"""The chatbot product's part of the suite web app (entry point nlpsuite.web)."""
+"""The chatbot's part of the suite web app: the chat page and a proxy to Rasa's REST channel.
+
+The page (static HTML/JS) posts to ``/chatbot/webhook`` on the same origin, which forwards the
+request body unchanged to Rasa's ``/webhooks/rest/webhook`` and returns Rasa's answer and
+status, so the browser needs no CORS and the guard in chatbot.channels sees every request.
+"""
 from __future__ import annotations
 
-from fastapi import APIRouter
+from pathlib import Path
+
+import httpx
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 
 from shared.web import WebPlugin
 
+STATIC = Path(__file__).resolve().parent / "static"
+MAX_BODY = 64 * 1024
+
+
+def make_router(rasa_url: str, transport: httpx.AsyncBaseTransport | None = None) -> APIRouter:
+    router = APIRouter()
+
+    @router.get("", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("chatbot/")
+
+    @router.get("/")
+    def page() -> FileResponse:
+        return FileResponse(STATIC / "chat.html", media_type="text/html")
+
+    @router.get("/chat.js")
+    def script() -> FileResponse:
+        return FileResponse(STATIC / "chat.js", media_type="application/javascript")
+
+    @router.post("/webhook")
+    async def webhook(request: Request) -> Response:
+        body = await request.body()
+        if len(body) > MAX_BODY:
+            return JSONResponse({"error": f"request body over {MAX_BODY // 1024} KiB"}, status_code=413)
+        try:
+            async with httpx.AsyncClient(transport=transport, timeout=60) as client:
+                answer = await client.post(f"{rasa_url}/webhooks/rest/webhook", content=body,
+                                           headers={"Content-Type": "application/json"})
+        except httpx.HTTPError as exc:
+            return JSONResponse({"error": f"the assistant is not reachable ({type(exc).__name__})"},
+                                status_code=502)
+        return Response(answer.content, status_code=answer.status_code,
+                        media_type=answer.headers.get("content-type", "application/json"))
+
+    return router
+
 
 def plugin(config_path=None) -> WebPlugin:
-    return WebPlugin(name="chatbot", title="chatbot", router=APIRouter(), prefix="/chatbot")
+    from chatbot.settings import load_settings
+
+    settings = load_settings(config_path)
+    rasa_url = settings.rasa_base_url
+
+    def health() -> dict:
+        try:
+            status = httpx.get(f"{rasa_url}/status", timeout=2).json()
+            return {"status": "ok" if status.get("model_file") else "degraded", "rasa": rasa_url}
+        except (httpx.HTTPError, ValueError):
+            return {"status": "degraded", "rasa": rasa_url, "reason": "Rasa server not reachable"}
+
+    return WebPlugin(name="chatbot", title="Support chatbot", router=make_router(rasa_url), prefix="/chatbot",
+                     pages={"chat": "/chatbot/"}, health=health)

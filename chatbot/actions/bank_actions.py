@@ -1,0 +1,153 @@
+"""Actions that read and change the bank's database: card delivery status, card freeze and
+unfreeze (through the card_control_form), transfer status, and handing over to a person."""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from chatbot.actions.resources import bank
+from chatbot.bank import parse_customer_id, parse_last4
+
+CARD_STATUS_TEXT = {
+    "ordered": "has been ordered and will be dispatched within 1 working day",
+    "in_delivery": "is on its way",
+    "active": "is active",
+    "frozen": "is frozen",
+}
+
+
+class CustomerIdValidation(FormValidationAction):
+    """Slot checks shared by the forms: a customer number that exists in the database."""
+
+    def name(self) -> Text:  # pragma: no cover - abstract in practice
+        return "validate_customer_forms"
+
+    def validate_customer_id(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                             domain: Dict) -> Dict[Text, Any]:
+        customer_id = parse_customer_id(str(value or ""))
+        if customer_id is None:
+            dispatcher.utter_message(text="That doesn't look like a customer number. It is a C followed by "
+                                          "4 digits, for example C1001.")
+            return {"customer_id": None}
+        if bank().customer(customer_id) is None:
+            dispatcher.utter_message(text=f"I couldn't find customer number {customer_id}. Please check it.")
+            return {"customer_id": None}
+        return {"customer_id": customer_id}
+
+
+class ValidateCardStatusForm(CustomerIdValidation):
+    def name(self) -> Text:
+        return "validate_card_status_form"
+
+
+class ValidateTransferStatusForm(CustomerIdValidation):
+    def name(self) -> Text:
+        return "validate_transfer_status_form"
+
+
+class ValidateCardControlForm(CustomerIdValidation):
+    def name(self) -> Text:
+        return "validate_card_control_form"
+
+    def validate_card_last4(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                            domain: Dict) -> Dict[Text, Any]:
+        last4 = parse_last4(str(value or ""))
+        customer = bank().customer(tracker.get_slot("customer_id") or "")
+        if last4 is None:
+            dispatcher.utter_message(text="Please give me exactly 4 digits: the end of the card number.")
+            return {"card_last4": None}
+        if customer is None or last4 not in {c.last4 for c in customer.cards}:
+            known = ", ".join(c.last4 for c in customer.cards) if customer else ""
+            hint = f" Your cards end in {known}." if known else ""
+            dispatcher.utter_message(text=f"I couldn't find a card ending in {last4} on your account.{hint}")
+            return {"card_last4": None}
+        return {"card_last4": last4}
+
+
+class ActionCardDeliveryStatus(Action):
+    def name(self) -> Text:
+        return "action_card_delivery_status"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[Dict]:
+        customer = bank().customer(tracker.get_slot("customer_id") or "")
+        if customer is None:
+            dispatcher.utter_message(text="I couldn't find your account, sorry.")
+            return []
+        lines = []
+        for card in customer.cards:
+            text = f"Your {card.kind} card ending in {card.last4} {CARD_STATUS_TEXT.get(card.status, card.status)}"
+            if card.status == "in_delivery" and card.expected_delivery:
+                text += (f": dispatched on {card.dispatched:%d %B}, expected by "
+                         f"{card.expected_delivery:%A %d %B}")
+            lines.append(text + ".")
+        dispatcher.utter_message(text=" ".join(lines) or "You have no cards with us yet.")
+        return []
+
+
+class ActionTransferStatus(Action):
+    def name(self) -> Text:
+        return "action_transfer_status"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[Dict]:
+        customer = bank().customer(tracker.get_slot("customer_id") or "")
+        if customer is None:
+            dispatcher.utter_message(text="I couldn't find your account, sorry.")
+            return []
+        if not customer.transfers:
+            dispatcher.utter_message(text="I can't see any recent transfers on your account.")
+            return []
+        lines = []
+        for t in customer.transfers[:3]:
+            line = f"{t.id}: {t.amount:.2f} {t.currency} to {t.recipient} is {t.status}"
+            if t.reason and t.status != "completed":
+                line += f" ({t.reason})"
+            lines.append(line + ".")
+        dispatcher.utter_message(text="Your recent transfers: " + " ".join(lines))
+        return []
+
+
+class ActionCardControl(Action):
+    """Freeze or unfreeze the card the form collected; the slot card_operation says which."""
+
+    def name(self) -> Text:
+        return "action_card_control"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[Dict]:
+        operation = tracker.get_slot("card_operation") or "freeze"
+        customer_id, last4 = tracker.get_slot("customer_id"), tracker.get_slot("card_last4")
+        status = "frozen" if operation == "freeze" else "active"
+        card = bank().set_card_status(customer_id or "", last4 or "", status)
+        if card is None:
+            dispatcher.utter_message(text="I couldn't change that card, sorry. Let me know if you'd like a person.")
+        elif status == "frozen":
+            dispatcher.utter_message(text=f"Done: your card ending in {last4} is frozen. No payments or "
+                                          "withdrawals will go through until you unfreeze it.")
+        else:
+            dispatcher.utter_message(text=f"Done: your card ending in {last4} is unfrozen and works again.")
+        return [SlotSet("card_last4", None), SlotSet("card_operation", None)]
+
+
+def _recent_user_texts(tracker: Tracker, n: int = 5) -> List[str]:
+    texts = [e.get("text") for e in tracker.events if e.get("event") == "user" and e.get("text")]
+    return [t[:500] for t in texts[-n:]]
+
+
+class ActionHandoff(Action):
+    """Record a ticket for a colleague with the last things the customer said."""
+
+    def name(self) -> Text:
+        return "action_handoff"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[Dict]:
+        customer_id: Optional[str] = tracker.get_slot("customer_id")
+        summary = "\n".join(_recent_user_texts(tracker)) or "(no messages)"
+        ticket = bank().open_ticket(tracker.sender_id, customer_id, summary)
+        dispatcher.utter_message(
+            text=f"I've passed our conversation to a colleague (ticket {ticket.reference}). "
+                 "They will reply here within 15 minutes, between 8am and 8pm.",
+            json_message={"handoff": {"ticket": ticket.reference}},
+        )
+        return []

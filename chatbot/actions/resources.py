@@ -1,0 +1,43 @@
+"""What the actions share, created once per action-server process: the suite config, the
+bank database and the FAQ search index (its sentence encoder loads on first use)."""
+from __future__ import annotations
+
+import logging
+import threading
+from functools import lru_cache
+
+import shared  # noqa: F401  (offline environment before any Hugging Face import)
+
+from chatbot.bank import Bank, seed_demo
+from chatbot.settings import ChatbotSettings, load_settings
+
+logger = logging.getLogger(__name__)
+_faq_lock = threading.Lock()
+_faq_index = None
+
+
+@lru_cache(maxsize=1)
+def settings() -> ChatbotSettings:
+    return load_settings()
+
+
+@lru_cache(maxsize=1)
+def bank() -> Bank:
+    db = Bank(settings().bank_db)
+    if seed_demo(db):
+        logger.info("created the demo bank database at %s", settings().bank_db)
+    return db
+
+
+def faq_index():
+    """The FAISS FAQ index, loaded (or built from the FAQ table) on first use."""
+    global _faq_index
+    with _faq_lock:
+        if _faq_index is None:
+            from shared.embeddings import Embedder
+            from chatbot.faq import FaqIndex
+
+            embedder = Embedder(settings().embedder, threads=1)
+            _faq_index = FaqIndex.load_or_build(settings().faq_index, settings().faq, embedder)
+            logger.info("FAQ index ready: %d questions", len(_faq_index.entries))
+        return _faq_index

@@ -1,0 +1,90 @@
+"""Rasa's REST channel with a guard in front: bad requests get a 4xx that says why, odd but
+valid messages get a polite reply, and nothing reaches the tracker that could break it.
+
+Listed in credentials.yml as ``chatbot.channels.GuardedRestInput``; it keeps the name
+``rest``, so clients still post to ``/webhooks/rest/webhook`` ({"sender": ..., "message": ...}).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+from asyncio import CancelledError
+from typing import Any, Awaitable, Callable, Optional, Text
+
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.core.channels.rest import RestInput
+from sanic import Blueprint, response
+from sanic.request import Request
+
+logger = logging.getLogger(__name__)
+MAX_MESSAGE_CHARS = 2000
+MAX_SENDER_CHARS = 128
+SENDER_PATTERN = re.compile(r"^[\w.@:+-]{1,%d}$" % MAX_SENDER_CHARS)
+EMPTY_REPLY = "I didn't get any text there. What can I help you with?"
+TOO_LONG_REPLY = ("That message is too long for me ({n:,} characters; I can read up to {limit:,}). "
+                  "Could you put your question in a sentence or two?")
+
+
+def _error(status: int, reason: str):
+    return response.json({"error": reason}, status=status)
+
+
+def check_request(body: bytes) -> tuple[Optional[dict], Optional[tuple[int, str]]]:
+    """The parsed request, or (status, reason) for a request that cannot be processed."""
+    if not body:
+        return None, (400, "empty request body; send JSON {\"sender\": ..., \"message\": ...}")
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return None, (400, f"invalid JSON: {exc}")
+    if not isinstance(payload, dict):
+        return None, (400, "the body must be a JSON object with 'sender' and 'message'")
+    message = payload.get("message")
+    if not isinstance(message, str):
+        return None, (400, "field 'message': expected a string")
+    sender = payload.get("sender", "default")
+    if not isinstance(sender, str) or not SENDER_PATTERN.match(sender):
+        return None, (400, f"field 'sender': expected 1-{MAX_SENDER_CHARS} letters, digits or . _ - @ : +")
+    metadata = payload.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        return None, (400, "field 'metadata': expected a JSON object")
+    return payload, None
+
+
+class GuardedRestInput(RestInput):
+    @classmethod
+    def name(cls) -> Text:
+        return "rest"
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        guarded = Blueprint("guarded_rest_webhook", __name__)
+
+        @guarded.route("/", methods=["GET"])
+        async def health(request: Request):
+            return response.json({"status": "ok"})
+
+        @guarded.route("/webhook", methods=["POST"])
+        async def webhook(request: Request):
+            payload, problem = check_request(request.body)
+            if problem:
+                return _error(*problem)
+            text, sender = payload["message"], payload.get("sender", "default")
+            if not text.strip():
+                return response.json([{"recipient_id": sender, "text": EMPTY_REPLY}])
+            if len(text) > MAX_MESSAGE_CHARS:
+                reply = TOO_LONG_REPLY.format(n=len(text), limit=MAX_MESSAGE_CHARS)
+                return response.json([{"recipient_id": sender, "text": reply}])
+            collector = CollectingOutputChannel()
+            try:
+                await on_new_message(UserMessage(text, collector, sender, input_channel=self.name(),
+                                                 metadata=payload.get("metadata")))
+            except CancelledError:
+                logger.error("message from %s timed out", sender)
+                return _error(503, "the assistant took too long to answer; please try again")
+            except Exception:
+                logger.exception("message from %s failed", sender)
+                return _error(500, "the assistant failed on this message; please try again")
+            return response.json(collector.messages)
+
+        return guarded

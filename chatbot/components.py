@@ -1,0 +1,283 @@
+"""Rasa 3.6 NLU components backed by the suite's fine-tuning core.
+
+``CoreIntentClassifier`` is a trainable intent classifier: at ``rasa train`` it fine-tunes a
+registered encoder on the NLU examples through ``shared.training.finetune`` (or takes an
+already fine-tuned folder from its ``model`` option and skips training), exports it to int8
+ONNX, chooses a fallback threshold on held-out validation data, and stores the folder in
+Rasa's model storage, so the model archive is self-contained. At parse time it sets
+``intent`` and a top-10 ``intent_ranking`` of calibrated (temperature-scaled) confidences.
+
+``CalibratedFallbackClassifier`` is Rasa's FallbackClassifier, except that its threshold can
+be ``"model"``: the threshold the classifier chose on validation data and wrote into its
+model card, so that the number lives with the model it was measured on.
+
+This module must stay importable as ``chatbot.components`` (an installed package): Rasa records
+the component's module path in the trained archive.
+"""
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Text
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.classifiers.classifier import IntentClassifier
+from rasa.nlu.classifiers.fallback_classifier import (
+    AMBIGUITY_THRESHOLD_KEY,
+    THRESHOLD_KEY,
+    FallbackClassifier,
+    _fallback_intent,
+)
+from rasa.shared.nlu.constants import (
+    INTENT,
+    INTENT_NAME_KEY,
+    INTENT_RANKING_KEY,
+    PREDICTED_CONFIDENCE_KEY,
+    TEXT,
+)
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+import shared  # noqa: F401  (offline, torch-only environment before any Hugging Face import)
+
+logger = logging.getLogger(__name__)
+
+MODEL_SUBDIR = "model"
+# Passed from the classifier to the fallback classifier on each message (not in the output).
+THRESHOLD_MESSAGE_KEY = "nlpsuite_confidence_threshold"
+DEFAULT_THRESHOLD = 0.3
+
+
+def training_data_to_labelled(training_data: TrainingData):
+    """Rasa's intent examples as the core's LabelledTexts (text, intent)."""
+    from shared.data import LabelledTexts
+
+    texts, labels = [], []
+    for example in training_data.intent_examples:
+        text, intent = (example.get(TEXT) or "").strip(), example.get(INTENT)
+        if text and intent:
+            texts.append(text)
+            labels.append(intent)
+    return LabelledTexts(texts, labels, source="rasa training data")
+
+
+def has_known_words(tokenizer, text: str, unk_id: Optional[int]) -> bool:
+    """False for texts the model cannot read at all: empty, punctuation, or only unknown tokens
+    (emoji, a script missing from the vocabulary). Their prediction would be noise, not a guess."""
+    encoding = tokenizer.encode(text or "")
+    return any(not special and i != unk_id and any(ch.isalnum() for ch in token)
+               for i, token, special in zip(encoding.ids, encoding.tokens, encoding.special_tokens_mask))
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
+class CoreIntentClassifier(GraphComponent, IntentClassifier):
+    """Intent classification with a fine-tuned transformer served from onnxruntime int8."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {
+            "model": None,  # an already fine-tuned model folder: skip training, export it
+            "base": "minilm-l6",  # registered encoder name or local Hugging Face folder
+            "epochs": 5.0,
+            "learning_rate": 1e-4,
+            "batch_size": 32,
+            "max_length": 64,
+            "patience": 2,
+            "seed": 42,
+            "threads": None,  # intra-op threads for training and serving; None: all cores
+            "backend": "onnx",  # "onnx" (int8 by default) or "torch"
+            "int8": True,
+            "validation_size": 0.1,
+            "wrong_cost": 1.0,  # see chatbot.threshold
+            "ranking_length": 10,
+            "progress": False,
+        }
+
+    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+                 predictor=None) -> None:
+        self.component_config = config
+        self._model_storage = model_storage
+        self._resource = resource
+        self._predictor = predictor
+        self._unk_id = None
+        if predictor is not None:
+            self._unk_id = predictor.tokenizer.token_to_id("[UNK]")
+
+    @classmethod
+    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> "CoreIntentClassifier":
+        return cls(config, model_storage, resource)
+
+    # -- training --------------------------------------------------------------------------
+    def train(self, training_data: TrainingData) -> Resource:
+        from shared.data import stratified_split
+
+        data = training_data_to_labelled(training_data)
+        if len(set(data.labels)) < 2:
+            logger.warning("CoreIntentClassifier: fewer than two intents with examples; nothing to train")
+            return self._resource
+        with self._model_storage.write_to(self._resource) as storage_dir:
+            target = Path(storage_dir) / MODEL_SUBDIR
+            if self.component_config.get("model"):
+                self._take_finetuned(Path(self.component_config["model"]).expanduser(), target)
+                validation = data  # the folder's own validation set is not known; see the card
+                note = ("chosen on the Rasa training examples, which the model may have been "
+                        "trained on: optimistic")
+            else:
+                train, validation = stratified_split(data, self.component_config["validation_size"],
+                                                     seed=self.component_config["seed"])
+                if len(validation) == 0:
+                    train, validation = data, data
+                self._finetune(train, validation, target)
+                note = "chosen on the held-out validation split of the Rasa training examples"
+            self._predictor = self._make_predictor(target)
+            self._write_threshold(target, validation, note)
+        self._unk_id = self._predictor.tokenizer.token_to_id("[UNK]")
+        return self._resource
+
+    def _finetune(self, train, validation, target: Path) -> None:
+        from shared.export import export_onnx
+        from shared.training import FineTuneArgs, finetune
+
+        cfg = self.component_config
+        args = FineTuneArgs(
+            base=str(cfg["base"]), epochs=float(cfg["epochs"]), learning_rate=float(cfg["learning_rate"]),
+            batch_size=int(cfg["batch_size"]), max_length=int(cfg["max_length"]), threads=cfg["threads"],
+            seed=int(cfg["seed"]), early_stopping_patience=int(cfg["patience"]), progress=bool(cfg["progress"]),
+        )
+        with tempfile.TemporaryDirectory(prefix="nlpsuite-intent-") as tmp:
+            trained = Path(tmp) / "trained"
+            logger.info("fine-tuning %s on %d examples of %d intents", args.base, len(train), len(set(train.labels)))
+            finetune(train, args, trained, validation=validation)
+            if cfg["backend"] == "torch":
+                shutil.copytree(trained, target)
+            else:
+                export_onnx(trained, target, int8=bool(cfg["int8"]))
+
+    def _take_finetuned(self, source: Path, target: Path) -> None:
+        from shared.export import export_onnx
+        from shared.model_dir import ModelFolderError, ModelInfo
+
+        if not source.is_dir():
+            raise ModelFolderError(f"CoreIntentClassifier: model folder {source} does not exist")
+        info = ModelInfo.load(source)
+        has_torch = any((source / n).is_file() for n in ("model.safetensors", "pytorch_model.bin"))
+        if self.component_config["backend"] == "onnx" and not info.onnx_file:
+            logger.info("exporting %s to ONNX (int8=%s)", source, self.component_config["int8"])
+            export_onnx(source, target, int8=bool(self.component_config["int8"]))
+        elif self.component_config["backend"] == "torch" and not has_torch:
+            raise ModelFolderError(f"{source} holds no torch weights; use backend: onnx")
+        else:
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("checkpoints"))
+
+    def _make_predictor(self, folder: Path):
+        from shared.inference import Predictor
+
+        return Predictor(folder, self.component_config["backend"], threads=self.component_config["threads"])
+
+    def _write_threshold(self, folder: Path, validation, note: str) -> None:
+        """Choose the fallback threshold on validation data; record it in nlpsuite.json and the card."""
+        from shared.model_dir import ModelInfo
+        from chatbot.threshold import choose_threshold
+
+        info = ModelInfo.load(folder)
+        if info.confidence_threshold is not None and self.component_config.get("model"):
+            return  # the fine-tuned folder already carries a threshold chosen on its validation set
+        predictions = self._predictor.predict(validation.texts, top_k=1)
+        choice = choose_threshold([p.confidence for p in predictions],
+                                  [p.label == y for p, y in zip(predictions, validation.labels)],
+                                  wrong_cost=float(self.component_config["wrong_cost"]))
+        info.confidence_threshold = choice.threshold
+        info.hyperparameters = dict(info.hyperparameters, fallback_threshold=choice.to_dict())
+        info.save(folder)
+        card = folder / "README.md"
+        text = card.read_text(encoding="utf-8") if card.is_file() else f"# {folder.name}\n"
+        text += (
+            "\n## Fallback threshold (Rasa FallbackClassifier)\n\n"
+            f"Messages whose top confidence is below **{choice.threshold:.2f}** become `nlu_fallback` "
+            f"(FAQ search, then the offer of a person). The threshold maximises correct answers minus "
+            f"{choice.wrong_cost:g} x wrong answers on {choice.n_validation} examples, {note}.\n\n"
+            "| coverage (answered) | accuracy of answered | accuracy of all |\n|---|---|---|\n"
+            f"| {choice.coverage:.3f} | {choice.accepted_accuracy:.3f} | {choice.overall_accuracy:.3f} |\n"
+        )
+        card.write_text(text, encoding="utf-8")
+        logger.info("fallback threshold %.2f (coverage %.3f, accuracy of answered %.3f)",
+                    choice.threshold, choice.coverage, choice.accepted_accuracy)
+
+    # -- serving ---------------------------------------------------------------------------
+    @classmethod
+    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+             execution_context: ExecutionContext, **kwargs: Any) -> "CoreIntentClassifier":
+        component = cls(config, model_storage, resource)
+        try:
+            with model_storage.read_from(resource) as storage_dir:
+                # the predictor reads everything into memory (ONNX session, tokenizer, manifest)
+                component._predictor = component._make_predictor(Path(storage_dir) / MODEL_SUBDIR)
+        except ValueError:
+            logger.warning("CoreIntentClassifier: no trained model in the archive; it will predict nothing")
+            return component
+        component._unk_id = component._predictor.tokenizer.token_to_id("[UNK]")
+        return component
+
+    @property
+    def threshold(self) -> Optional[float]:
+        return self._predictor.info.confidence_threshold if self._predictor else None
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        if self._predictor is None or not messages:
+            return messages
+        texts = [(m.get(TEXT) or "") for m in messages]
+        probs = self._predictor.predict_proba(texts)
+        labels = self._predictor.labels
+        k = int(self.component_config["ranking_length"])
+        for message, text, row in zip(messages, texts, probs):
+            order = row.argsort()[::-1][:k]
+            ranking = [{INTENT_NAME_KEY: labels[j], PREDICTED_CONFIDENCE_KEY: float(row[j])} for j in order]
+            intent = dict(ranking[0])
+            if not has_known_words(self._predictor.tokenizer, text, self._unk_id):
+                intent[PREDICTED_CONFIDENCE_KEY] = 0.0  # nothing readable: let the fallback handle it
+                ranking = []
+            message.set(INTENT, intent, add_to_output=True)
+            message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
+            if self.threshold is not None:
+                message.set(THRESHOLD_MESSAGE_KEY, self.threshold)
+        return messages
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
+class CalibratedFallbackClassifier(FallbackClassifier):
+    """Rasa's FallbackClassifier; ``threshold: model`` uses the classifier's chosen threshold."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {**FallbackClassifier.get_default_config(), THRESHOLD_KEY: "model",
+                "default_threshold": DEFAULT_THRESHOLD}
+
+    def _threshold_for(self, message: Message) -> float:
+        configured = self.component_config[THRESHOLD_KEY]
+        if configured == "model":
+            chosen = message.get(THRESHOLD_MESSAGE_KEY)
+            return float(chosen) if chosen is not None else float(self.component_config["default_threshold"])
+        return float(configured)
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            if INTENT not in message.data or not message.data[INTENT]:
+                continue
+            threshold = self._threshold_for(message)
+            confidence = message.data[INTENT].get(PREDICTED_CONFIDENCE_KEY) or 0.0
+            ambiguous, _ = self._nlu_prediction_ambiguous(message)
+            if confidence >= threshold and not ambiguous:
+                continue
+            message.data[INTENT] = _fallback_intent(threshold)
+            message.data.setdefault(INTENT_RANKING_KEY, [])
+            message.data[INTENT_RANKING_KEY].insert(0, _fallback_intent(threshold))
+        return messages
+
+
+__all__ = ["CoreIntentClassifier", "CalibratedFallbackClassifier", "AMBIGUITY_THRESHOLD_KEY"]

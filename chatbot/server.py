@@ -1,0 +1,150 @@
+"""Start and stop the chatbot's processes: Rasa (REST channel + HTTP API), the rasa-sdk action
+server and the suite web app with the chat page, all bound to loopback by default.
+
+Used by `nlpsuite chatbot serve`, the tests and the benchmark, so each of them starts the
+real servers the same way.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import httpx
+
+logger = logging.getLogger(__name__)
+BIN = Path(sys.executable).parent
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def rasa_env(extra: Optional[dict] = None, cache_dir: Optional[str | Path] = None) -> dict:
+    """Environment for Rasa child processes: offline, quiet, no telemetry, no shared cache."""
+    env = dict(os.environ)
+    env.update({"RASA_TELEMETRY_ENABLED": "false", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+                "TF_CPP_MIN_LOG_LEVEL": "2", "TOKENIZERS_PARALLELISM": "false", "USE_TF": "0",
+                "SQLALCHEMY_SILENCE_UBER_WARNING": "1", "PYTHONWARNINGS": "ignore"})
+    env.setdefault("OMP_NUM_THREADS", "1")
+    if cache_dir:
+        env["RASA_CACHE_DIRECTORY"] = str(cache_dir)
+    env.update(extra or {})
+    return env
+
+
+def rasa_command(*args: str) -> list[str]:
+    return [str(BIN / "rasa"), *args]
+
+
+def train(project_dir: str | Path, out_dir: str | Path, *, name: Optional[str] = None, env: Optional[dict] = None,
+          log: Optional[Path] = None) -> Path:
+    """`rasa train` in the project folder; returns the model archive."""
+    project_dir, out_dir = Path(project_dir).resolve(), Path(out_dir).resolve()
+    args = ["train", "--domain", "domain", "--data", "data", "--config", "config.yml", "--out", str(out_dir)]
+    if name:
+        args += ["--fixed-model-name", name]
+    output = open(log, "w") if log else None
+    try:
+        result = subprocess.run(rasa_command(*args), cwd=project_dir, env=env or rasa_env(),
+                                stdout=output, stderr=subprocess.STDOUT if output else None)
+    finally:
+        if output:
+            output.close()
+    if result.returncode != 0:
+        raise RuntimeError(f"rasa train failed (exit {result.returncode})" + (f"; see {log}" if log else ""))
+    models = sorted(out_dir.glob(f"{name or '*'}.tar.gz"), key=lambda p: p.stat().st_mtime)
+    return models[-1]
+
+
+@dataclass
+class Process:
+    name: str
+    popen: subprocess.Popen
+    url: str
+    log: Optional[Path] = None
+
+    def stop(self, timeout: float = 15) -> None:
+        if self.popen.poll() is not None:
+            return
+        self.popen.send_signal(signal.SIGINT)
+        try:
+            self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+            self.popen.wait(5)
+
+    def tail(self, n: int = 40) -> str:
+        if self.log and self.log.is_file():
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
+        return ""
+
+
+def _spawn(name: str, command: list[str], cwd, env, log: Optional[Path], url: str) -> Process:
+    output = open(log, "w") if log else subprocess.DEVNULL
+    popen = subprocess.Popen(command, cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT)
+    logger.info("started %s (pid %d): %s", name, popen.pid, " ".join(command))
+    return Process(name, popen, url, log)
+
+
+def start_rasa(project_dir, model: str | Path, *, host: str = "127.0.0.1", port: int, env: dict,
+               log: Optional[Path] = None, cors: Optional[str] = None) -> Process:
+    args = ["run", "--enable-api", "-i", host, "-p", str(port), "-m", str(model),
+            "--endpoints", "endpoints.yml", "--credentials", "credentials.yml"]
+    if cors:
+        args += ["--cors", cors]
+    return _spawn("rasa", rasa_command(*args), project_dir, env, log, f"http://{host}:{port}")
+
+
+def start_actions(*, host: str = "127.0.0.1", port: int, env: dict, cwd=None, log: Optional[Path] = None) -> Process:
+    env = dict(env, SANIC_HOST=host)  # rasa-sdk reads its bind address from SANIC_HOST
+    return _spawn("actions", rasa_command("run", "actions", "--actions", "chatbot.actions", "-p", str(port)),
+                  cwd, env, log, f"http://{host}:{port}")
+
+
+def start_web(*, host: str = "127.0.0.1", port: int, env: dict, cwd=None, log: Optional[Path] = None) -> Process:
+    command = [sys.executable, "-m", "uvicorn", "--factory", "shared.web:create_app", "--host", host,
+               "--port", str(port), "--log-level", "warning"]
+    return _spawn("web", command, cwd, env, log, f"http://{host}:{port}")
+
+
+def wait_until(process: Process, path: str, ready=lambda r: r.status_code == 200, timeout: float = 180) -> None:
+    """Poll ``process.url + path`` until ``ready(response)``; fail early if the process died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.popen.poll() is not None:
+            raise RuntimeError(f"{process.name} exited with {process.popen.returncode}:\n{process.tail()}")
+        try:
+            if ready(httpx.get(process.url + path, timeout=5)):
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"{process.name} not ready at {process.url}{path} after {timeout:.0f} s:\n{process.tail()}")
+
+
+def rasa_ready(process: Process, timeout: float = 180) -> None:
+    """Rasa answers `/` before the model is loaded: wait until /status names a model file."""
+    wait_until(process, "/status", lambda r: r.status_code == 200 and bool(r.json().get("model_file")), timeout)
+
+
+def actions_ready(process: Process, timeout: float = 120) -> None:
+    wait_until(process, "/health", timeout=timeout)
+
+
+@dataclass
+class Stack:
+    processes: list[Process] = field(default_factory=list)
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            process.stop()
