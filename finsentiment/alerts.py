@@ -4,7 +4,8 @@ repeated at an interval, and resolved.
 Per topic there is at most one spike at a time (a *group*, keyed by topic and start time).
 The first evaluation that finds the spike creates a ``firing`` alert; later evaluations during
 the same spike create nothing (one story does not send ten mails) until ``repeat_hours`` have
-passed since the last mail. When the topic drops back, a ``resolved`` alert closes the group,
+passed since the last mail. Starting a spike needs the deviation from the topic's baseline;
+staying in it only needs the threshold (hysteresis). When the topic drops back, a ``resolved`` alert closes the group,
 and ``cooldown_minutes`` keep a topic that hovers at the threshold from flapping.
 Alerts are only rows here; notify.py sends them.
 """
@@ -38,8 +39,13 @@ def evaluate_topic(session: Session, topic: str, rule: AlertRule, now: datetime)
     if state is None:
         state = TopicState(topic=topic, firing=False)
         session.add(state)
+    # Hysteresis: the deviation from the baseline is needed to *start* a spike; once it fires, it
+    # goes on while the share stays above the threshold (during a long spike the baseline catches
+    # up with the spike itself, which must not resolve it).
+    ongoing = (state.firing and trend.window.n_items >= rule.min_items
+               and trend.window.negative_share >= rule.negative_share)
     alert = None
-    if trend.spike:
+    if trend.spike or ongoing:
         cooling = (not state.firing and state.resolved_at is not None
                    and now - state.resolved_at < timedelta(minutes=rule.cooldown_minutes))
         if not state.firing and not cooling:

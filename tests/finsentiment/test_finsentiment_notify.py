@@ -1,0 +1,103 @@
+"""Alert mails through a real SMTP server (aiosmtpd): content, escaping, chart, retries."""
+from __future__ import annotations
+
+import pytest
+
+from fin_testlib import FeedEntry, entries_for, rss
+from finsentiment.fetching import MemoryFetcher
+from finsentiment.monitor import Monitor
+from finsentiment.notify import MemoryNotifier, OutboxNotifier, SmtpNotifier
+from finsentiment.store import FAILED, SENT, Alert
+from shared.config import ConfigError
+
+EVIL = "Nokia reports heavy loss <script>alert('x')</script> & cuts jobs"
+
+
+def smtp_monitor(make_config, loaded_sentiment, port, entries, **overrides):
+    config = make_config(feeds=[{"name": "wire", "url": "mem://wire"}], notifier="smtp",
+                         smtp={"host": "127.0.0.1", "port": port, "retries": 2, "backoff_s": 0.01,
+                               "timeout_s": 3, "sender": "monitor@example.com"}, **overrides)
+    return Monitor(config, fetcher=MemoryFetcher({"mem://wire": rss(entries)}), sentiment=loaded_sentiment)
+
+
+def test_alert_mail_has_subject_recipients_headlines_and_chart(make_config, loaded_sentiment, smtp_server):
+    smtp_server.start()
+    entries = entries_for("negative", 4, "Nokia", "m") + [FeedEntry(EVIL, "http://news.example/evil?a=1&b=2", "evil")]
+    monitor = smtp_monitor(make_config, loaded_sentiment, smtp_server.port, entries)
+    report = monitor.poll_once()
+    assert (report.alerts, report.sent) == (1, 1)
+    [envelope] = smtp_server.inbox.envelopes
+    assert envelope.mail_from == "monitor@example.com"
+    assert sorted(envelope.rcpt_tos) == ["analyst@example.com", "desk@example.com"]
+    [mail] = smtp_server.inbox.messages
+    assert "FIRING" in mail["Subject"] and "Nokia" in mail["Subject"] and "5/5" in mail["Subject"]
+    plain = mail.get_body(("plain",)).get_content()
+    html_part = mail.get_body(("html",)).get_content()
+    for entry in entries[:4]:
+        assert entry.title in plain and entry.link in plain
+        assert f'<a href="{entry.link}">{entry.title}</a>' in html_part
+    # The untrusted headline is escaped in the HTML, attributes included; the plain part is verbatim.
+    assert "<script>" not in html_part
+    assert "Nokia reports heavy loss &lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; cuts jobs" in html_part
+    assert 'href="http://news.example/evil?a=1&amp;b=2"' in html_part
+    assert EVIL in plain
+    images = [p for p in mail.walk() if p.get_content_type() == "image/png"]
+    assert len(images) == 1
+    png = images[0].get_content()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 2000
+    assert images[0]["Content-ID"].strip("<>") in html_part
+
+
+def test_mail_server_down_then_up_sends_exactly_once(make_config, loaded_sentiment, smtp_server):
+    monitor = smtp_monitor(make_config, loaded_sentiment, smtp_server.port, entries_for("negative", 5, "Nokia", "d"))
+    report = monitor.poll_once()  # nobody listens on the port yet
+    assert (report.alerts, report.sent, report.send_failed) == (1, 0, 1)
+    with monitor.store.session() as s:
+        [alert] = s.query(Alert).all()
+        assert alert.status == FAILED and alert.attempts == 2 and "127.0.0.1" in alert.last_error
+    assert monitor.poll_once().send_failed == 1  # still down: kept, tried again
+
+    smtp_server.start()
+    report = monitor.poll_once()
+    assert (report.alerts, report.sent) == (0, 1)
+    assert monitor.poll_once().sent == 0
+    assert len(smtp_server.inbox.envelopes) == 1
+    with monitor.store.session() as s:
+        [alert] = s.query(Alert).all()
+        assert alert.status == SENT and alert.attempts == 5 and alert.sent_at is not None
+
+
+def test_retries_within_a_round_back_off(make_config, loaded_sentiment):
+    config = make_config(feeds=[{"name": "wire", "url": "mem://wire"}],
+                         smtp={"retries": 3, "backoff_s": 0.5})
+    notifier = MemoryNotifier(fail_times=2)
+    waits = []
+    monitor = Monitor(config, fetcher=MemoryFetcher({"mem://wire": rss(entries_for("negative", 5, "Nokia", "r"))}),
+                      notifier=notifier, sentiment=loaded_sentiment)
+    monitor.poll_feeds(report := __import__("finsentiment.monitor").monitor.PollReport())
+    monitor.score_pending(report)
+    monitor.evaluate(report)
+    from finsentiment.notify import deliver_pending
+
+    assert deliver_pending(monitor.store, notifier, config, sleep=waits.append) == {"sent": 1, "failed": 0}
+    assert waits == [0.5, 1.0] and notifier.calls == 3 and len(notifier.messages) == 1
+
+
+def test_outbox_writes_eml_files(make_config, loaded_sentiment, tmp_path):
+    config = make_config(feeds=[{"name": "wire", "url": "mem://wire"}])
+    monitor = Monitor(config, fetcher=MemoryFetcher({"mem://wire": rss(entries_for("negative", 5, "Nokia", "o"))}),
+                      sentiment=loaded_sentiment)
+    assert isinstance(monitor.notifier, OutboxNotifier)
+    assert monitor.poll_once().sent == 1
+    [eml] = list((tmp_path / "outbox").glob("*.eml"))
+    assert b"Subject: [finsentiment] FIRING: Nokia" in eml.read_bytes()
+
+
+def test_smtp_password_only_from_the_named_environment_variable(make_config, monkeypatch):
+    config = make_config(smtp={"user": "bot", "password_env": "FIN_TEST_SMTP_PASSWORD"})
+    monkeypatch.delenv("FIN_TEST_SMTP_PASSWORD", raising=False)
+    with pytest.raises(ConfigError, match="FIN_TEST_SMTP_PASSWORD"):
+        config.smtp.password()
+    monkeypatch.setenv("FIN_TEST_SMTP_PASSWORD", "s3cret")
+    assert config.smtp.password() == "s3cret"
+    assert isinstance(SmtpNotifier(config.smtp), SmtpNotifier)
