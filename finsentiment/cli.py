@@ -1,8 +1,141 @@
-"""`nlpsuite finsentiment ...` subcommands, registered through the nlpsuite.commands entry point."""
+"""`nlpsuite finsentiment ...`: run (the daemon), poll-once, classify, report, alerts."""
 from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def _config(options):
+    from finsentiment.config import load_config
+    from shared.cli import CommandError
+    from shared.config import ConfigError
+
+    try:
+        return load_config(options.config)
+    except ConfigError as exc:
+        raise CommandError(str(exc)) from None
+
+
+def _monitor(options):
+    from finsentiment.monitor import Monitor
+
+    return Monitor(_config(options))
+
+
+def cmd_run(options) -> int:
+    from finsentiment.scheduler import run_forever
+
+    monitor = _monitor(options)
+    monitor.sentiment  # load the model now: a missing model is an error before the daemon starts
+    print(f"finsentiment: polling {len(monitor.config.feeds)} feeds every {monitor.config.poll_interval_s:g} s; "
+          f"database {monitor.config.database_url}; Ctrl-C stops", file=sys.stderr, flush=True)
+    run_forever(monitor)
+    print("finsentiment: stopped", file=sys.stderr, flush=True)
+    return 0
+
+
+def cmd_poll_once(options) -> int:
+    report = _monitor(options).poll_once()
+    print(json.dumps(report.to_dict()))
+    return 0
+
+
+def cmd_classify(options) -> int:
+    from finsentiment.classify import SentimentModel, build_topic_matcher
+    from shared.cli import CommandError
+
+    texts = list(options.texts)
+    if not texts or texts == ["-"]:
+        texts = [line.rstrip("\n") for line in sys.stdin if line.strip()]
+    empty = [i + 1 for i, t in enumerate(texts) if not t.strip()]
+    if empty:
+        raise CommandError(f"text {empty[0]} is empty")
+    config = _config(options)
+    model = SentimentModel(config.model_dir, config.backend, config.threads, config.batch_size)
+    topics = build_topic_matcher(config).match(texts)
+    for text, sentiment, found in zip(texts, model.classify(texts), topics):
+        print(json.dumps({"text": text, "label": sentiment.label, "confidence": round(sentiment.confidence, 4),
+                          "probabilities": {k: round(v, 4) for k, v in sentiment.probabilities.items()},
+                          "topics": [m.topic for m in found]}, ensure_ascii=False))
+    return 0
+
+
+def cmd_report(options) -> int:
+    from finsentiment.store import Store, utcnow
+    from finsentiment.trends import chart_png, series, topic_trend
+    from shared.cli import CommandError
+    from shared.config import ConfigError
+
+    config = _config(options)
+    if options.days <= 0:
+        raise CommandError("--days must be positive")
+    try:
+        topic = config.topic(options.topic).name
+    except ConfigError as exc:
+        raise CommandError(str(exc)) from None
+    store = Store(config.database_url)
+    now = utcnow()
+    with store.session() as session:
+        points = series(session, topic, now, options.days)
+        trend = topic_trend(session, topic, config.alerts, now)
+    out = Path(options.out or Path(config.outbox_dir).parent / "reports" / f"{topic.replace(' ', '_')}-{options.days:g}d.png")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(chart_png(topic, points, config.alerts.negative_share, trend.baseline))
+    print(f"{'period start (UTC)':<20} {'articles':>8} {'negative':>8} {'positive':>8} {'neg. share':>10}")
+    for p in points:
+        share = f"{p.negative_share:.0%}" if p.n_items else "-"
+        print(f"{p.start:%Y-%m-%d %H:%M}     {p.n_items:>8} {p.n_negative:>8} {p.n_positive:>8} {share:>10}")
+    total = sum(p.n_items for p in points)
+    negative = sum(p.n_negative for p in points)
+    print(f"\n{topic}: {total} articles in {options.days:g} days, {negative} negative"
+          f" ({negative / total:.0%})" if total else f"\n{topic}: no scored articles in {options.days:g} days")
+    print(f"current {config.alerts.window_hours:g} h window: {trend.window.n_items} articles, negative share "
+          f"{trend.window.negative_share:.0%}, baseline {trend.baseline:.0%}, spike: {'yes' if trend.spike else 'no'}")
+    print(f"chart: {out}")
+    return 0
+
+
+def cmd_alerts(options) -> int:
+    from finsentiment.store import Store
+
+    config = _config(options)
+    alerts = Store(config.database_url).recent_alerts(options.limit)
+    if options.json:
+        for a in alerts:
+            print(json.dumps({"id": a.id, "topic": a.topic, "kind": a.kind, "status": a.status, "attempts": a.attempts,
+                              "created_at": a.created_at.isoformat(), "negative_share": round(a.negative_share, 4),
+                              "n_items": a.n_items, "baseline": round(a.baseline, 4), "last_error": a.last_error}))
+        return 0
+    if not alerts:
+        print("no alerts yet")
+        return 0
+    print(f"{'id':>4}  {'created (UTC)':<16}  {'topic':<24} {'kind':<9} {'status':<8} {'tries':>5}  neg. share")
+    for a in alerts:
+        print(f"{a.id:>4}  {a.created_at:%Y-%m-%d %H:%M}  {a.topic[:24]:<24} {a.kind:<9} {a.status:<8} "
+              f"{a.attempts:>5}  {a.negative_share:.0%} of {a.n_items} (baseline {a.baseline:.0%})")
+    return 0
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("finsentiment", help="the finsentiment product")
+    parser = subparsers.add_parser("finsentiment", help="financial news sentiment monitor (RSS, topics, spike alerts)")
     commands = parser.add_subparsers(dest="finsentiment_command", metavar="COMMAND")
     commands.required = True
+
+    def add(name, func, help_text):
+        p = commands.add_parser(name, help=help_text)
+        p.add_argument("--config", help="YAML file with a finsentiment section; default: $NLPSUITE_CONFIG or ./nlpsuite.yml")
+        p.set_defaults(func=func)
+        return p
+
+    add("run", cmd_run, "the daemon: poll feeds at the configured interval until SIGINT/SIGTERM")
+    add("poll-once", cmd_poll_once, "one poll cycle (fetch, score, alert, mail); prints a JSON summary")
+    p = add("classify", cmd_classify, "sentiment and topics of texts; one JSON object per text")
+    p.add_argument("texts", nargs="*", help="texts, or - (or nothing) to read one per line from stdin")
+    p = add("report", cmd_report, "a topic's sentiment trend: a table and a PNG chart")
+    p.add_argument("--topic", required=True)
+    p.add_argument("--days", type=float, default=7.0)
+    p.add_argument("--out", help="PNG path; default: var/finsentiment/reports/<topic>-<days>d.png")
+    p = add("alerts", cmd_alerts, "recent alerts and their delivery status")
+    p.add_argument("--limit", type=int, default=20)
+    p.add_argument("--json", action="store_true", help="one JSON object per alert")

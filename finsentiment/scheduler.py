@@ -1,0 +1,84 @@
+"""The daemon: APScheduler 3.9 runs the poll cycle at an interval, its job kept in the same
+database through a SQLAlchemyJobStore.
+
+``max_instances=1`` means a slow cycle is never overlapped by the next one; ``coalesce`` turns
+runs missed while the process was down or busy into one; ``misfire_grace_time`` drops a run
+that is later than that rather than starting it at a surprising moment. SIGINT and SIGTERM
+stop the scheduler after the running cycle has finished (each step commits its own work, so
+even a hard kill loses nothing; a clean stop just finishes the cycle).
+"""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from datetime import datetime, timezone
+from typing import Optional
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from finsentiment.monitor import Monitor
+
+logger = logging.getLogger(__name__)
+
+JOB_ID = "finsentiment-poll"
+JOB_TABLE = "apscheduler_jobs"
+
+# The job store pickles a job as "module:function" plus its arguments, so the job refers to
+# its monitor by key; the process that runs the scheduler registers the live monitor here.
+_MONITORS: dict[str, Monitor] = {}
+
+
+def poll_job(key: str) -> None:
+    monitor = _MONITORS.get(key)
+    if monitor is None:
+        logger.error("no monitor registered as %r in this process; skipping the run", key)
+        return
+    try:
+        monitor.poll_once()
+    except Exception:  # the scheduler would log it too; keep the daemon alive for the next run
+        logger.exception("poll cycle failed; the next run picks up where this one stopped")
+
+
+def build_scheduler(monitor: Monitor, key: str = "default", *, first_run: Optional[datetime] = None) -> BackgroundScheduler:
+    """A scheduler with the poll job stored in the monitor's database (replacing an old one)."""
+    config = monitor.config
+    _MONITORS[key] = monitor
+    scheduler = BackgroundScheduler(
+        jobstores={"default": SQLAlchemyJobStore(url=config.database_url, tablename=JOB_TABLE)},
+        executors={"default": ThreadPoolExecutor(max_workers=1)},
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": config.misfire_grace_s},
+        timezone=timezone.utc,
+    )
+    scheduler.add_job(poll_job, "interval", seconds=config.poll_interval_s, id=JOB_ID, name="poll feeds",
+                      args=[key], replace_existing=True,
+                      next_run_time=first_run or datetime.now(timezone.utc))
+    return scheduler
+
+
+def run_forever(monitor: Monitor, stop: Optional[threading.Event] = None, *, install_signals: bool = True) -> None:
+    """Run until SIGINT/SIGTERM (or ``stop`` is set), then shut down after the running cycle."""
+    stop = stop or threading.Event()
+    previous = {}
+    if install_signals:
+        def handle(signum, _frame):
+            logger.info("received %s: stopping after the running cycle", signal.Signals(signum).name)
+            stop.set()
+
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, handle)
+    scheduler = build_scheduler(monitor)
+    scheduler.start()
+    logger.info("polling %d feeds every %g s (Ctrl-C or SIGTERM stops)", len(monitor.config.feeds),
+                monitor.config.poll_interval_s)
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        scheduler.shutdown(wait=True)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        monitor.store.dispose()
+        logger.info("stopped")
