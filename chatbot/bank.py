@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Optional
 
-from sqlalchemy import Column, Date, DateTime, ForeignKey, Integer, Numeric, String, Text, create_engine
+from sqlalchemy import Column, Date, DateTime, Float, ForeignKey, Integer, String, Text, create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, declarative_base, relationship, sessionmaker
 
@@ -47,7 +47,7 @@ class Transfer(Base):
     id = Column(String(12), primary_key=True)  # "TR-5001"
     customer_id = Column(String(8), ForeignKey("customers.id"), nullable=False)
     recipient = Column(String(100), nullable=False)
-    amount = Column(Numeric(12, 2), nullable=False)
+    amount = Column(Float, nullable=False)
     currency = Column(String(3), nullable=False)
     status = Column(String(20), nullable=False)  # pending | completed | failed
     created = Column(DateTime, nullable=False)

@@ -174,12 +174,13 @@ def build_project(out_dir: str | Path, settings: ChatbotSettings, *, per_intent:
     if missing:
         raise DataError(f"no FAQ answer for intent(s): {', '.join(missing)}", settings.faq, field="intent")
 
-    merged = 0
+    merged, reviewed = 0, {}  # reviewed: labelled examples of the bot's own intents
     if labels:
         known = set(examples) | set(CUSTOM_INTENTS)
         for text, label in read_labels(labels, known):
-            if label in examples and text not in examples[label]:
-                examples[label].append(text)
+            target = examples if label in examples else reviewed
+            if text not in target.get(label, []):
+                target.setdefault(label, []).append(text)
                 merged += 1
         logger.info("merged %d reviewed labels from %s", merged, labels)
 
@@ -188,6 +189,8 @@ def build_project(out_dir: str | Path, settings: ChatbotSettings, *, per_intent:
             shutil.rmtree(out / sub)
     shutil.copytree(TEMPLATE, out, dirs_exist_ok=True)
     (out / "data" / "nlu.yml").write_text(nlu_yaml(examples), encoding="utf-8")
+    if reviewed:  # Rasa merges examples of one intent across files
+        (out / "data" / "reviewed_nlu.yml").write_text(nlu_yaml(reviewed), encoding="utf-8")
 
     domain = {"version": "3.1", "intents": list(examples),
               "responses": {response_name(i): [{"text": answers[i]}] for i in examples}}
@@ -210,7 +213,8 @@ def build_project(out_dir: str | Path, settings: ChatbotSettings, *, per_intent:
                                     + yaml.safe_dump(config_yaml(settings), sort_keys=False), encoding="utf-8")
     write_endpoints(out, settings)
     files = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
-    return BuildReport(out, list(examples), sum(len(v) for v in examples.values()), merged, files)
+    count = sum(len(v) for v in examples.values()) + sum(len(v) for v in reviewed.values())
+    return BuildReport(out, list(examples), count, merged, files)
 
 
 __all__ = ["BuildReport", "build_project", "write_endpoints", "config_yaml", "FORM_INTENTS", "CUSTOM_INTENTS",

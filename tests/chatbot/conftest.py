@@ -1,0 +1,107 @@
+"""Chatbot fixtures: one small Rasa model per session (a tiny BERT built here as the base of the
+core intent classifier, 10 intents, a few seconds of fine-tuning), and the real `rasa run` and
+action server on free loopback ports, shared by the conversation, `rasa test` and browser tests."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+BANKING_INTENTS = ["card_arrival", "pending_transfer", "lost_or_stolen_card", "exchange_rate", "top_up_limits"]
+
+
+@dataclass
+class ChatbotSetup:
+    root: Path
+    project: Path
+    model: Path
+    config_file: Path
+    settings: object
+    examples: dict  # intent -> training texts
+    vocab: set
+    env: dict
+
+
+def _examples(project: Path) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for name in ("nlu.yml", "core_nlu.yml"):
+        for item in yaml.safe_load((project / "data" / name).read_text())["nlu"]:
+            out[item["intent"]] = [line[2:] for line in item["examples"].splitlines() if line.startswith("- ")]
+    return out
+
+
+def _tiny_base(folder: Path, texts: list[str]) -> set[str]:
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+    import torch
+
+    folder.mkdir(parents=True)
+    words = sorted({w for t in texts for w in re.findall(r"\w+|[^\w\s]", t.lower())})
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]
+    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    BertTokenizerFast(vocab_file=str(folder / "vocab.txt")).save_pretrained(folder)
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=len(vocab), hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=128, max_position_embeddings=128)
+    BertModel(config).save_pretrained(folder)
+    return set(words)
+
+
+@pytest.fixture(scope="session")
+def chatbot(tmp_path_factory) -> ChatbotSetup:
+    """Generate a small project (5 BANKING77 intents x 12 examples + the bot's own intents),
+    build a tiny BERT on its words and `rasa train` it (about 30 s on 2 cores)."""
+    import shared  # noqa: F401
+    from chatbot import server
+    from chatbot.project import build_project
+    from chatbot.settings import load_settings
+
+    root = tmp_path_factory.mktemp("chatbot")
+    config_file = root / "nlpsuite.yml"
+    config = {"chatbot": {
+        "project_dir": str(root / "project"), "models_dir": str(root / "models"),
+        "bank_db": f"sqlite:///{root / 'bank.db'}", "tracker_store": f"sqlite:///{root / 'tracker.db'}",
+        "faq_index": str(root / "faq_index"), "faq": str(Path(__file__).resolve().parents[2] / "data/chatbot/faq.csv"),
+        "fallback_threshold": 0.3, "uncertain_below": 0.5,
+        "classifier": {"base": str(root / "tiny_base"), "epochs": 40, "learning_rate": 3e-3, "batch_size": 16,
+                       "threads": 1, "patience": 8},
+    }}
+    config_file.write_text(yaml.safe_dump(config))
+    settings = load_settings(config_file)
+    project = build_project(settings.project_dir, settings, per_intent=12, intents=BANKING_INTENTS).project_dir
+    examples = _examples(project)
+    vocab = _tiny_base(root / "tiny_base", [t for texts in examples.values() for t in texts])
+    env = server.rasa_env({"NLPSUITE_CONFIG": str(config_file)}, cache_dir=root / "rasa_cache")
+    model = server.train(project, settings.models_dir, name="tiny", env=env, log=root / "train.log")
+    return ChatbotSetup(root, project, model, config_file, settings, examples, vocab, env)
+
+
+@dataclass
+class Servers:
+    rasa: str
+    actions: str
+    action_port: int
+
+
+@pytest.fixture(scope="session")
+def servers(chatbot):
+    """`rasa run --enable-api` and `rasa run actions` on free ports, until the session ends."""
+    from chatbot import server
+    from chatbot.project import write_endpoints
+
+    action_port, rasa_port = server.free_port(), server.free_port()
+    write_endpoints(chatbot.project, chatbot.settings, action_port=action_port)
+    stack = server.Stack()
+    try:
+        actions = server.start_actions(port=action_port, env=chatbot.env, log=chatbot.root / "actions.log")
+        stack.processes.append(actions)
+        rasa = server.start_rasa(chatbot.project, chatbot.model, port=rasa_port, env=chatbot.env,
+                                 log=chatbot.root / "rasa.log")
+        stack.processes.append(rasa)
+        server.actions_ready(actions)
+        server.rasa_ready(rasa)
+        yield Servers(rasa.url, actions.url, action_port)
+    finally:
+        stack.stop()

@@ -1,0 +1,200 @@
+"""Conversations with the real Rasa server and action server over the REST webhook."""
+from __future__ import annotations
+
+import csv
+import sqlite3
+import subprocess
+import sys
+import uuid
+
+import httpx
+import pytest
+
+from chatbot.channels import EMPTY_REPLY
+from shared.data import DataError
+
+
+def say(servers, sender: str, message, *, status: int = 200):
+    response = httpx.post(f"{servers.rasa}/webhooks/rest/webhook", json={"sender": sender, "message": message},
+                          timeout=120)
+    assert response.status_code == status, response.text
+    return response.json()
+
+
+def texts(replies) -> list[str]:
+    return [r["text"] for r in replies if "text" in r]
+
+
+def new_sender() -> str:
+    return f"test-{uuid.uuid4().hex[:10]}"
+
+
+def user_events(chatbot, sender: str) -> list[str]:
+    with sqlite3.connect(chatbot.root / "tracker.db") as db:
+        return [row[0] for row in db.execute(
+            "SELECT json_extract(data, '$.text') FROM events WHERE sender_id = ? AND type_name = 'user' ORDER BY id",
+            (sender,))]
+
+
+def test_greeting_and_faq_answer(chatbot, servers):
+    sender = new_sender()
+    assert "Harbor Bank assistant" in texts(say(servers, sender, chatbot.examples["greet"][0]))[0]
+    answer = texts(say(servers, sender, chatbot.examples["top_up_limits"][0]))
+    assert answer == ["You can top up up to 10,000 GBP a day by card and any amount by bank transfer."]
+
+
+def test_card_delivery_form_asks_validates_and_looks_up(chatbot, servers):
+    sender = new_sender()
+    first = texts(say(servers, sender, chatbot.examples["card_arrival"][0]))
+    assert "arrive within 5 working days" in first[0] and "customer number" in first[-1]
+    wrong = texts(say(servers, sender, "my number is twelve"))
+    assert "doesn't look like a customer number" in wrong[0] and "customer number" in wrong[-1]
+    unknown = texts(say(servers, sender, "C9999"))
+    assert "couldn't find customer number C9999" in unknown[0]
+    status = " ".join(texts(say(servers, sender, "it is c-1001")))
+    assert "ending in 1234 is on its way" in status and "ending in 4242 is active" in status
+
+
+def test_freeze_then_unfreeze_card_through_the_form(chatbot, servers):
+    from chatbot.bank import Bank
+
+    bank = Bank(chatbot.settings.bank_db)
+    sender = new_sender()
+    assert "customer number" in texts(say(servers, sender, chatbot.examples["freeze_card"][0]))[-1]
+    assert "last 4 digits" in texts(say(servers, sender, "C1003"))[-1]
+    mismatch = texts(say(servers, sender, "0000"))
+    assert "couldn't find a card ending in 0000" in mismatch[0] and "3141" in mismatch[0]
+    assert "is frozen" in texts(say(servers, sender, "3141"))[-1]
+    assert {c.last4: c.status for c in bank.customer("C1003").cards}["3141"] == "frozen"
+    # the customer number is remembered: the second form asks only for the card
+    assert "last 4 digits" in texts(say(servers, sender, chatbot.examples["unfreeze_card"][0]))[-1]
+    assert "unfrozen" in texts(say(servers, sender, "the one ending 3141"))[-1]
+    assert {c.last4: c.status for c in bank.customer("C1003").cards}["3141"] == "active"
+
+
+def test_transfer_status_lookup(chatbot, servers):
+    sender = new_sender()
+    say(servers, sender, chatbot.examples["pending_transfer"][0])
+    reply = " ".join(texts(say(servers, sender, "C1002")))
+    assert "TR-5003" in reply and "failed" in reply and "invalid account number" in reply
+
+
+def test_handoff_records_a_ticket(chatbot, servers):
+    from chatbot.bank import Bank
+
+    sender = new_sender()
+    say(servers, sender, chatbot.examples["lost_or_stolen_card"][0])
+    replies = say(servers, sender, chatbot.examples["request_human"][0])
+    ticket = next(r["custom"]["handoff"]["ticket"] for r in replies if "custom" in r)
+    assert ticket in texts(replies)[0]
+    stored = [t for t in Bank(chatbot.settings.bank_db).tickets() if t.reference == ticket]
+    assert stored and stored[0].sender_id == sender
+    assert chatbot.examples["lost_or_stolen_card"][0] in stored[0].summary
+
+
+def test_fallback_answers_from_the_faq_search(chatbot, servers):
+    message = "Opening hours"
+    # Premise: the tiny classifier knows none of these words, so the message falls back.
+    assert not {w.lower() for w in message.split()} & chatbot.vocab
+    replies = say(servers, new_sender(), message)
+    assert "24/7" in texts(replies)[0]
+    match = next(r["custom"]["faq"] for r in replies if "custom" in r)
+    assert match["question"] == "What are your opening hours?" and match["score"] >= chatbot.settings.retrieval_threshold
+
+
+@pytest.mark.parametrize("message", ["😀🙈🎉", "Wo finde ich meine Überweisung von gestern?"])
+def test_unreadable_or_foreign_message_offers_a_person(chatbot, servers, message):
+    sender = new_sender()
+    replies = say(servers, sender, message)
+    assert "not sure I understood" in texts(replies)[0]
+    assert replies[0]["buttons"][0]["payload"] == "/request_human"
+    # the button's payload works and hands over
+    assert "ticket T-" in texts(say(servers, sender, replies[0]["buttons"][0]["payload"]))[0]
+
+
+@pytest.mark.parametrize("message", ["", "   \n\t "])
+def test_empty_message_gets_a_polite_answer(servers, message):
+    assert texts(say(servers, new_sender(), message)) == [EMPTY_REPLY]
+
+
+def test_very_long_message_is_declined_politely_and_the_conversation_goes_on(chatbot, servers):
+    sender = new_sender()
+    say(servers, sender, chatbot.examples["greet"][1])
+    reply = texts(say(servers, sender, "card " * 4000))[0]
+    assert "20,000 characters" in reply
+    assert "top up" in texts(say(servers, sender, chatbot.examples["top_up_limits"][1]))[0]
+    assert user_events(chatbot, sender) == [chatbot.examples["greet"][1], chatbot.examples["top_up_limits"][1]]
+
+
+@pytest.mark.parametrize("body, reason", [
+    (b"{not json", "invalid JSON"),
+    (b"", "empty request body"),
+    (b"[1, 2]", "JSON object"),
+    (b'{"sender": "a"}', "field 'message'"),
+    (b'{"sender": "a", "message": 42}', "field 'message'"),
+    (b'{"sender": {"id": 1}, "message": "hi"}', "field 'sender'"),
+    (b'{"sender": "a b/../c", "message": "hi"}', "field 'sender'"),
+    (b'{"sender": "a", "message": "hi", "metadata": "x"}', "field 'metadata'"),
+])
+def test_bad_requests_get_a_4xx_with_a_reason(servers, body, reason):
+    response = httpx.post(f"{servers.rasa}/webhooks/rest/webhook", content=body,
+                          headers={"Content-Type": "application/json"}, timeout=30)
+    assert response.status_code == 400
+    assert reason in response.json()["error"]
+
+
+def test_server_keeps_serving_and_unknown_senders_get_a_new_conversation(chatbot, servers):
+    httpx.post(f"{servers.rasa}/webhooks/rest/webhook", content=b"\xff\xfe", timeout=30)
+    sender = new_sender()  # never seen before
+    assert "Harbor Bank assistant" in texts(say(servers, sender, chatbot.examples["greet"][2]))[0]
+    tracker = httpx.get(f"{servers.rasa}/conversations/{sender}/tracker", timeout=30).json()
+    assert [e["text"] for e in tracker["events"] if e["event"] == "user"] == [chatbot.examples["greet"][2]]
+
+
+def test_parse_gives_calibrated_top10_ranking(chatbot, servers):
+    text = chatbot.examples["exchange_rate"][0]
+    parsed = httpx.post(f"{servers.rasa}/model/parse", json={"text": text}, timeout=30).json()
+    ranking = parsed["intent_ranking"]
+    assert parsed["intent"]["name"] == "exchange_rate" and len(ranking) == 10
+    assert ranking == sorted(ranking, key=lambda r: -r["confidence"])
+    assert abs(sum(r["confidence"] for r in ranking) - 1.0) < 1e-3  # 10 intents: the whole distribution
+    unreadable = httpx.post(f"{servers.rasa}/model/parse", json={"text": "🙈"}, timeout=30).json()
+    assert unreadable["intent"]["name"] == "nlu_fallback"
+
+
+def test_export_uncertain_then_merge_labels_into_the_next_build(chatbot, servers, tmp_path):
+    from chatbot.project import build_project
+
+    say(servers, new_sender(), "Opening hours")  # falls back: uncertain
+    out = tmp_path / "review.csv"
+    run = subprocess.run([sys.executable, "-m", "shared.cli", "chatbot", "--config", str(chatbot.config_file),
+                          "export-uncertain", "--out", str(out)], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    rows = list(csv.DictReader(out.open(encoding="utf-8")))
+    assert "Opening hours" in {r["text"] for r in rows}
+    assert all(float(r["confidence"]) < 0.5 or r["fell_back"] == "1" for r in rows)
+    for row in rows:
+        row["label"] = "greet" if row["text"] == "Opening hours" else ""
+    with out.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    report = build_project(tmp_path / "next", chatbot.settings, per_intent=12,
+                           intents=["card_arrival", "exchange_rate"], labels=out)
+    assert report.merged_labels == 1  # the bot's own intents take reviewed labels too
+    assert "- Opening hours" in (tmp_path / "next" / "data" / "reviewed_nlu.yml").read_text()
+    rows[0]["label"], rows[0]["text"] = "exchange_rate", "what rate do you give for yen"
+    with out.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    report = build_project(tmp_path / "next", chatbot.settings, per_intent=12,
+                           intents=["card_arrival", "exchange_rate"], labels=out)
+    assert "- what rate do you give for yen" in (tmp_path / "next" / "data" / "nlu.yml").read_text()
+    rows[0]["label"] = "no_such_intent"
+    with out.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    with pytest.raises(DataError, match="review.csv:2: field 'label': unknown intent 'no_such_intent'"):
+        build_project(tmp_path / "next", chatbot.settings, per_intent=12, intents=["card_arrival"], labels=out)
