@@ -36,7 +36,9 @@ def cmd_run(options) -> int:
 
 
 def cmd_poll_once(options) -> int:
-    report = _monitor(options).poll_once()
+    monitor = _monitor(options)
+    monitor.sentiment  # a missing model is reported before anything is fetched
+    report = monitor.poll_once()
     print(json.dumps(report.to_dict()))
     return 0
 

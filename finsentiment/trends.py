@@ -98,7 +98,8 @@ class SeriesPoint:
 def series(session: Session, topic: str, end: datetime, days: float, bucket_hours: Optional[float] = None) -> list[SeriesPoint]:
     """Counts per time bucket (a day by default; hours for short spans) over the last ``days``."""
     bucket = timedelta(hours=bucket_hours or (24 if days >= 3 else max(1, days * 24 / 12)))
-    start = end - timedelta(days=days)
+    # Buckets start at round times (midnight for days), so the table reads naturally.
+    start = datetime.min + ((end - timedelta(days=days) - datetime.min) // bucket) * bucket
     rows = session.execute(
         select(Article.event_time, Score.label)
         .join(Score, Score.article_id == Article.id)
@@ -125,14 +126,15 @@ def chart_png(topic: str, points: list[SeriesPoint], threshold: Optional[float] 
 
     fig, ax = plt.subplots(figsize=(7, 3.2), dpi=100)
     try:
-        xs = [p.start for p in points]
-        width = (xs[1] - xs[0]) * 0.8 if len(xs) > 1 else 0.6
+        step = (points[1].start - points[0].start) if len(points) > 1 else timedelta(days=1)
+        xs = [p.start + step / 2 for p in points]  # bars and points at the middle of their bucket
+        width = step * 0.8
         counts = ax.twinx()
         counts.bar(xs, [p.n_items for p in points], width=width, color="#d0d7e2", label="articles", zorder=0)
         counts.set_ylabel("articles")
         ax.set_zorder(counts.get_zorder() + 1)
         ax.patch.set_visible(False)
-        ax.plot(xs, [p.negative_share for p in points], marker="o", color="#c0392b", label="negative share")
+        ax.plot(xs, [p.negative_share if p.n_items else float("nan") for p in points], marker="o", color="#c0392b", label="negative share")
         if threshold is not None:
             ax.axhline(threshold, color="#c0392b", linestyle="--", linewidth=1, label="alert threshold")
         if baseline is not None:
