@@ -71,3 +71,29 @@ def test_embedding_similarity_adds_topics_that_keywords_miss():
     assert [(m.topic, m.method) for m in found[0]] == [("Telecom", "embedding")]
     assert [(m.topic, m.method) for m in found[1]] == [("Telecom", "keyword")]
     assert found[2] == []
+
+
+def test_embedding_topics_through_a_real_sentence_transformer(sentiment_model, make_config):
+    """The config switch builds the core Embedder (here over the tiny BERT the sentiment model was
+    fine-tuned from, with mean pooling, saved as a sentence-transformers folder): a headline identical to a description
+    has cosine similarity 1 and is assigned by embedding; keywords still win first."""
+    from sentence_transformers import SentenceTransformer, models
+
+    from finsentiment.classify import build_topic_matcher
+    from shared.model_dir import ModelInfo
+
+    folder = sentiment_model.parent / "tiny-st"
+    if not (folder / "modules.json").is_file():
+        word = models.Transformer(ModelInfo.load(sentiment_model).base_model, max_seq_length=32)
+        SentenceTransformer(modules=[word, models.Pooling(word.get_word_embedding_dimension())],
+                            device="cpu").save(str(folder))
+    description = "Kone wins large contract in Finland"
+    config = make_config(topics=[{"name": "Elevators", "keywords": ["lift"], "description": description},
+                                 {"name": "Nokia", "keywords": ["Nokia"]}],
+                         embedding={"enabled": True, "model": str(folder), "threshold": 0.999})
+    matcher = build_topic_matcher(config)
+    found = matcher.match([description, "Nokia names new auditor", "the lift is broken"])
+    assert [(m.topic, m.method) for m in found[0]] == [("Elevators", "embedding")]
+    assert found[0][0].score > 0.999
+    assert [(m.topic, m.method) for m in found[1]] == [("Nokia", "keyword")]
+    assert [(m.topic, m.method) for m in found[2]] == [("Elevators", "keyword")]
