@@ -1,0 +1,41 @@
+"""Candidates for one user: FAISS neighbours of the profile, plus a slice of popular items.
+
+The index search excludes what the user has already seen inside FAISS (an ID selector), so
+the top-N are all new. A share of the slots goes to the most popular unseen items: the final
+ranking blends in popularity, and it can only promote popular items that are candidates.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from recommender.index import ItemIndex
+from recommender.profiles import Popularity
+
+
+@dataclass
+class Candidate:
+    item: str
+    similarity: float
+    source: str  # "index" or "popular"
+
+
+def generate_candidates(profile: np.ndarray, index: ItemIndex, seen: set[str], popularity: Popularity,
+                        n: int = 50, popular_share: float = 0.3) -> list[Candidate]:
+    n_popular = int(round(n * popular_share))
+    found = index.search(profile, n, exclude=seen)[0]
+    chosen = [Candidate(item, score, "index") for item, score in found[: n - n_popular]]
+    taken = {c.item for c in chosen}
+    popular = [item for item, _ in popularity.ranked(exclude=seen | taken, limit=n_popular, allowed=index)]
+    if popular:
+        similarities = index.vectors(popular) @ profile
+        chosen += [Candidate(item, float(s), "popular") for item, s in zip(popular, similarities)]
+        taken.update(popular)
+    for item, score in found[n - n_popular:]:  # top up when the popular slice came up short
+        if len(chosen) >= n:
+            break
+        if item not in taken:
+            chosen.append(Candidate(item, score, "index"))
+            taken.add(item)
+    return chosen

@@ -1,0 +1,141 @@
+"""Item texts to vectors with a bi-encoder, and fine-tuning it on what users do together.
+
+The pretrained encoder knows what texts mean, not what people like together. Items that the
+same user interacts with one after another are positive pairs; sentence-transformers'
+MultipleNegativesRankingLoss uses the other pairs of each batch as negatives (in-batch
+negatives), which pulls co-interacted items together in the vector space FAISS searches.
+
+Training runs through sentence-transformers' own loop (``old_fit``), with batches in which an
+item never appears twice (it would be a false negative).
+Its newer ``SentenceTransformerTrainer`` needs the ``datasets`` package, which the locked
+environment does not have.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import random
+from collections import defaultdict
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from shared.embeddings import Embedder
+
+from recommender.data import Interaction, Item
+
+logger = logging.getLogger(__name__)
+
+
+class ItemEncoder:
+    """Item -> unit vector, through the core's Embedder (a registry name or a model folder)."""
+
+    def __init__(self, model: str | Path = "minilm-l6", *, threads: int | None = None, max_length: int = 64):
+        self.embedder = Embedder(model, threads=threads, max_length=max_length)
+        self.model_ref = str(model)
+
+    @property
+    def dimension(self) -> int:
+        return self.embedder.dimension
+
+    def encode_items(self, items: Sequence[Item], *, progress: bool = False) -> np.ndarray:
+        return self.embedder.encode([item.text for item in items], progress=progress)
+
+    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
+        return self.embedder.encode(list(texts))
+
+
+def co_interaction_pairs(interactions: Sequence[Interaction], *, max_pairs: int = 5000, seed: int = 42,
+                         min_rating: float | None = 4.0) -> list[tuple[str, str]]:
+    """Unordered pairs of item ids that a user interacted with one after the other.
+
+    Rated interactions below ``min_rating`` are left out: a disliked item is not a positive.
+    At most ``max_pairs`` pairs, sampled with ``seed``.
+    """
+    by_user: dict[str, list[Interaction]] = defaultdict(list)
+    for row in interactions:
+        if min_rating is not None and row.rating is not None and row.rating < min_rating:
+            continue
+        by_user[row.user].append(row)
+    pairs: set[tuple[str, str]] = set()
+    for user in sorted(by_user):
+        rows = sorted(by_user[user], key=lambda r: (r.timestamp, r.item))
+        for a, b in zip(rows, rows[1:]):
+            if a.item != b.item:
+                pairs.add((min(a.item, b.item), max(a.item, b.item)))
+    ordered = sorted(pairs)
+    random.Random(seed).shuffle(ordered)
+    return ordered[:max_pairs]
+
+
+class UniqueTextBatches:
+    """Batches in which no text appears twice (a duplicate would be a false in-batch negative).
+
+    sentence-transformers' NoDuplicatesDataLoader does the same but loops forever when a small
+    catalogue cannot fill a batch with distinct texts; this planner never waits: an example
+    that fits no open batch starts a new one. ``old_fit`` sets ``collate_fn``.
+    """
+
+    def __init__(self, examples: list, batch_size: int, seed: int = 42, open_batches: int = 8):
+        self.examples, self.batch_size, self.open_batches = list(examples), batch_size, open_batches
+        self.rng = random.Random(seed)
+        self.collate_fn = None
+        self._length = len(self._plan())
+
+    def _plan(self) -> list[list]:
+        order = list(self.examples)
+        self.rng.shuffle(order)
+        done, pending = [], []  # pending: (examples, texts) of batches still filling
+        for example in order:
+            texts = {t.strip().lower() for t in example.texts}
+            for batch, seen in pending[-self.open_batches:]:
+                if not texts & seen:
+                    batch.append(example)
+                    seen |= texts
+                    break
+            else:
+                pending.append(([example], set(texts)))
+            done += [b for b, _ in pending if len(b) >= self.batch_size]
+            pending = [(b, s) for b, s in pending if len(b) < self.batch_size]
+        return done + [b for b, _ in pending if len(b) >= 2]
+
+    def __len__(self) -> int:
+        return self._length
+
+    def __iter__(self):
+        for batch in self._plan():
+            yield self.collate_fn(batch) if self.collate_fn is not None else batch
+
+
+def finetune_encoder(base: str | Path, items: Mapping[str, Item], pairs: Sequence[tuple[str, str]],
+                     out_dir: str | Path, *, epochs: float = 1.0, batch_size: int = 32,
+                     learning_rate: float = 2e-5, max_length: int = 64, seed: int = 42,
+                     threads: int | None = None, progress: bool = True) -> Path:
+    """Fine-tune the bi-encoder on co-interaction pairs and save it as a sentence-transformers folder."""
+    import torch
+    from sentence_transformers import InputExample, losses
+
+    if len(pairs) < 2:
+        raise ValueError(f"need at least 2 co-interaction pairs to fine-tune the encoder, got {len(pairs)}")
+    torch.manual_seed(seed)
+    random.seed(seed)
+    encoder = Embedder(base, threads=threads, max_length=max_length)
+    model = encoder.model
+    examples = [InputExample(texts=[items[a].text, items[b].text]) for a, b in pairs]
+    distinct = len({t for a, b in pairs for t in (a, b)})
+    batch_size = max(2, min(batch_size, distinct // 2))
+    loader = UniqueTextBatches(examples, batch_size, seed)
+    loss = losses.MultipleNegativesRankingLoss(model)
+    whole_epochs = max(1, math.ceil(epochs))
+    steps_per_epoch = max(1, int(len(loader) * epochs / whole_epochs))
+    model.old_fit(
+        train_objectives=[(loader, loss)], epochs=whole_epochs, steps_per_epoch=steps_per_epoch,
+        warmup_steps=max(1, int(0.1 * steps_per_epoch * whole_epochs)),
+        optimizer_params={"lr": learning_rate}, show_progress_bar=progress,
+    )
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save(str(out_dir))
+    logger.info("fine-tuned encoder on %d pairs (%d steps) -> %s", len(pairs), steps_per_epoch * whole_epochs, out_dir)
+    return out_dir

@@ -1,0 +1,192 @@
+"""Item vectors in a FAISS index on disk, keyed by the catalogue's own (string) item ids.
+
+The index type follows the catalogue size: below ``HNSW_THRESHOLD`` items an exact
+inner-product index (``IndexFlatIP``: exact answers, fast enough at that size), above it an
+HNSW graph (``IndexHNSWFlat``, inner product), whose search cost grows roughly with log(n).
+Vectors are unit length, so inner product is cosine similarity.
+
+Items are added and removed without a rebuild. FAISS positions are sequential ("slots");
+``slot_ids`` maps a slot to the item id. Removing an item marks its slot dead, and searches
+pass a FAISS ``IDSelector`` that skips dead slots and the slots the caller excludes (the
+items a user has already seen), so exclusion happens inside the search, not by over-fetching.
+An HNSW graph cannot delete nodes; ``compact()`` rebuilds without the dead slots when wanted
+(automatically once more than half of the slots are dead).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import faiss
+import numpy as np
+
+HNSW_THRESHOLD = 100_000
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 80
+HNSW_EF_SEARCH = 128
+INDEX_FILE = "items.faiss"
+IDS_FILE = "items.ids.json"
+
+
+def choose_kind(n_items: int) -> str:
+    return "hnsw" if n_items >= HNSW_THRESHOLD else "flat"
+
+
+def _new_faiss_index(kind: str, dimension: int, m: int = HNSW_M, ef_construction: int = HNSW_EF_CONSTRUCTION):
+    if kind == "flat":
+        return faiss.IndexFlatIP(dimension)
+    if kind == "hnsw":
+        index = faiss.IndexHNSWFlat(dimension, m, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = ef_construction
+        index.hnsw.efSearch = HNSW_EF_SEARCH
+        return index
+    raise ValueError(f"unknown index kind {kind!r}; use 'flat' or 'hnsw'")
+
+
+class ItemIndex:
+    def __init__(self, dimension: int, kind: str = "flat", *, m: int = HNSW_M,
+                 ef_construction: int = HNSW_EF_CONSTRUCTION):
+        self.dimension = int(dimension)
+        self.kind = kind
+        self.index = _new_faiss_index(kind, self.dimension, m, ef_construction)
+        self.slot_ids: list[str | None] = []  # None marks a removed item's slot
+        self.slot_of: dict[str, int] = {}
+        self.dead: set[int] = set()
+
+    @classmethod
+    def build(cls, ids: Sequence[str], vectors: np.ndarray, kind: str = "auto", **options) -> "ItemIndex":
+        vectors = np.asarray(vectors, dtype=np.float32)
+        index = cls(vectors.shape[1], choose_kind(len(ids)) if kind == "auto" else kind, **options)
+        index.add(ids, vectors)
+        return index
+
+    # -- contents ---------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.slot_of)
+
+    def __contains__(self, item_id: str) -> bool:
+        return item_id in self.slot_of
+
+    @property
+    def dead_slots(self) -> int:
+        return len(self.dead)
+
+    @property
+    def ef_search(self) -> int | None:
+        return int(self.index.hnsw.efSearch) if self.kind == "hnsw" else None
+
+    @ef_search.setter
+    def ef_search(self, value: int) -> None:
+        if self.kind == "hnsw":
+            self.index.hnsw.efSearch = int(value)
+
+    def add(self, ids: Sequence[str], vectors: np.ndarray) -> None:
+        """Add items; an id already present is replaced (its old slot is marked dead)."""
+        ids = [str(i) for i in ids]
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if vectors.ndim != 2 or vectors.shape != (len(ids), self.dimension):
+            raise ValueError(f"expected vectors of shape ({len(ids)}, {self.dimension}), got {vectors.shape}")
+        if len(set(ids)) != len(ids):
+            raise ValueError("duplicate ids in one add() call")
+        self.remove([i for i in ids if i in self.slot_of])
+        start = len(self.slot_ids)
+        self.index.add(vectors)
+        for offset, item_id in enumerate(ids):
+            self.slot_ids.append(item_id)
+            self.slot_of[item_id] = start + offset
+
+    def remove(self, ids: Iterable[str]) -> int:
+        """Remove items by id; unknown ids are ignored. Returns how many were removed."""
+        removed = 0
+        for item_id in ids:
+            slot = self.slot_of.pop(str(item_id), None)
+            if slot is not None:
+                self.slot_ids[slot] = None
+                self.dead.add(slot)
+                removed += 1
+        if removed and self.dead_slots > max(1000, len(self.slot_ids) // 2):
+            self.compact()
+        return removed
+
+    def vectors(self, ids: Sequence[str]) -> np.ndarray:
+        """The stored vectors of ``ids`` (KeyError for an id not in the index)."""
+        if not ids:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        slots = np.array([self.slot_of[i] for i in ids], dtype=np.int64)
+        return self.index.reconstruct_batch(slots)
+
+    def compact(self) -> None:
+        """Rebuild without dead slots (HNSW cannot delete graph nodes in place)."""
+        live = [i for i in self.slot_ids if i is not None]
+        vectors = self.vectors(live)
+        fresh = _new_faiss_index(self.kind, self.dimension)
+        if self.kind == "hnsw":
+            fresh.hnsw.efSearch = self.index.hnsw.efSearch
+        self.index, self.slot_ids, self.slot_of, self.dead = fresh, [], {}, set()
+        self.add(live, vectors)
+
+    # -- search -----------------------------------------------------------------------------
+    def _params(self, excluded_slots: list[int]):
+        """Search parameters whose selector skips dead and excluded slots, and the objects
+        that must stay alive while FAISS uses them (the selectors do not own their memory)."""
+        slots = np.asarray(sorted(self.dead.union(excluded_slots)), dtype=np.int64)
+        if self.kind == "hnsw":
+            params = faiss.SearchParametersHNSW()
+            params.efSearch = self.index.hnsw.efSearch
+        else:
+            params = faiss.SearchParameters()
+        if len(slots):
+            batch = faiss.IDSelectorBatch(len(slots), faiss.swig_ptr(slots))
+            selector = faiss.IDSelectorNot(batch)
+            params.sel = selector
+            return params, (slots, batch, selector)
+        return params, ()
+
+    def search(self, queries: np.ndarray, k: int, exclude: Iterable[str] = ()) -> list[list[tuple[str, float]]]:
+        """For each query row, up to ``k`` (item id, inner product) pairs, best first,
+        skipping removed items and the ids in ``exclude``."""
+        queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
+        if queries.shape[1] != self.dimension:
+            raise ValueError(f"query dimension {queries.shape[1]} != index dimension {self.dimension}")
+        if k <= 0 or not len(self):
+            return [[] for _ in range(len(queries))]
+        excluded = [self.slot_of[i] for i in exclude if i in self.slot_of]
+        k_search = min(k, len(self))
+        params, keep_alive = self._params(excluded)
+        scores, slots = self.index.search(queries, k_search, params=params)
+        del keep_alive
+        results = []
+        for row_scores, row_slots in zip(scores, slots):
+            results.append([(self.slot_ids[s], float(d)) for d, s in zip(row_scores, row_slots)
+                            if s >= 0 and self.slot_ids[s] is not None])
+        return results
+
+    # -- disk -------------------------------------------------------------------------------
+    def save(self, folder: str | Path) -> Path:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        faiss.write_index(self.index, str(folder / INDEX_FILE))
+        meta = {"kind": self.kind, "dimension": self.dimension, "slot_ids": self.slot_ids,
+                "ef_search": self.ef_search}
+        (folder / IDS_FILE).write_text(json.dumps(meta), encoding="utf-8")
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path) -> "ItemIndex":
+        folder = Path(folder)
+        for name in (INDEX_FILE, IDS_FILE):
+            if not (folder / name).is_file():
+                raise FileNotFoundError(f"{folder / name} is missing: not a saved item index")
+        meta = json.loads((folder / IDS_FILE).read_text(encoding="utf-8"))
+        self = cls.__new__(cls)
+        self.dimension, self.kind = int(meta["dimension"]), meta["kind"]
+        self.index = faiss.read_index(str(folder / INDEX_FILE))
+        if self.index.ntotal != len(meta["slot_ids"]):
+            raise ValueError(f"{folder}: index holds {self.index.ntotal} vectors but {len(meta['slot_ids'])} ids")
+        self.slot_ids = meta["slot_ids"]
+        self.slot_of = {item_id: slot for slot, item_id in enumerate(self.slot_ids) if item_id is not None}
+        self.dead = {slot for slot, item_id in enumerate(self.slot_ids) if item_id is None}
+        if meta.get("ef_search"):
+            self.ef_search = meta["ef_search"]
+        return self

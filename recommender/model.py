@@ -1,0 +1,384 @@
+"""Fit a recommender folder from a catalogue and a log, load it, and answer "k items for user U".
+
+A recommender folder holds everything needed to serve, and nothing else:
+
+    model.json        the fit configuration, file names and a fit report
+    store.sqlite      items and the whole interaction log (grows with POST /interactions)
+    index/            the FAISS index of item vectors and its id map
+    encoder/          the fine-tuned bi-encoder (absent when the base encoder was used as is)
+    scorer/           the relevance scorer as int8 ONNX (absent when fitted without one)
+    blend.json        the ranking weights fitted on validation
+
+Fitting: hold out a share of each user's interactions for validation; fine-tune the
+bi-encoder on co-interaction pairs of the rest; embed and index every item; fine-tune the
+scorer on those users with negatives from their candidates; fit the blend on the held-out
+rows; save with the whole log.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import random
+import shutil
+import time
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from recommender.candidates import Candidate, generate_candidates
+from recommender.data import Interaction, Item, check_interaction
+from recommender.index import ItemIndex
+from recommender.profiles import Popularity, ProfileConfig, item_weights, profile_vector
+from recommender.ranking import FEATURES, Blend, fit_blend
+from recommender.scorer import RelevanceScorer, context_text
+from recommender.store import STORE_FILE, Store, UnknownItemError
+
+logger = logging.getLogger(__name__)
+
+MODEL_FILE = "model.json"
+MODES = ("full", "retrieval", "popularity")
+MAX_K = 100
+
+
+class RecommenderError(ValueError):
+    """A request the caller can fix (bad k, unknown item, bad event); HTTP 4xx, CLI exit 2."""
+
+
+@dataclass
+class FitConfig:
+    encoder: str = "minilm-l6"
+    """Registry name or folder of the bi-encoder (sentence-transformers)."""
+    finetune_encoder: bool = True
+    encoder_pairs: int = 5000
+    encoder_epochs: float = 1.0
+    encoder_batch_size: int = 32
+    encoder_learning_rate: float = 2e-5
+    scorer: bool = True
+    scorer_base: str | None = None
+    """Base of the cross-encoder; default: the fine-tuned bi-encoder (else ``encoder``)."""
+    scorer_users: int = 300
+    scorer_positives: int = 2
+    scorer_negatives: int = 2
+    scorer_epochs: float = 1.0
+    scorer_learning_rate: float = 5e-5
+    scorer_batch_size: int = 32
+    scorer_max_steps: int = -1
+    max_length: int = 64
+    candidates: int = 50
+    popular_share: float = 0.3
+    validation_share: float = 0.15
+    validation_users: int = 200
+    index_kind: str = "auto"
+    profile: ProfileConfig = field(default_factory=ProfileConfig)
+    seed: int = 42
+    threads: int | None = None
+    progress: bool = True
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["profile"] = self.profile.to_dict()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "FitConfig":
+        data = dict(data)
+        profile = ProfileConfig(**data.pop("profile", {}))
+        known = set(cls.__dataclass_fields__)
+        return cls(profile=profile, **{k: v for k, v in data.items() if k in known})
+
+
+class Recommender:
+    """Serving state: items, index, per-user history, popularity, scorer and blend."""
+
+    def __init__(self, items: Iterable[Item], index: ItemIndex, interactions: Iterable[Interaction],
+                 config: FitConfig, *, blend: Blend | None = None, scorer: RelevanceScorer | None = None,
+                 encoder_ref: str | None = None, store: Store | None = None, folder: Path | None = None):
+        self.items = {item.id: item for item in items}
+        self.index = index
+        self.config = config
+        self.blend = blend or Blend()
+        self.scorer = scorer
+        self.encoder_ref = encoder_ref or config.encoder
+        self._encoder = None
+        self.store = store
+        self.folder = folder
+        self.histories: dict[str, list[Interaction]] = defaultdict(list)
+        self.popularity = Popularity()
+        for row in interactions:
+            self._remember(row)
+
+    def _remember(self, row: Interaction) -> None:
+        self.histories[row.user].append(row)
+        self.popularity.add(row)
+
+    # -- loading ----------------------------------------------------------------------------
+    @classmethod
+    def load(cls, folder: str | Path, *, threads: int | None = 1) -> "Recommender":
+        folder = Path(folder)
+        manifest = folder / MODEL_FILE
+        if not manifest.is_file():
+            raise FileNotFoundError(f"{folder} is not a recommender folder (no {MODEL_FILE}); "
+                                    "create one with `nlpsuite recommender fit`")
+        meta = json.loads(manifest.read_text(encoding="utf-8"))
+        config = FitConfig.from_dict(meta["config"])
+        store = Store(folder / STORE_FILE)
+        scorer = RelevanceScorer(folder / meta["scorer"], threads=threads) if meta.get("scorer") else None
+        encoder_ref = meta["encoder"]
+        if (folder / encoder_ref).is_dir():
+            encoder_ref = str(folder / encoder_ref)
+        return cls(store.items(), ItemIndex.load(folder / meta["index"]), store.interactions(), config,
+                   blend=Blend.load(folder / meta["blend"]), scorer=scorer, encoder_ref=encoder_ref,
+                   store=store, folder=folder)
+
+    @property
+    def encoder(self):
+        """The bi-encoder, loaded on first use (only adding items needs it at serving time)."""
+        if self._encoder is None:
+            from recommender.embed import ItemEncoder
+
+            self._encoder = ItemEncoder(self.encoder_ref, threads=self.config.threads,
+                                        max_length=self.config.max_length)
+        return self._encoder
+
+    # -- recommending -----------------------------------------------------------------------
+    def known_user(self, user: str) -> bool:
+        return bool(self.histories.get(user))
+
+    def _profile(self, user: str):
+        weights = {i: w for i, w in item_weights(self.histories.get(user, []), self.config.profile).items()
+                   if i in self.index}
+        vectors = self.index.vectors(list(weights))
+        return weights, vectors, profile_vector(weights, vectors)
+
+    def candidates(self, user: str, n: int | None = None) -> tuple[dict, np.ndarray, np.ndarray | None, list[Candidate]]:
+        weights, vectors, profile = self._profile(user)
+        if profile is None:
+            return weights, vectors, None, []
+        seen = {row.item for row in self.histories.get(user, [])}
+        found = generate_candidates(profile, self.index, seen, self.popularity,
+                                    n or self.config.candidates, self.config.popular_share)
+        return weights, vectors, profile, found
+
+    def features(self, weights: dict, candidates: Sequence[Candidate]) -> np.ndarray:
+        """One row per candidate, columns in ranking.FEATURES order."""
+        matrix = np.zeros((len(candidates), len(FEATURES)), dtype=np.float64)
+        if not candidates:
+            return matrix
+        if self.scorer is not None:
+            context = context_text(list(weights), self.items, self.config.profile.context_items)
+            matrix[:, 0] = self.scorer.score(context, [self.items[c.item].text for c in candidates])
+        half_life = self.config.profile.half_life_days
+        for row, c in enumerate(candidates):
+            matrix[row, 1:] = (c.similarity, self.popularity.score(c.item), self.popularity.recency(c.item, half_life))
+        return matrix
+
+    def recommend(self, user: str, k: int = 10, mode: str = "full") -> dict:
+        """The ``k`` best unseen items for ``user``, each with a score and a reason."""
+        if not isinstance(k, int) or not 1 <= k <= MAX_K:
+            raise RecommenderError(f"k must be an integer from 1 to {MAX_K}, got {k!r}")
+        if mode not in MODES:
+            raise RecommenderError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+        history = self.histories.get(user, [])
+        if mode == "popularity":
+            weights, vectors, profile, found = {}, None, None, []
+        elif mode == "retrieval":
+            (weights, vectors, profile), found = self._profile(user), []
+        else:
+            weights, vectors, profile, found = self.candidates(user, max(k, self.config.candidates))
+        if profile is None:
+            seen = {row.item for row in history}
+            ranked = self.popularity.ranked(exclude=seen, limit=k, allowed=self.index)
+            if len(ranked) < k:  # a young catalogue: fill with never-interacted items
+                have = seen | {i for i, _ in ranked}
+                ranked += [(i, 0) for i in self.items if i not in have and i in self.index][: k - len(ranked)]
+            cold = mode != "popularity" or not history
+            return {"user": user, "mode": "popularity" if mode == "popularity" else mode, "cold_start": cold,
+                    "history_size": len(history), "items": [
+                        self._entry(item, float(count), "popular with other users", None) for item, count in ranked]}
+        if mode == "retrieval":  # FAISS alone: the k nearest unseen items to the profile
+            seen = {row.item for row in history}
+            ordered = [Candidate(i, s, "index") for i, s in self.index.search(profile, k, exclude=seen)[0]]
+            scores = [c.similarity for c in ordered]
+        else:
+            blended = self.blend.score(self.features(weights, found))
+            order = np.argsort(-blended, kind="stable")[:k]
+            ordered, scores = [found[i] for i in order], [float(blended[i]) for i in order]
+        reasons = self._reasons(weights, vectors, [c.item for c in ordered])
+        entries = [self._entry(c.item, score, *reason) for c, score, reason in zip(ordered, scores, reasons)]
+        return {"user": user, "mode": mode, "cold_start": False, "history_size": len(history), "items": entries}
+
+    def _reasons(self, weights: dict, vectors: np.ndarray, chosen: list[str]) -> list[tuple[str, str]]:
+        """The history item that contributed most to each pick: weight x similarity."""
+        if not chosen:
+            return []
+        contribution = np.fromiter(weights.values(), dtype=np.float32)[:, None] * (vectors @ self.index.vectors(chosen).T)
+        history = list(weights)
+        out = []
+        for column in contribution.argmax(axis=0):
+            liked = history[int(column)]
+            out.append((f"because you liked {self.items[liked].title}", liked))
+        return out
+
+    def _entry(self, item: str, score: float, reason: str, because: str | None) -> dict:
+        return {"item": item, "title": self.items[item].title, "score": round(float(score), 6),
+                "reason": reason, "because": because}
+
+    # -- growing ----------------------------------------------------------------------------
+    def add_interaction(self, row: Interaction) -> None:
+        """Validate, persist (one transaction), then update the profile and popularity at once."""
+        problem = check_interaction(row.user, row.item, row.event, self.items,
+                                    tuple(self.config.profile.event_weights))
+        if problem:
+            raise RecommenderError(f"field {problem[0]!r}: {problem[1]}")
+        if self.store is not None:
+            try:
+                self.store.add_interactions([row])
+            except UnknownItemError as exc:
+                raise RecommenderError(str(exc)) from exc
+        self._remember(row)
+
+    def add_items(self, items: Sequence[Item]) -> None:
+        """Embed and index new (or changed) items without rebuilding the index."""
+        if not items:
+            return
+        vectors = self.encoder.encode_items(items)
+        self.index.add([i.id for i in items], vectors)
+        if self.store is not None:
+            self.store.add_items(items)
+        self.items.update({i.id: i for i in items})
+        self._save_index()
+
+    def remove_items(self, ids: Sequence[str]) -> int:
+        removed = self.index.remove(ids)
+        if self.store is not None:
+            self.store.remove_items(ids)
+        for item_id in ids:
+            self.items.pop(item_id, None)
+            self.popularity.forget(item_id)
+        self._save_index()
+        return removed
+
+    def _save_index(self) -> None:
+        if self.folder is not None:
+            self.index.save(self.folder / "index")
+
+
+# -- fitting ---------------------------------------------------------------------------------
+def holdout_split(interactions: Sequence[Interaction], share: float, seed: int, min_rows: int = 4,
+                  ) -> tuple[list[Interaction], list[Interaction]]:
+    """Per user with at least ``min_rows`` rows, a random ``share`` of them for validation."""
+    by_user: dict[str, list[Interaction]] = defaultdict(list)
+    for row in interactions:
+        by_user[row.user].append(row)
+    rng = random.Random(seed)
+    kept, held = [], []
+    for user in sorted(by_user):
+        rows = list(by_user[user])
+        n_held = int(len(rows) * share) if len(rows) >= min_rows else 0
+        rng.shuffle(rows)
+        held.extend(rows[:n_held])
+        kept.extend(rows[n_held:])
+    return kept, held
+
+
+def _validation_features(model: Recommender, held: Sequence[Interaction], max_users: int, seed: int):
+    truth: dict[str, set[str]] = defaultdict(set)
+    for row in held:
+        truth[row.user].add(row.item)
+    users = sorted(truth)
+    random.Random(seed).shuffle(users)
+    blocks, labels = [], []
+    for user in users[:max_users]:
+        weights, _, profile, found = model.candidates(user)
+        if profile is None or not found:
+            continue
+        blocks.append(model.features(weights, found))
+        labels.extend(int(c.item in truth[user]) for c in found)
+    if not blocks:
+        return np.zeros((0, len(FEATURES))), np.zeros(0, dtype=int)
+    return np.vstack(blocks), np.asarray(labels)
+
+
+def fit(items: Sequence[Item], interactions: Sequence[Interaction], out_dir: str | Path,
+        config: FitConfig | None = None, *, overwrite: bool = False) -> Path:
+    """Fit every part on ``interactions`` and write a recommender folder (see the module doc)."""
+    from recommender.embed import ItemEncoder, co_interaction_pairs, finetune_encoder
+    from recommender.scorer import scorer_examples, train_scorer
+
+    config = config or FitConfig()
+    out = Path(out_dir)
+    if (out / MODEL_FILE).exists():
+        if not overwrite:
+            raise FileExistsError(f"{out} already holds a recommender; pass overwrite (--force) to replace it")
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    catalogue = {item.id: item for item in items}
+    unknown = sorted({row.item for row in interactions} - set(catalogue))
+    if unknown:
+        raise RecommenderError(f"{len(unknown)} interaction item(s) not in the catalogue: {', '.join(unknown[:5])}")
+    report: dict = {"items": len(catalogue), "interactions": len(interactions),
+                    "users": len({row.user for row in interactions})}
+    started = time.perf_counter()
+    kept, held = holdout_split(interactions, config.validation_share, config.seed)
+    report["validation_interactions"] = len(held)
+
+    encoder_ref = config.encoder
+    if config.finetune_encoder:
+        pairs = co_interaction_pairs(kept, max_pairs=config.encoder_pairs, seed=config.seed)
+        report["encoder_pairs"] = len(pairs)
+        if len(pairs) >= 2:
+            finetune_encoder(config.encoder, catalogue, pairs, out / "encoder", epochs=config.encoder_epochs,
+                             batch_size=config.encoder_batch_size, learning_rate=config.encoder_learning_rate,
+                             max_length=config.max_length, seed=config.seed, threads=config.threads,
+                             progress=config.progress)
+            encoder_ref = "encoder"
+    encoder = ItemEncoder(out / encoder_ref if encoder_ref == "encoder" else encoder_ref,
+                          threads=config.threads, max_length=config.max_length)
+    ordered = list(catalogue.values())
+    index = ItemIndex.build([i.id for i in ordered], encoder.encode_items(ordered, progress=config.progress),
+                            kind=config.index_kind)
+    index.save(out / "index")
+    report["index"] = index.kind
+
+    model = Recommender(ordered, index, kept, config, encoder_ref=encoder_ref)
+    scorer_dir = None
+    if config.scorer:
+        histories = {user: list(item_weights(rows, config.profile)) for user, rows in model.histories.items()}
+
+        def negatives_for(user: str, seen: set[str]) -> list[str]:
+            return [c.item for c in model.candidates(user)[3] if c.item not in seen]
+
+        examples = scorer_examples(histories, catalogue, negatives_for, max_users=config.scorer_users,
+                                   positives_per_user=config.scorer_positives,
+                                   negatives_per_positive=config.scorer_negatives,
+                                   context_items=config.profile.context_items, seed=config.seed)
+        report["scorer_examples"] = len(examples)
+        if len(set(examples.labels)) == 2 and len(examples) >= 10:
+            base = config.scorer_base or (str(out / "encoder") if encoder_ref == "encoder" else config.encoder)
+            train_scorer(examples, out / "scorer", base=base, epochs=config.scorer_epochs,
+                         batch_size=config.scorer_batch_size, learning_rate=config.scorer_learning_rate,
+                         max_length=config.max_length, threads=config.threads, seed=config.seed,
+                         max_steps=config.scorer_max_steps, progress=config.progress)
+            scorer_dir = "scorer"
+            model.scorer = RelevanceScorer(out / "scorer", threads=config.threads)
+        else:
+            logger.warning("too few scorer examples (%d); fitting without the relevance scorer", len(examples))
+
+    features, labels = _validation_features(model, held, config.validation_users, config.seed)
+    blend = fit_blend(features, labels, seed=config.seed)
+    blend.save(out / "blend.json")
+    report["blend"] = blend.to_dict()
+
+    store = Store(out / STORE_FILE)
+    store.add_items(ordered)
+    store.add_interactions(interactions, check_items=False)
+    store.close()
+    report["fit_seconds"] = round(time.perf_counter() - started, 1)
+    meta = {"format_version": 1, "config": config.to_dict(), "encoder": encoder_ref, "scorer": scorer_dir,
+            "index": "index", "blend": "blend.json", "store": STORE_FILE, "report": report}
+    (out / MODEL_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    logger.info("recommender fitted in %.1f s -> %s", report["fit_seconds"], out)
+    return out

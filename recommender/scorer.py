@@ -1,0 +1,100 @@
+"""The relevance scorer: a cross-encoder that reads what the user liked and one candidate.
+
+Input: (texts of the user's strongest recent items joined, the candidate's text); output:
+P("yes", the user interacts with the candidate). It is fine-tuned through the core
+(``shared.training.finetune`` with the "pair-classification" head) on positives the users did
+interact with and negatives sampled from the users' own retrieval candidates, which are the
+hard cases the scorer meets when it reranks. It is served by the core's ``Predictor`` from
+the int8 ONNX export (onnxruntime, no torch at serving time).
+"""
+from __future__ import annotations
+
+import logging
+import random
+import shutil
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+
+from shared.data import LabelledTexts
+from shared.inference import Predictor
+
+from recommender.data import Item
+
+logger = logging.getLogger(__name__)
+
+YES, NO = "yes", "no"
+CONTEXT_SEPARATOR = " | "
+
+
+def context_text(ranked_items: Sequence[str], items: Mapping[str, Item], n: int = 3) -> str:
+    """The first ``n`` items of a user's history (strongest first) as one text."""
+    return CONTEXT_SEPARATOR.join(items[i].text for i in ranked_items[:n] if i in items)
+
+
+def scorer_examples(histories: Mapping[str, Sequence[str]], items: Mapping[str, Item],
+                    negatives_for: Callable[[str, set[str]], list[str]], *, max_users: int = 300,
+                    positives_per_user: int = 2, negatives_per_positive: int = 2, context_items: int = 3,
+                    seed: int = 42) -> LabelledTexts:
+    """Pair examples labelled yes/no.
+
+    ``histories[user]`` lists the user's items strongest first. For each sampled user, a few
+    history items become positives, read against a context of the user's other strongest
+    items; ``negatives_for(user, seen)`` gives the user's unseen retrieval candidates, from
+    which the negatives are sampled.
+    """
+    rng = random.Random(seed)
+    users = sorted(u for u, h in histories.items() if len(h) >= 2)
+    rng.shuffle(users)
+    texts, labels = [], []
+    for user in users[:max_users]:
+        history = list(histories[user])
+        pool = [c for c in negatives_for(user, set(history)) if c in items]
+        for positive in rng.sample(history, min(positives_per_user, len(history) - 1)):
+            context = context_text([i for i in history if i != positive], items, context_items)
+            texts.append((context, items[positive].text))
+            labels.append(YES)
+            for negative in rng.sample(pool, min(negatives_per_positive, len(pool))):
+                texts.append((context, items[negative].text))
+                labels.append(NO)
+    return LabelledTexts(texts, labels, "recommender scorer examples")
+
+
+def train_scorer(examples: LabelledTexts, out_dir: str | Path, *, base: str = "minilm-l6", epochs: float = 1.0,
+                 batch_size: int = 32, learning_rate: float = 5e-5, max_length: int = 64, threads: int | None = None,
+                 seed: int = 42, max_steps: int = -1, progress: bool = True) -> Path:
+    """Fine-tune through the core, export int8 ONNX into ``out_dir``; returns ``out_dir``."""
+    from shared.export import export_onnx
+    from shared.training import FineTuneArgs, finetune
+
+    if set(examples.labels) != {YES, NO}:
+        raise ValueError(f"scorer examples need both labels yes and no, got {sorted(set(examples.labels))}")
+    out_dir = Path(out_dir)
+    work = out_dir.parent / f".{out_dir.name}-torch"
+    args = FineTuneArgs(base=str(base), head="pair-classification", epochs=epochs, batch_size=batch_size,
+                        learning_rate=learning_rate, max_length=max_length, threads=threads, seed=seed,
+                        max_steps=max_steps, progress=progress, early_stopping_patience=2)
+    result = finetune(examples, args, work)
+    logger.info("scorer validation accuracy %.3f macro-F1 %.3f", result.metrics["accuracy"], result.metrics["macro_f1"])
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    export_onnx(work, out_dir, int8=True)
+    (out_dir / "model.onnx").unlink(missing_ok=True)  # serving reads model_int8.onnx only
+    shutil.rmtree(work, ignore_errors=True)
+    return out_dir
+
+
+class RelevanceScorer:
+    """P(yes) for (context, candidate) pairs from the int8 ONNX export."""
+
+    def __init__(self, folder: str | Path, *, threads: int | None = 1, batch_size: int = 64):
+        self.predictor = Predictor(folder, backend="onnx", threads=threads, batch_size=batch_size)
+        if YES not in self.predictor.labels:
+            raise ValueError(f"{folder}: not a relevance scorer (labels {self.predictor.labels})")
+        self.yes = self.predictor.labels.index(YES)
+
+    def score(self, context: str, candidates: Sequence[str]) -> np.ndarray:
+        if not candidates:
+            return np.zeros(0, dtype=np.float32)
+        return self.predictor.predict_proba([(context, text) for text in candidates])[:, self.yes]

@@ -1,0 +1,104 @@
+"""The catalogue and the interaction log in SQLite (SQLAlchemy Core), inside the model folder.
+
+``POST /interactions`` must survive a restart, and an interaction about an unknown item must
+leave nothing behind: each write is one transaction, checked before it commits.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+from sqlalchemy import (Boolean, Column, Float, Integer, MetaData, String, Table, Text, create_engine, event,
+                        select, update)
+
+from recommender.data import Interaction, Item
+
+STORE_FILE = "store.sqlite"
+
+metadata = MetaData()
+items_table = Table(
+    "items", metadata,
+    Column("id", String, primary_key=True),
+    Column("title", Text, nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("tags", Text, nullable=False, default=""),
+    Column("removed", Boolean, nullable=False, default=False),
+)
+interactions_table = Table(
+    "interactions", metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("user", String, nullable=False, index=True),
+    Column("item", String, nullable=False),
+    Column("event", String, nullable=False),
+    Column("timestamp", Float, nullable=False),
+    Column("rating", Float, nullable=True),
+)
+
+
+class UnknownItemError(LookupError):
+    """An interaction names an item that is not in the catalogue."""
+
+
+class Store:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.engine = create_engine(f"sqlite:///{self.path}", future=True)
+
+        @event.listens_for(self.engine, "connect")
+        def _pragmas(connection, _record):  # concurrent readers while the API writes
+            connection.execute("PRAGMA journal_mode=WAL")
+
+        metadata.create_all(self.engine)
+
+    def add_items(self, items: Iterable[Item]) -> None:
+        rows = [{"id": i.id, "title": i.title, "description": i.description, "tags": "|".join(i.tags),
+                 "removed": False} for i in items]
+        if not rows:
+            return
+        with self.engine.begin() as conn:
+            ids = [r["id"] for r in rows]
+            conn.execute(items_table.delete().where(items_table.c.id.in_(ids)))
+            conn.execute(items_table.insert(), rows)
+
+    def remove_items(self, ids: Iterable[str]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(items_table).where(items_table.c.id.in_(list(ids))).values(removed=True))
+
+    def items(self) -> list[Item]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(items_table).where(items_table.c.removed.is_(False))
+                                .order_by(items_table.c.id)).all()
+        return [Item(r.id, r.title, r.description, tuple(t for t in r.tags.split("|") if t)) for r in rows]
+
+    def add_interactions(self, rows: Iterable[Interaction], *, check_items: bool = True) -> int:
+        """Append rows in one transaction; with ``check_items`` an unknown item aborts it all."""
+        values = [r.to_dict() for r in rows]
+        if not values:
+            return 0
+        with self.engine.begin() as conn:
+            if check_items:
+                wanted = {v["item"] for v in values}
+                found = set(conn.execute(select(items_table.c.id).where(
+                    items_table.c.id.in_(wanted), items_table.c.removed.is_(False))).scalars())
+                missing = sorted(wanted - found)
+                if missing:
+                    raise UnknownItemError(f"unknown item(s): {', '.join(missing[:10])}")
+            conn.execute(interactions_table.insert(), values)
+        return len(values)
+
+    def interactions(self, user: str | None = None) -> list[Interaction]:
+        query = select(interactions_table).order_by(interactions_table.c.seq)
+        if user is not None:
+            query = query.where(interactions_table.c.user == user)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [Interaction(r.user, r.item, r.event, r.timestamp, r.rating) for r in rows]
+
+    def count_interactions(self) -> int:
+        from sqlalchemy import func
+
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(interactions_table)).scalar_one())
+
+    def close(self) -> None:
+        self.engine.dispose()

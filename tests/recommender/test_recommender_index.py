@@ -1,0 +1,79 @@
+"""The FAISS item index: exact answers, exclusion, incremental add/remove, save/load."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from recommender.index import ItemIndex, choose_kind
+
+
+def unit_vectors(n, d=24, seed=0):
+    v = np.random.default_rng(seed).normal(size=(n, d)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def exact_top(vectors, ids, query, k, exclude=()):
+    scores = vectors @ query
+    order = [i for i in np.argsort(-scores) if ids[i] not in set(exclude)]
+    return [ids[i] for i in order[:k]]
+
+
+@pytest.mark.parametrize("kind", ["flat", "hnsw"])
+def test_search_matches_exact_and_excludes(kind):
+    vectors, ids = unit_vectors(300), [f"item-{n}" for n in range(300)]
+    index = ItemIndex.build(ids, vectors, kind=kind)
+    query = vectors[10] + 0.3 * vectors[20]
+    query /= np.linalg.norm(query)
+    found = [i for i, _ in index.search(query, 5)[0]]
+    assert found == exact_top(vectors, ids, query, 5)
+    excluded = found[:2]
+    found = [i for i, _ in index.search(query, 5, exclude=excluded)[0]]
+    assert not set(found) & set(excluded)
+    assert found == exact_top(vectors, ids, query, 5, exclude=excluded)
+
+
+@pytest.mark.parametrize("kind", ["flat", "hnsw"])
+def test_incremental_add_and_remove_without_rebuild(kind):
+    vectors, ids = unit_vectors(120), [f"i{n}" for n in range(120)]
+    index = ItemIndex.build(ids[:100], vectors[:100], kind=kind)
+    faiss_object = index.index
+    index.add(ids[100:], vectors[100:])
+    assert len(index) == 120 and index.search(vectors[110], 1)[0][0][0] == "i110"
+    assert index.remove(["i110", "i5", "not-there"]) == 2
+    assert len(index) == 118 and "i110" not in index
+    assert all(i not in ("i110", "i5") for i, _ in index.search(vectors[110], 118)[0])
+    assert len(index.search(vectors[0], 500)[0]) == 118
+    # replacing an item's vector: the new one is found, the old one is gone
+    index.add(["i7"], vectors[50:51])
+    assert [i for i, _ in index.search(vectors[50], 2)[0]] == ["i7", "i50"] or \
+        [i for i, _ in index.search(vectors[50], 2)[0]] == ["i50", "i7"]
+    assert index.search(vectors[7], 1)[0][0][0] != "i7"
+    assert index.index is faiss_object  # no rebuild happened
+
+
+@pytest.mark.parametrize("kind", ["flat", "hnsw"])
+def test_save_load_round_trip(tmp_path, kind):
+    vectors, ids = unit_vectors(80), [f"i{n}" for n in range(80)]
+    index = ItemIndex.build(ids, vectors, kind=kind)
+    index.remove(["i3"])
+    index.save(tmp_path / "ix")
+    loaded = ItemIndex.load(tmp_path / "ix")
+    assert loaded.kind == kind and len(loaded) == 79 and "i3" not in loaded
+    for q in (vectors[0], vectors[3], vectors[40]):
+        assert loaded.search(q, 10) == index.search(q, 10)
+    np.testing.assert_allclose(loaded.vectors(["i40"]), vectors[40:41], atol=1e-6)
+    with pytest.raises(FileNotFoundError):
+        ItemIndex.load(tmp_path / "nothing")
+
+
+def test_index_kind_follows_catalogue_size():
+    assert choose_kind(1_000) == "flat"
+    assert choose_kind(1_000_000) == "hnsw"
+
+
+def test_bad_shapes_are_refused():
+    index = ItemIndex(8)
+    with pytest.raises(ValueError, match="shape"):
+        index.add(["a"], np.zeros((1, 9), dtype=np.float32))
+    with pytest.raises(ValueError, match="dimension"):
+        index.search(np.zeros(9, dtype=np.float32), 1)

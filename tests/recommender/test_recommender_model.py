@@ -1,0 +1,136 @@
+"""The fitted recommender on a catalogue whose right answers are known: one-topic users must
+get their topic's items, with reasons from their own history."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from recommender.data import Interaction, Item
+from recommender.evaluation import evaluate
+from recommender.model import MODEL_FILE, FitConfig, Recommender, RecommenderError, fit
+from recommender.store import Store
+
+
+def in_topic_share(model, catalogue, mode, k=5):
+    hits = total = 0
+    for user, topic in catalogue.topic_of_user.items():
+        result = model.recommend(user, k, mode=mode)
+        assert len(result["items"]) == k and not result["cold_start"]
+        hits += sum(catalogue.topic_of_item[e["item"]] == topic for e in result["items"])
+        total += k
+    return hits / total
+
+
+def test_folder_holds_every_part(fitted):
+    meta = json.loads((fitted / MODEL_FILE).read_text())
+    assert meta["scorer"] == "scorer" and meta["encoder"] == "encoder"
+    assert (fitted / "scorer" / "model_int8.onnx").is_file()
+    assert not (fitted / "scorer" / "model.onnx").exists()
+    assert (fitted / "index" / "items.faiss").is_file() and (fitted / "store.sqlite").is_file()
+    assert meta["report"]["index"] == "flat" and meta["report"]["scorer_examples"] > 50
+    assert set(meta["report"]["blend"]["weights"]) == {"scorer", "similarity", "popularity", "recency"}
+
+
+def test_one_topic_users_get_their_topic(fitted, catalogue):
+    model = Recommender.load(fitted)
+    assert model.scorer is not None and model.scorer.predictor.backend_name == "onnx"
+    # random picks would land in the user's topic a third of the time
+    assert in_topic_share(model, catalogue, "retrieval") >= 0.9
+    assert in_topic_share(model, catalogue, "full") >= 0.8
+
+
+def test_recommendations_are_unseen_and_explained(fitted, catalogue):
+    model = Recommender.load(fitted)
+    user = "cooking-fan-3"
+    seen = {r.item for r in catalogue.interactions if r.user == user}
+    result = model.recommend(user, 5)
+    assert result["history_size"] == len([r for r in catalogue.interactions if r.user == user])
+    items = [e["item"] for e in result["items"]]
+    assert len(set(items)) == 5 and not set(items) & seen
+    scores = [e["score"] for e in result["items"]]
+    assert scores == sorted(scores, reverse=True)
+    titles = {i.id: i.title for i in catalogue.items}
+    for entry in result["items"]:
+        assert entry["because"] in seen
+        assert entry["reason"] == f"because you liked {titles[entry['because']]}"
+
+
+def test_unknown_user_gets_popularity_flagged(fitted, catalogue):
+    model = Recommender.load(fitted)
+    result = model.recommend("someone-new", 4)
+    assert result["cold_start"] is True and result["history_size"] == 0
+    counts = {}
+    for row in catalogue.interactions:
+        counts[row.item] = counts.get(row.item, 0) + 1
+    got = [counts[e["item"]] for e in result["items"]]
+    assert got == sorted(counts.values(), reverse=True)[:4]
+    assert all(e["because"] is None for e in result["items"])
+
+
+@pytest.mark.parametrize("k", [0, -1, 101, "10"])
+def test_k_out_of_range_is_refused(fitted, k):
+    with pytest.raises(RecommenderError, match="k must be"):
+        Recommender.load(fitted).recommend("space-fan-0", k)
+
+
+def test_interaction_updates_profile_at_once_and_persists(model_copy, catalogue):
+    model = Recommender.load(model_copy)
+    user = "switcher"
+    football = [i.id for i in catalogue.items if catalogue.topic_of_item[i.id] == "football"]
+    assert model.recommend(user, 3)["cold_start"]
+    for n, item in enumerate(football[:4]):
+        model.add_interaction(Interaction(user, item, "purchase", 1_800_000_000 + n))
+    result = model.recommend(user, 3, mode="retrieval")
+    assert not result["cold_start"]
+    assert all(catalogue.topic_of_item[e["item"]] == "football" for e in result["items"])
+    assert all(e["item"] not in football[:4] for e in result["items"])
+    reloaded = Recommender.load(model_copy)
+    assert len(reloaded.histories[user]) == 4
+
+
+def test_unknown_item_interaction_writes_nothing(model_copy):
+    model = Recommender.load(model_copy)
+    before = Store(model_copy / "store.sqlite").count_interactions()
+    with pytest.raises(RecommenderError, match="unknown item 'nope'"):
+        model.add_interaction(Interaction("space-fan-0", "nope", "click", 1_800_000_000))
+    with pytest.raises(RecommenderError, match="unknown event type"):
+        model.add_interaction(Interaction("space-fan-0", "sp01", "teleport", 1_800_000_000))
+    assert Store(model_copy / "store.sqlite").count_interactions() == before
+    assert len(model.histories["space-fan-0"]) == 7
+
+
+def test_items_added_and_removed_without_refit(model_copy, catalogue):
+    model = Recommender.load(model_copy)
+    index_object = model.index.index
+    new = Item("sp99", "rocket galaxy orbit special", "planet and comet notes", ("space",))
+    model.add_items([new])
+    assert "sp99" in model.index and model.index.index is index_object
+    model.remove_items(["sp00", "sp01"])
+    reloaded = Recommender.load(model_copy)
+    assert "sp99" in reloaded.items and "sp00" not in reloaded.items and "sp00" not in reloaded.index
+    for user in [u for u, t in catalogue.topic_of_user.items() if t == "space"]:
+        items = [e["item"] for e in reloaded.recommend(user, 10)["items"]]
+        assert "sp00" not in items and "sp01" not in items
+    ranked_for_new = {e["item"] for u in ("space-fan-0", "space-fan-1", "space-fan-2")
+                      for e in reloaded.recommend(u, 5, mode="retrieval")["items"]}
+    assert "sp99" in ranked_for_new
+
+
+def test_evaluate_reports_the_four_metrics(fitted, catalogue):
+    model = Recommender.load(fitted)
+    # ground truth: every unseen item of the user's topic
+    test = [Interaction(u, i.id, "view", 0) for u, t in catalogue.topic_of_user.items()
+            for i in catalogue.items if catalogue.topic_of_item[i.id] == t and i.id not in
+            {r.item for r in model.histories[u]}]
+    metrics = {mode: evaluate(model, test, k=5, mode=mode) for mode in ("popularity", "retrieval", "full")}
+    assert metrics["retrieval"]["precision_at_5"] >= 0.9
+    assert metrics["retrieval"]["ndcg_at_5"] > metrics["popularity"]["ndcg_at_5"]
+    assert metrics["full"]["ndcg_at_5"] > metrics["popularity"]["ndcg_at_5"]
+
+
+def test_fit_refuses_to_overwrite_and_unknown_items(tmp_path, catalogue, fitted):
+    with pytest.raises(FileExistsError):
+        fit(catalogue.items, catalogue.interactions, fitted, FitConfig())
+    with pytest.raises(RecommenderError, match="not in the catalogue"):
+        fit(catalogue.items[:3], catalogue.interactions, tmp_path / "m", FitConfig())
