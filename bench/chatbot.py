@@ -1,0 +1,176 @@
+"""The chatbot benchmark: our pipeline (fine-tuned MiniLM served from int8 ONNX inside Rasa)
+against Rasa's own default DIET pipeline, same NLU data, same machine, one run.
+
+    python -m bench.chatbot [--threads 1] [--smoke]
+
+Both models are trained with `rasa train` on the BANKING77 training split and served by a
+real `rasa run --enable-api`; intent accuracy and macro-F1 are measured through HTTP
+/model/parse on the BANKING77 test split, and so are parse latencies (p50/p95, one request
+at a time). For ours the REST webhook round trip (NLU + rules + action server) is timed too.
+Ours reuses the fine-tuned core model bench/work/banking77 (from `make bench-core`) through
+the component's `model` option when it exists, else the component fine-tunes MiniLM itself.
+Threads: ``--threads`` for training, onnxruntime and TensorFlow/torch in the servers.
+``--smoke``: 5 intents x 8 examples, 1 epoch, a 40-text test sample: checks the plumbing in
+a couple of minutes; its figures mean nothing. Writes bench/results/chatbot.json.
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import logging
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import yaml
+
+import shared  # noqa: F401
+from bench.common import WORK, latency_ms, update_results
+from chatbot import server
+from chatbot.project import build_project, write_endpoints
+from chatbot.settings import ChatbotSettings, ClassifierSettings
+from shared.data import load_banking77
+
+logger = logging.getLogger("bench.chatbot")
+SMOKE_INTENTS = ["card_arrival", "exchange_rate", "top_up_limits", "change_pin", "atm_support"]
+
+# Rasa 3.6's default pipeline (what `rasa init` writes, minus the ResponseSelector: this
+# bot has no retrieval intents), with Rasa's default 100 DIET epochs.
+DIET_PIPELINE = [
+    {"name": "WhitespaceTokenizer"},
+    {"name": "RegexFeaturizer"},
+    {"name": "LexicalSyntacticFeaturizer"},
+    {"name": "CountVectorsFeaturizer"},
+    {"name": "CountVectorsFeaturizer", "analyzer": "char_wb", "min_ngram": 1, "max_ngram": 4},
+    {"name": "DIETClassifier", "epochs": 100, "constrain_similarities": True},
+    {"name": "EntitySynonymMapper"},
+    {"name": "FallbackClassifier", "threshold": 0.3, "ambiguity_threshold": 0.1},
+]
+
+
+def _scores(gold: list[str], predicted: list[str]) -> dict:
+    from sklearn.metrics import accuracy_score, f1_score
+
+    return {"accuracy": round(float(accuracy_score(gold, predicted)), 4),
+            "macro_f1": round(float(f1_score(gold, predicted, average="macro", zero_division=0)), 4),
+            "n_test": len(gold)}
+
+
+def _top_intent(parsed: dict) -> str:
+    ranking = [r for r in parsed.get("intent_ranking") or [] if r["name"] != "nlu_fallback"]
+    return ranking[0]["name"] if ranking else (parsed.get("intent") or {}).get("name") or ""
+
+
+def _evaluate(url: str, texts: list[str], gold: list[str], latency_runs: int) -> dict:
+    client = httpx.Client(timeout=60)
+    predicted = [_top_intent(client.post(f"{url}/model/parse", json={"text": t}).json()) for t in texts]
+    cycle = itertools.cycle(texts)
+    parse = latency_ms(lambda: client.post(f"{url}/model/parse", json={"text": next(cycle)}),
+                       warmup=10, runs=latency_runs)
+    return {**_scores(gold, predicted), "parse_ms": parse}
+
+
+def _train(project: Path, name: str, env: dict, args: list[str] | None = None) -> tuple[Path, float]:
+    started = time.perf_counter()
+    model = server.train(project, project / "models", name=name, env=env, log=project / f"train_{name}.log")
+    return model, round(time.perf_counter() - started, 1)
+
+
+def run(threads: int, smoke: bool) -> dict:
+    root = WORK / ("chatbot_smoke" if smoke else "chatbot")
+    root.mkdir(parents=True, exist_ok=True)
+    reuse = WORK / "banking77"
+    classifier = ClassifierSettings(threads=threads, epochs=1 if smoke else 10, max_length=64)
+    if not smoke and (reuse / "nlpsuite.json").is_file():
+        classifier.model = str(reuse)
+    settings = ChatbotSettings(project_dir=str(root / "project"), bank_db=f"sqlite:///{root / 'bank.db'}",
+                               tracker_store=f"sqlite:///{root / 'tracker.db'}", faq_index=str(root / "faq_index"),
+                               classifier=classifier)
+    intents = SMOKE_INTENTS if smoke else None
+    project = build_project(settings.project_dir, settings, per_intent=8 if smoke else None, intents=intents).project_dir
+    test = load_banking77()["test"]
+    pairs = [(t, y) for t, y in zip(test.texts, test.labels) if intents is None or y in intents]
+    if smoke:
+        pairs = pairs[:40]
+    texts, gold = [t for t, _ in pairs], [y for _, y in pairs]
+    env = server.rasa_env({"OMP_NUM_THREADS": str(threads), "TF_NUM_INTRAOP_THREADS": str(threads),
+                           "TF_NUM_INTEROP_THREADS": "1"}, cache_dir=root / "rasa_cache")
+    (root / "nlpsuite.yml").write_text(yaml.safe_dump({"chatbot": json.loads(settings.json())}))
+    env["NLPSUITE_CONFIG"] = str(root / "nlpsuite.yml")
+    runs = 30 if smoke else 300
+    results = {"threads": threads, "smoke": smoke}
+
+    # ours
+    ours_model, ours_seconds = _train(project, "ours", env)
+    action_port, rasa_port = server.free_port(), server.free_port()
+    write_endpoints(project, settings, action_port=action_port)
+    stack = server.Stack()
+    try:
+        stack.processes.append(server.start_actions(port=action_port, env=env, log=root / "actions.log"))
+        rasa = server.start_rasa(project, ours_model, port=rasa_port, env=env, log=root / "rasa_ours.log")
+        stack.processes.append(rasa)
+        server.actions_ready(stack.processes[0])
+        server.rasa_ready(rasa)
+        ours = _evaluate(rasa.url, texts, gold, runs)
+        client, cycle = httpx.Client(timeout=60), itertools.cycle(texts)
+        webhook = lambda: client.post(f"{rasa.url}/webhooks/rest/webhook",  # noqa: E731
+                                      json={"sender": f"bench-{uuid.uuid4().hex[:8]}", "message": next(cycle)})
+        ours["webhook_ms"] = latency_ms(webhook, warmup=10, runs=runs)
+    finally:
+        stack.stop()
+    ours.update(train_seconds=ours_seconds, reused_finetuned_model=bool(classifier.model),
+                pipeline="CoreIntentClassifier (MiniLM-L6, onnx int8) + CalibratedFallbackClassifier")
+    results["ours"] = ours
+
+    # Rasa's default DIET pipeline on the same NLU data
+    diet_config = project / "config_diet.yml"
+    pipeline = json.loads(json.dumps(DIET_PIPELINE))
+    if smoke:
+        pipeline[5]["epochs"] = 5
+    diet_config.write_text(yaml.safe_dump({"recipe": "default.v1", "language": "en", "pipeline": pipeline,
+                                           "policies": []}))
+    started = time.perf_counter()
+    log = open(root / "train_diet.log", "w")
+    import subprocess
+
+    done = subprocess.run(server.rasa_command("train", "nlu", "--config", str(diet_config), "--nlu", "data/nlu.yml",
+                                              "--out", str(project / "models"), "--fixed-model-name", "diet"),
+                          cwd=project, env=env, stdout=log, stderr=subprocess.STDOUT)
+    log.close()
+    if done.returncode != 0:
+        raise RuntimeError(f"DIET training failed; see {root / 'train_diet.log'}")
+    diet_seconds = round(time.perf_counter() - started, 1)
+    rasa = server.start_rasa(project, project / "models" / "diet.tar.gz", port=server.free_port(), env=env,
+                             log=root / "rasa_diet.log")
+    try:
+        server.rasa_ready(rasa)
+        diet = _evaluate(rasa.url, texts, gold, runs)
+    finally:
+        rasa.stop()
+    diet.update(train_seconds=diet_seconds, pipeline="Rasa 3.6 default: CountVectors + DIETClassifier (100 epochs)")
+    results["diet"] = diet
+    results["accuracy_gain_points"] = round(100 * (ours["accuracy"] - diet["accuracy"]), 2)
+    return results
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--smoke", action="store_true", help="tiny run to check the plumbing (figures meaningless)")
+    options = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    results = run(options.threads, options.smoke)
+    if options.smoke:
+        out = WORK / "chatbot_smoke" / "chatbot.json"
+        out.write_text(json.dumps(results, indent=2) + "\n")
+    else:
+        out = update_results("chatbot", results)
+    print(json.dumps({k: results[k] for k in ("ours", "diet")}, indent=1))
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
