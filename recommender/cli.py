@@ -1,8 +1,190 @@
-"""`nlpsuite recommender ...` subcommands, registered through the nlpsuite.commands entry point."""
+"""`nlpsuite recommender ...`: fit, recommend, evaluate, and grow a fitted recommender."""
 from __future__ import annotations
+
+import contextlib
+import json
+import sys
+import time
+
+
+def _report(loaded, limit: int = 20) -> None:
+    """Print the rejected rows (they were skipped, the rest is used) to stderr."""
+    for error in loaded.errors[:limit]:
+        print(f"warning: skipped {error}", file=sys.stderr)
+    if len(loaded.errors) > limit:
+        print(f"warning: ... and {len(loaded.errors) - limit} more rejected row(s)", file=sys.stderr)
+    if loaded.errors:
+        print(f"warning: {loaded.summary()}", file=sys.stderr)
+
+
+def _load_model(options):
+    from shared.cli import CommandError
+
+    from recommender.model import Recommender
+
+    try:
+        return Recommender.load(options.model, threads=options.threads)
+    except FileNotFoundError as exc:
+        raise CommandError(str(exc)) from None
+
+
+def cmd_fit(options) -> int:
+    from shared.cli import CommandError
+
+    from recommender.data import load_interactions, load_items
+    from recommender.model import FitConfig, RecommenderError, fit
+
+    items = load_items(options.items)
+    _report(items)
+    interactions = load_interactions(options.interactions, known_items={i.id for i in items.rows})
+    _report(interactions)
+    config = FitConfig(encoder=options.encoder, finetune_encoder=not options.no_finetune_encoder,
+                       encoder_pairs=options.encoder_pairs, scorer=not options.no_scorer,
+                       scorer_users=options.scorer_users, scorer_epochs=options.scorer_epochs,
+                       candidates=options.candidates, threads=options.threads, seed=options.seed,
+                       progress=not options.no_progress)
+    try:
+        # transformers' Trainer prints its logs to stdout without progress bars; stdout is
+        # reserved for the one JSON summary line.
+        with contextlib.redirect_stdout(sys.stderr):
+            out = fit(items.rows, interactions.rows, options.out, config, overwrite=options.force)
+    except (FileExistsError, RecommenderError) as exc:
+        raise CommandError(str(exc)) from None
+    report = json.loads((out / "model.json").read_text())["report"]
+    print(json.dumps({"model": str(out), "items_rejected": len(items.errors),
+                      "interactions_rejected": len(interactions.errors)} | report))
+    return 0
+
+
+def cmd_recommend(options) -> int:
+    from shared.cli import CommandError
+
+    from recommender.model import RecommenderError
+
+    model = _load_model(options)
+    started = time.perf_counter()
+    try:
+        result = model.recommend(options.user, options.k, mode=options.mode)
+    except RecommenderError as exc:
+        raise CommandError(str(exc)) from None
+    result["ms"] = round((time.perf_counter() - started) * 1000, 2)
+    print(json.dumps(result, ensure_ascii=False, indent=2 if options.pretty else None))
+    return 0
+
+
+def cmd_evaluate(options) -> int:
+    from recommender.data import load_interactions
+    from recommender.evaluation import evaluate
+
+    model = _load_model(options)
+    test = load_interactions(options.interactions, known_items=set(model.items))
+    _report(test)
+    modes = ["popularity", "retrieval", "full"] if options.mode == "all" else [options.mode]
+    print(json.dumps({mode: evaluate(model, test.rows, k=options.k, mode=mode, max_users=options.max_users,
+                                     progress=not options.no_progress) for mode in modes}))
+    return 0
+
+
+def cmd_add_interactions(options) -> int:
+    from recommender.data import load_interactions
+
+    model = _load_model(options)
+    loaded = load_interactions(options.interactions, known_items=set(model.items),
+                               events=tuple(model.config.profile.event_weights))
+    _report(loaded)
+    for row in loaded.rows:
+        model.add_interaction(row)
+    print(json.dumps({"added": len(loaded.rows), "rejected": len(loaded.errors)}))
+    return 0
+
+
+def cmd_add_items(options) -> int:
+    from recommender.data import load_items
+
+    model = _load_model(options)
+    loaded = load_items(options.items)
+    _report(loaded)
+    model.add_items(loaded.rows)
+    print(json.dumps({"added": len(loaded.rows), "rejected": len(loaded.errors), "items": len(model.index)}))
+    return 0
+
+
+def cmd_remove_items(options) -> int:
+    model = _load_model(options)
+    removed = model.remove_items(list(options.ids))
+    print(json.dumps({"removed": removed, "items": len(model.index)}))
+    return 0
+
+
+def _k(value: str) -> int:
+    import argparse
+
+    from recommender.model import MAX_K
+
+    try:
+        k = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"k must be an integer, got {value!r}") from None
+    if not 1 <= k <= MAX_K:
+        raise argparse.ArgumentTypeError(f"k must be from 1 to {MAX_K}, got {k}")
+    return k
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("recommender", help="the recommender product")
+    parser = subparsers.add_parser("recommender", help="the recommender: fit, recommend, evaluate")
     commands = parser.add_subparsers(dest="recommender_command", metavar="COMMAND")
     commands.required = True
+
+    p = commands.add_parser("fit", help="fit a recommender folder from an item CSV and an interaction CSV")
+    p.add_argument("--items", required=True, help="CSV with id, title[, description, tags]")
+    p.add_argument("--interactions", required=True, help="CSV with user, item, event, timestamp[, rating]")
+    p.add_argument("--out", required=True, help="the recommender folder to write")
+    p.add_argument("--encoder", default="minilm-l6", help="bi-encoder: registry name or folder; default minilm-l6")
+    p.add_argument("--no-finetune-encoder", action="store_true", help="use the encoder as it is")
+    p.add_argument("--encoder-pairs", type=int, default=5000, help="co-interaction pairs to fine-tune on")
+    p.add_argument("--no-scorer", action="store_true", help="skip the cross-encoder relevance scorer")
+    p.add_argument("--scorer-users", type=int, default=300, help="users sampled for scorer examples")
+    p.add_argument("--scorer-epochs", type=float, default=1.0)
+    p.add_argument("--candidates", type=int, default=50, help="candidates reranked per request")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--force", action="store_true", help="replace an existing recommender folder")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_fit)
+
+    p = commands.add_parser("recommend", help="the k best unseen items for a user, as JSON")
+    p.add_argument("--model", required=True)
+    p.add_argument("--user", required=True)
+    p.add_argument("-k", type=_k, default=10, help="how many items (1-100); default 10")
+    p.add_argument("--mode", choices=["full", "retrieval", "popularity"], default="full")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--pretty", action="store_true")
+    p.set_defaults(func=cmd_recommend)
+
+    p = commands.add_parser("evaluate", help="precision@k, recall@k, MAP, nDCG@k on held-out interactions")
+    p.add_argument("--model", required=True)
+    p.add_argument("--interactions", required=True, help="test interactions CSV (users' held-out rows)")
+    p.add_argument("-k", type=_k, default=10)
+    p.add_argument("--mode", choices=["full", "retrieval", "popularity", "all"], default="all")
+    p.add_argument("--max-users", type=int, default=None)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = commands.add_parser("add-interactions", help="append interactions to a fitted recommender")
+    p.add_argument("--model", required=True)
+    p.add_argument("--interactions", required=True)
+    p.add_argument("--threads", type=int, default=1)
+    p.set_defaults(func=cmd_add_interactions)
+
+    p = commands.add_parser("add-items", help="embed and index new or changed items (no refit)")
+    p.add_argument("--model", required=True)
+    p.add_argument("--items", required=True)
+    p.add_argument("--threads", type=int, default=1)
+    p.set_defaults(func=cmd_add_items)
+
+    p = commands.add_parser("remove-items", help="remove items from the index and the catalogue")
+    p.add_argument("--model", required=True)
+    p.add_argument("ids", nargs="+")
+    p.add_argument("--threads", type=int, default=1)
+    p.set_defaults(func=cmd_remove_items)

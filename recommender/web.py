@@ -1,10 +1,144 @@
-"""The recommender product's part of the suite web app (entry point nlpsuite.web)."""
+"""The recommender's part of the suite web app (entry point nlpsuite.web), under /recommender:
+
+- ``GET /recommend?user=U&k=10[&mode=full|retrieval|popularity]``: JSON recommendations
+- ``POST /interactions``: one interaction (JSON); stored in SQLite and in the user's profile
+  before the response, so the next ``/recommend`` already reflects it
+- ``GET /``: a small page to look a user up
+
+The recommender folder comes from the ``recommender`` config section and is loaded on first
+use, so a missing model does not stop the other products' pages (health says why).
+"""
 from __future__ import annotations
 
-from fastapi import APIRouter
+import html
+import threading
+import time
+from typing import Optional, Union
+
+from fastapi import APIRouter, HTTPException, Query
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, Field
 
 from shared.web import WebPlugin
 
+from recommender.model import MAX_K, MODES
+
+
+class InteractionIn(BaseModel):
+    user: str = Field(..., min_length=1, max_length=200)
+    item: str = Field(..., min_length=1, max_length=200)
+    event: str = Field(..., min_length=1, max_length=40)
+    timestamp: Optional[Union[float, str]] = None
+    """Unix seconds or ISO 8601; default: now."""
+    rating: Optional[float] = None
+
+
+class _State:
+    """The loaded recommender behind a lock: requests run in a thread pool, and a POST changes
+    the in-memory history that a concurrent GET reads."""
+
+    def __init__(self, config_path):
+        self.config_path = config_path
+        self.lock = threading.Lock()
+        self._model = None
+        self._settings = None
+
+    @property
+    def settings(self):
+        if self._settings is None:
+            from recommender.config import load_settings
+
+            self._settings = load_settings(self.config_path)
+        return self._settings
+
+    def model(self):
+        if self._model is None:
+            from recommender.model import Recommender
+
+            try:
+                self._model = Recommender.load(self.settings.model_dir, threads=self.settings.threads)
+            except FileNotFoundError as exc:
+                raise HTTPException(503, f"no recommender loaded: {exc}") from None
+        return self._model
+
+
+def _page(user: str, k: int, result: dict | None, error: str | None) -> str:
+    rows = ""
+    if result:
+        flag = "<p><b>new user</b>: popular items (cold start)</p>" if result["cold_start"] else ""
+        rows = flag + "<ol>" + "".join(
+            f"<li><b>{html.escape(e['title'])}</b> <small>({html.escape(e['item'])}, score {e['score']:.3f})"
+            f"</small><br><i>{html.escape(e['reason'])}</i></li>" for e in result["items"]) + "</ol>"
+    if error:
+        rows = f"<p style='color:#a00'>{html.escape(error)}</p>"
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>recommender</title></head><body>"
+        "<h1>Recommendations</h1><form method='get'>"
+        f"<label>user <input name='user' value='{html.escape(user)}' required></label> "
+        f"<label>k <input name='k' type='number' min='1' max='{MAX_K}' value='{k}'></label> "
+        "<button type='submit'>look up</button></form>"
+        f"{rows}<p><a href='/'>nlpsuite</a></p></body></html>"
+    )
+
 
 def plugin(config_path=None) -> WebPlugin:
-    return WebPlugin(name="recommender", title="recommender", router=APIRouter(), prefix="/recommender")
+    from shared.data import DataError  # noqa: F401  (keeps import errors at startup, not per request)
+
+    from recommender.data import Interaction, parse_timestamp
+    from recommender.model import RecommenderError
+
+    state = _State(config_path)
+    router = APIRouter()
+
+    @router.get("/recommend")
+    def recommend(user: str = Query(..., min_length=1, max_length=200),
+                  k: int = Query(10, ge=1, le=MAX_K), mode: str = Query("full")) -> dict:
+        if mode not in MODES:
+            raise HTTPException(422, f"mode must be one of {', '.join(MODES)}")
+        model = state.model()
+        with state.lock:
+            return model.recommend(user, k, mode=mode)
+
+    @router.post("/interactions", status_code=201)
+    def add_interaction(body: InteractionIn) -> dict:
+        model = state.model()
+        try:
+            timestamp = time.time() if body.timestamp is None else parse_timestamp(str(body.timestamp))
+        except ValueError:
+            raise HTTPException(422, f"field 'timestamp': not a timestamp: {body.timestamp!r}") from None
+        row = Interaction(body.user, body.item, body.event.lower(), timestamp, body.rating)
+        with state.lock:
+            try:
+                model.add_interaction(row)
+            except RecommenderError as exc:
+                status = 404 if "unknown item" in str(exc) else 422
+                raise HTTPException(status, str(exc)) from None
+            return {"stored": row.to_dict(), "history_size": len(model.histories[row.user])}
+
+    @router.get("/", response_class=HTMLResponse)
+    def page(user: str = "", k: int = 10) -> str:
+        result = error = None
+        if user:
+            if not 1 <= k <= MAX_K:
+                error = f"k must be from 1 to {MAX_K}"
+            else:
+                try:
+                    model = state.model()
+                    with state.lock:
+                        result = model.recommend(user, k)
+                except HTTPException as exc:
+                    error = exc.detail
+        return _page(user, k, result, error)
+
+    def health() -> dict:
+        try:
+            model = state.model()
+        except HTTPException as exc:
+            return {"status": "degraded", "error": exc.detail}
+        except Exception as exc:  # a broken config section: report, do not crash the app
+            return {"status": "degraded", "error": str(exc)}
+        return {"status": "ok", "items": len(model.items), "users": len(model.histories),
+                "scorer": model.scorer is not None}
+
+    return WebPlugin(name="recommender", title="Recommender", router=router, prefix="/recommender",
+                     pages={"look a user up": "/recommender/"}, health=health)

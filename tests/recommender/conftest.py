@@ -86,7 +86,8 @@ def tiny_encoder(tmp_path_factory, catalogue) -> Path:
                         intermediate_size=64, max_position_embeddings=128)
     BertModel(config).save_pretrained(raw)
     transformer = models.Transformer(str(raw), max_seq_length=64)
-    pooling = models.Pooling(transformer.get_word_embedding_dimension(), pooling_mode="mean")
+    dimension = getattr(transformer, "get_embedding_dimension", None) or transformer.get_word_embedding_dimension
+    pooling = models.Pooling(dimension(), pooling_mode="mean")
     folder = tmp_path_factory.mktemp("tiny_encoder")
     SentenceTransformer(modules=[transformer, pooling], device="cpu").save(str(folder))
     assert (folder / "config.json").is_file()

@@ -1,0 +1,130 @@
+"""The HTTP API in the suite web app: FastAPI's TestClient for the cases, and one run against a
+real uvicorn server on a free 127.0.0.1 port."""
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from recommender.store import Store
+from recommender.web import plugin
+from shared.web import create_app
+
+
+def make_app(tmp_path, model_dir):
+    config = tmp_path / "nlpsuite.yml"
+    config.write_text(f"recommender:\n  model_dir: {model_dir}\n  threads: 1\n", encoding="utf-8")
+    return create_app(plugins=[plugin(config)])
+
+
+@pytest.fixture
+def client(tmp_path, model_copy):
+    with TestClient(make_app(tmp_path, model_copy)) as test_client:
+        yield test_client
+
+
+def test_recommend_and_bad_k(client, catalogue):
+    response = client.get("/recommender/recommend", params={"user": "football-fan-2", "k": 4})
+    assert response.status_code == 200
+    body = response.json()
+    assert len(body["items"]) == 4 and body["cold_start"] is False
+    assert sum(catalogue.topic_of_item[e["item"]] == "football" for e in body["items"]) >= 3
+    for k in (0, 101, "ten"):
+        bad = client.get("/recommender/recommend", params={"user": "football-fan-2", "k": k})
+        assert bad.status_code == 422, k
+    assert client.get("/recommender/recommend", params={"k": 3}).status_code == 422  # no user
+    assert client.get("/recommender/recommend", params={"user": "x", "mode": "magic"}).status_code == 422
+
+
+def test_unknown_user_is_flagged_cold_start(client):
+    body = client.get("/recommender/recommend", params={"user": "nobody-yet", "k": 5}).json()
+    assert body["cold_start"] is True and len(body["items"]) == 5
+    assert body["items"][0]["reason"] == "popular with other users"
+
+
+def test_post_interaction_updates_profile_at_once(client, catalogue, model_copy):
+    user = "fresh"
+    cooking = [i.id for i in catalogue.items if catalogue.topic_of_item[i.id] == "cooking"]
+    for item in cooking[:3]:
+        response = client.post("/recommender/interactions",
+                               json={"user": user, "item": item, "event": "purchase", "timestamp": "2030-01-01T10:00:00"})
+        assert response.status_code == 201, response.text
+    assert response.json()["history_size"] == 3
+    body = client.get("/recommender/recommend", params={"user": user, "k": 3, "mode": "retrieval"}).json()
+    assert body["cold_start"] is False
+    assert all(catalogue.topic_of_item[e["item"]] == "cooking" for e in body["items"])
+    assert {e["because"] for e in body["items"]} <= set(cooking[:3])
+    assert len(Store(model_copy / "store.sqlite").interactions(user)) == 3
+
+
+def test_bad_interactions_are_4xx_and_write_nothing(client, model_copy):
+    before = Store(model_copy / "store.sqlite").count_interactions()
+    cases = [
+        ({"user": "u", "item": "no-such-item", "event": "view"}, 404, "unknown item 'no-such-item'"),
+        ({"user": "u", "item": "sp01", "event": "teleport"}, 422, "unknown event type"),
+        ({"user": "u", "item": "sp01", "event": "view", "timestamp": "soon"}, 422, "timestamp"),
+        ({"user": "", "item": "sp01", "event": "view"}, 422, "user"),
+        ({"item": "sp01", "event": "view"}, 422, "user"),
+    ]
+    for body, status, text in cases:
+        response = client.post("/recommender/interactions", json=body)
+        assert response.status_code == status, (body, response.text)
+        assert text in response.text
+    assert Store(model_copy / "store.sqlite").count_interactions() == before
+    assert client.get("/recommender/recommend", params={"user": "u"}).json()["cold_start"] is True
+
+
+def test_lookup_page_and_health(client):
+    page = client.get("/recommender/", params={"user": "space-fan-4", "k": 3})
+    assert page.status_code == 200 and "because you liked" in page.text and page.text.count("<li>") == 3
+    assert "cold start" in client.get("/recommender/", params={"user": "who"}).text
+    assert client.get("/recommender/").status_code == 200
+    health = client.get("/health").json()
+    assert health["products"]["recommender"]["status"] == "ok"
+    assert "/recommender/" in client.get("/").text
+
+
+def test_missing_model_is_503_and_degraded_health(tmp_path):
+    with TestClient(make_app(tmp_path, tmp_path / "absent")) as client:
+        response = client.get("/recommender/recommend", params={"user": "u"})
+        assert response.status_code == 503 and "no recommender loaded" in response.text
+        assert client.get("/health").json()["products"]["recommender"]["status"] == "degraded"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_real_server_round_trip(tmp_path, model_copy, catalogue):
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(make_app(tmp_path, model_copy), host="127.0.0.1", port=port,
+                                           log_level="warning", lifespan="off",
+                                           ws="none"))  # Rasa pins an old websockets that uvicorn cannot use
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started:
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.05)
+        base = f"http://127.0.0.1:{port}/recommender"
+        with httpx.Client(base_url=base, timeout=30) as http:
+            assert http.get("/recommend", params={"user": "live", "k": 3}).json()["cold_start"] is True
+            space = [i.id for i in catalogue.items if catalogue.topic_of_item[i.id] == "space"]
+            for item in space[:3]:
+                assert http.post("/interactions", json={"user": "live", "item": item, "event": "click"}).status_code == 201
+            body = http.get("/recommend", params={"user": "live", "k": 3, "mode": "retrieval"}).json()
+            assert body["cold_start"] is False and body["history_size"] == 3
+            assert all(catalogue.topic_of_item[e["item"]] == "space" for e in body["items"])
+            assert http.post("/interactions", json={"user": "live", "item": "x", "event": "click"}).status_code == 404
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
