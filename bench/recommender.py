@@ -1,0 +1,181 @@
+"""Recommender benchmark: MovieLens-100K quality, recommend latency, FAISS at a million items.
+
+    python -m bench.recommender [--threads 2]    # full run (tens of minutes on 2 cores)
+    python -m bench.recommender --smoke          # about a minute: checks the plumbing only
+
+Writes bench/results/recommender.json (the smoke run writes bench/work/recommender_smoke/
+recommender.json, its figures are meaningless):
+
+- ``movielens100k``: precision@10, recall@10, MAP, nDCG@10 of popularity, retrieval only and
+  the full model, on the protocol of Microsoft Recommenders' benchmark table: per-user
+  stratified 75/25 split of the rating rows with seed 42, top-10 over items the user has not
+  rated in training, every test row relevant. Anchors on that protocol: SAR nDCG@10 0.382,
+  BPR 0.442, BiVAE 0.475.
+- ``recommend_ms``: p50/p95 of ``Recommender.recommend`` (full mode, 50 candidates reranked by
+  the int8 ONNX scorer) at 1 thread (onnxruntime, torch and FAISS).
+- ``faiss_1m``: 1,000,000 random 384-d unit vectors in the index type ``choose_kind`` picks at
+  that size: build time, memory, recall@10 against exact search, QPS (batched) and p50 of
+  single queries, for a sweep of efSearch values; the headline is the smallest efSearch whose
+  recall@10 reaches 0.95 (else the best recall).
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import shared  # noqa: F401  (offline environment first)
+
+from bench.common import WORK, latency_ms, machine, update_results
+
+ANCHORS = {"SAR": 0.382, "BPR": 0.442, "BiVAE": 0.475}
+FAISS_N, FAISS_DIM = 1_000_000, 384
+
+
+def _rss_mb() -> float:
+    import psutil
+
+    return psutil.Process(os.getpid()).memory_info().rss / 1e6
+
+
+def movielens(threads: int, smoke: bool, work: Path) -> tuple[dict, Path, list]:
+    from recommender.evaluation import evaluate
+    from recommender.model import FitConfig, Recommender, fit
+    from recommender.movielens import load_movielens100k
+    from recommender.splits import stratified_split_by_user
+
+    items, interactions = load_movielens100k()
+    train, test = stratified_split_by_user(interactions, 0.75, seed=42)
+    if smoke:
+        config = FitConfig(finetune_encoder=False, scorer_users=15, scorer_max_steps=6, validation_users=15,
+                           threads=threads, progress=False)
+    else:
+        config = FitConfig(encoder_pairs=5000, encoder_epochs=1.0, scorer_users=300, scorer_positives=2,
+                           scorer_negatives=2, scorer_epochs=1.0, validation_users=200, threads=threads)
+    started = time.perf_counter()
+    with contextlib.redirect_stdout(sys.stderr):
+        folder = fit(items, train, work / "ml100k-model", config, overwrite=True)
+    fit_seconds = time.perf_counter() - started
+    model = Recommender.load(folder, threads=threads)
+    max_users = 50 if smoke else None
+    results = {"protocol": "Microsoft Recommenders: per-user stratified 75/25 split of rating rows, seed 42, "
+                           "top-10 over items unseen in training",
+               "anchors_ndcg_at_10": ANCHORS, "fit_seconds": round(fit_seconds, 1),
+               "fit": json.loads((folder / "model.json").read_text())["report"], "threads": threads}
+    for mode in ("popularity", "retrieval", "full"):
+        t0 = time.perf_counter()
+        metrics = evaluate(model, test, k=10, mode=mode, max_users=max_users, progress=not smoke)
+        results[mode] = {key: round(value, 4) if isinstance(value, float) else value for key, value in metrics.items()}
+        results[mode]["seconds"] = round(time.perf_counter() - t0, 1)
+        print(f"movielens {mode}: {results[mode]}", file=sys.stderr)
+    full, best_baseline = results["full"]["ndcg_at_10"], max(results["popularity"]["ndcg_at_10"],
+                                                              results["retrieval"]["ndcg_at_10"])
+    results["target"] = {"full_ndcg_at_10_min": 0.40, "met": bool(full >= 0.40 and full > best_baseline)}
+    return results, folder, sorted({row.user for row in test})
+
+
+def recommend_latency(folder: Path, users: list[str], smoke: bool) -> dict:
+    import faiss
+    import torch
+
+    from recommender.model import Recommender
+
+    torch.set_num_threads(1)
+    faiss.omp_set_num_threads(1)
+    model = Recommender.load(folder, threads=1)
+    model.config.candidates = 50
+    order = iter(random.Random(42).choices(users, k=10_000))
+    stats = latency_ms(lambda: model.recommend(next(order), 10), warmup=5 if smoke else 20, runs=20 if smoke else 300)
+    return stats | {"threads": 1, "candidates_reranked": 50, "scorer_backend": model.scorer.predictor.backend_name
+                    if model.scorer else None, "target_p50_ms": 50, "met": stats["p50"] <= 50}
+
+
+def faiss_scale(threads: int, smoke: bool) -> dict:
+    import faiss
+
+    from recommender.index import ItemIndex, choose_kind
+
+    n = 20_000 if smoke else FAISS_N
+    kind = choose_kind(FAISS_N)  # the type the size rule picks for a million items, also in smoke runs
+    rng = np.random.default_rng(42)
+    vectors = rng.standard_normal((n, FAISS_DIM), dtype=np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    queries = rng.standard_normal((200 if smoke else 1000, FAISS_DIM), dtype=np.float32)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    ids = [str(i) for i in range(n)]
+
+    faiss.omp_set_num_threads(threads)
+    exact = faiss.IndexFlatIP(FAISS_DIM)
+    exact.add(vectors)
+    _, truth = exact.search(queries, 10)
+    del exact
+
+    rss_before = _rss_mb()
+    started = time.perf_counter()
+    index = ItemIndex.build(ids, vectors, kind=kind)
+    build_seconds = time.perf_counter() - started
+    memory_mb = _rss_mb() - rss_before
+    print(f"faiss: built {kind} over {n} vectors in {build_seconds:.1f} s", file=sys.stderr)
+
+    sweep = []
+    for ef in ([16, 64, 256] if smoke else [16, 32, 64, 128, 256, 512, 1024]):
+        index.ef_search = ef
+        faiss.omp_set_num_threads(threads)
+        t0 = time.perf_counter()
+        found = index.search(queries, 10)
+        qps = len(queries) / (time.perf_counter() - t0)
+        recall = float(np.mean([len({int(i) for i, _ in row} & set(truth[q].tolist())) / 10
+                                for q, row in enumerate(found)]))
+        faiss.omp_set_num_threads(1)
+        single = iter(queries)
+        p50 = latency_ms(lambda: index.search(next(single), 10), warmup=5, runs=min(100, len(queries) - 5))["p50"]
+        sweep.append({"ef_search": ef, "recall_at_10": round(recall, 4), "qps": round(qps, 1), "p50_ms": p50})
+        print(f"faiss: {sweep[-1]}", file=sys.stderr)
+        if kind == "flat":
+            break
+    meeting = [row for row in sweep if row["recall_at_10"] >= 0.95]
+    best = meeting[0] if meeting else max(sweep, key=lambda row: row["recall_at_10"])
+    return {"index": kind, "n": n, "dimension": FAISS_DIM, "build_seconds": round(build_seconds, 1),
+            "memory_mb": round(memory_mb, 1), "recall_at_10": best["recall_at_10"], "qps": best["qps"],
+            "p50_ms": best["p50_ms"], "ef_search": best["ef_search"], "sweep": sweep,
+            "threads": {"build_and_qps": threads, "p50": 1},
+            "target": {"recall_at_10_min": 0.95, "p50_ms_max": 2.0,
+                       "met": bool(best["recall_at_10"] >= 0.95 and best["p50_ms"] <= 2.0)}}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=2, help="threads for fitting, evaluation and FAISS builds")
+    parser.add_argument("--smoke", action="store_true", help="tiny run to check the plumbing (figures meaningless)")
+    parser.add_argument("--skip", choices=["movielens", "faiss"], action="append", default=[])
+    options = parser.parse_args(argv)
+    work = WORK / ("recommender_smoke" if options.smoke else "recommender")
+    work.mkdir(parents=True, exist_ok=True)
+    results: dict = {}
+    if "movielens" not in options.skip:
+        results["movielens100k"], folder, users = movielens(options.threads, options.smoke, work)
+        results["recommend_ms"] = recommend_latency(folder, users, options.smoke)
+    if "faiss" not in options.skip:
+        results["faiss_1m"] = faiss_scale(options.threads, options.smoke)
+    if options.smoke:
+        out = work / "recommender.json"
+        out.write_text(json.dumps(results | {"smoke": True, "machine": machine()}, indent=2) + "\n")
+    else:
+        out = update_results("recommender", results)
+    print(json.dumps({key: {k: v for k, v in value.items() if k in ("p50", "p95", "recall_at_10", "p50_ms", "qps",
+                                                                    "build_seconds", "index")}
+                      if key != "movielens100k" else {m: value[m]["ndcg_at_10"] for m in ("popularity", "retrieval", "full")}
+                      for key, value in results.items()}))
+    print(f"wrote {out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
