@@ -66,6 +66,8 @@ class FitConfig:
     scorer_learning_rate: float = 5e-5
     scorer_batch_size: int = 32
     scorer_max_steps: int = -1
+    scorer_layers: int | None = None
+    """Keep only the first N encoder layers in the cross-encoder (faster reranking); None: all."""
     max_length: int = 64
     candidates: int = 50
     popular_share: float = 0.3
@@ -361,7 +363,8 @@ def fit(items: Sequence[Item], interactions: Sequence[Interaction], out_dir: str
             train_scorer(examples, out / "scorer", base=base, epochs=config.scorer_epochs,
                          batch_size=config.scorer_batch_size, learning_rate=config.scorer_learning_rate,
                          max_length=config.max_length, threads=config.threads, seed=config.seed,
-                         max_steps=config.scorer_max_steps, progress=config.progress)
+                         max_steps=config.scorer_max_steps, progress=config.progress,
+                         layers=config.scorer_layers)
             scorer_dir = "scorer"
             model.scorer = RelevanceScorer(out / "scorer", threads=config.threads)
         else:

@@ -61,10 +61,35 @@ def scorer_examples(histories: Mapping[str, Sequence[str]], items: Mapping[str, 
     return LabelledTexts(texts, labels, "recommender scorer examples")
 
 
+def truncated_encoder(base: str | Path, layers: int, out_dir: str | Path) -> Path:
+    """A copy of ``base`` keeping only its first ``layers`` transformer layers.
+
+    Reranking 50 candidates costs 50 cross-encoder passes per request; fewer layers make
+    each pass proportionally cheaper (the latency lever when the full MiniLM is too slow).
+    """
+    from transformers import AutoModel, AutoTokenizer
+
+    from shared.models import resolve_model
+
+    path = resolve_model(base)
+    model = AutoModel.from_pretrained(path, local_files_only=True)
+    total = model.config.num_hidden_layers
+    if not 1 <= layers <= total:
+        raise ValueError(f"scorer layers must be from 1 to {total}, got {layers}")
+    model.encoder.layer = model.encoder.layer[:layers]
+    model.config.num_hidden_layers = layers
+    out_dir = Path(out_dir)
+    model.save_pretrained(out_dir)
+    AutoTokenizer.from_pretrained(path, local_files_only=True).save_pretrained(out_dir)
+    return out_dir
+
+
 def train_scorer(examples: LabelledTexts, out_dir: str | Path, *, base: str = "minilm-l6", epochs: float = 1.0,
                  batch_size: int = 32, learning_rate: float = 5e-5, max_length: int = 64, threads: int | None = None,
-                 seed: int = 42, max_steps: int = -1, progress: bool = True) -> Path:
-    """Fine-tune through the core, export int8 ONNX into ``out_dir``; returns ``out_dir``."""
+                 seed: int = 42, max_steps: int = -1, progress: bool = True, layers: int | None = None) -> Path:
+    """Fine-tune through the core, export int8 ONNX into ``out_dir``; returns ``out_dir``.
+
+    ``layers`` keeps only the base encoder's first layers (see ``truncated_encoder``)."""
     from shared.export import export_onnx
     from shared.training import FineTuneArgs, finetune
 
@@ -72,6 +97,8 @@ def train_scorer(examples: LabelledTexts, out_dir: str | Path, *, base: str = "m
         raise ValueError(f"scorer examples need both labels yes and no, got {sorted(set(examples.labels))}")
     out_dir = Path(out_dir)
     work = out_dir.parent / f".{out_dir.name}-torch"
+    if layers:
+        base = truncated_encoder(base, layers, out_dir.parent / f".{out_dir.name}-base")
     args = FineTuneArgs(base=str(base), head="pair-classification", epochs=epochs, batch_size=batch_size,
                         learning_rate=learning_rate, max_length=max_length, threads=threads, seed=seed,
                         max_steps=max_steps, progress=progress, early_stopping_patience=2)
@@ -82,6 +109,7 @@ def train_scorer(examples: LabelledTexts, out_dir: str | Path, *, base: str = "m
     export_onnx(work, out_dir, int8=True)
     (out_dir / "model.onnx").unlink(missing_ok=True)  # serving reads model_int8.onnx only
     shutil.rmtree(work, ignore_errors=True)
+    shutil.rmtree(out_dir.parent / f".{out_dir.name}-base", ignore_errors=True)
     return out_dir
 
 

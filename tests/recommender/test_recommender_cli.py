@@ -24,13 +24,16 @@ def test_fit_with_bad_rows_then_recommend(tmp_path, capsys, catalogue, tiny_enco
     lines = len(catalogue.items_csv.read_text().splitlines())
     code, out, err = run(capsys, "fit", "--items", str(items), "--interactions", str(log), "--out",
                          str(tmp_path / "m"), "--encoder", str(tiny_encoder), "--scorer-users", "20",
-                         "--candidates", "12", "--threads", "1", "--no-progress")
+                         "--candidates", "12", "--threads", "1", "--no-progress", "--scorer-layers", "1")
     assert code == 0, err
     summary = json.loads(out)
     assert summary["items"] == len(catalogue.items) and summary["items_rejected"] == 2
     assert summary["interactions"] == len(catalogue.interactions) and summary["interactions_rejected"] == 2
     assert f"{items}:{lines + 1}: field 'id': duplicate item id 'sp00'" in err
     assert "field 'item': unknown item 'missing-item'" in err and "field 'timestamp'" in err
+    scorer_config = json.loads((tmp_path / "m" / "scorer" / "config.json").read_text())
+    assert scorer_config["num_hidden_layers"] == 1  # --scorer-layers kept one of the two layers
+    assert not list((tmp_path / "m").glob(".scorer-*"))  # work folders cleaned up
 
     code, out, err = run(capsys, "recommend", "--model", str(tmp_path / "m"), "--user", "space-fan-1", "-k", "3")
     assert code == 0, err

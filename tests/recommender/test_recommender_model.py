@@ -134,3 +134,15 @@ def test_fit_refuses_to_overwrite_and_unknown_items(tmp_path, catalogue, fitted)
         fit(catalogue.items, catalogue.interactions, fitted, FitConfig())
     with pytest.raises(RecommenderError, match="not in the catalogue"):
         fit(catalogue.items[:3], catalogue.interactions, tmp_path / "m", FitConfig())
+
+
+def test_truncated_scorer_base(tmp_path, tiny_encoder):
+    from transformers import AutoModel
+
+    from recommender.scorer import truncated_encoder
+
+    out = truncated_encoder(tiny_encoder, 1, tmp_path / "one")
+    assert AutoModel.from_pretrained(out).config.num_hidden_layers == 1
+    assert (out / "tokenizer.json").is_file()
+    with pytest.raises(ValueError, match="from 1 to 2"):
+        truncated_encoder(tiny_encoder, 3, tmp_path / "three")
