@@ -7,12 +7,17 @@ A recommender folder holds everything needed to serve, and nothing else:
     index/            the FAISS index of item vectors and its id map
     encoder/          the fine-tuned bi-encoder (absent when the base encoder was used as is)
     scorer/           the relevance scorer as int8 ONNX (absent when fitted without one)
-    blend.json        the ranking weights fitted on validation
+    prefilter.json    the pre-ranking weights (no scorer) fitted on validation
+    blend.json        the final ranking weights fitted on validation
+
+Serving is a cascade: a pool of candidates (FAISS neighbours of the profile and popular
+items), pre-ranked by a cheap blend without the scorer (``prefilter.json``); the scorer
+reranks the best ``candidates`` (50) of them and the final blend orders those.
 
 Fitting: hold out a share of each user's interactions for validation; fine-tune the
-bi-encoder on co-interaction pairs of the rest; embed and index every item; fine-tune the
-scorer on those users with negatives from their candidates; fit the blend on the held-out
-rows; save with the whole log.
+bi-encoder on co-interaction pairs of the rest; embed and index every item; fit the
+prefilter on the held-out rows; fine-tune the scorer on the users' history with negatives
+from their shortlists; fit the final blend on the held-out rows; save with the whole log.
 """
 from __future__ import annotations
 
@@ -70,6 +75,9 @@ class FitConfig:
     """Keep only the first N encoder layers in the cross-encoder (faster reranking); None: all."""
     max_length: int = 64
     candidates: int = 50
+    """Candidates the relevance scorer reranks per request."""
+    pool: int = 200
+    """Candidates gathered first (FAISS + popular) and pre-ranked without the scorer."""
     popular_share: float = 0.3
     validation_share: float = 0.15
     validation_users: int = 200
@@ -96,12 +104,14 @@ class Recommender:
     """Serving state: items, index, per-user history, popularity, scorer and blend."""
 
     def __init__(self, items: Iterable[Item], index: ItemIndex, interactions: Iterable[Interaction],
-                 config: FitConfig, *, blend: Blend | None = None, scorer: RelevanceScorer | None = None,
+                 config: FitConfig, *, blend: Blend | None = None, prefilter: Blend | None = None,
+                 scorer: RelevanceScorer | None = None,
                  encoder_ref: str | None = None, store: Store | None = None, folder: Path | None = None):
         self.items = {item.id: item for item in items}
         self.index = index
         self.config = config
         self.blend = blend or Blend()
+        self.prefilter = prefilter or Blend(weights={"similarity": 1.0, "popularity": 1.0})
         self.scorer = scorer
         self.encoder_ref = encoder_ref or config.encoder
         self._encoder = None
@@ -132,7 +142,9 @@ class Recommender:
         if (folder / encoder_ref).is_dir():
             encoder_ref = str(folder / encoder_ref)
         return cls(store.items(), ItemIndex.load(folder / meta["index"]), store.interactions(), config,
-                   blend=Blend.load(folder / meta["blend"]), scorer=scorer, encoder_ref=encoder_ref,
+                   blend=Blend.load(folder / meta["blend"]),
+                   prefilter=Blend.load(folder / meta["prefilter"]) if meta.get("prefilter") else None,
+                   scorer=scorer, encoder_ref=encoder_ref,
                    store=store, folder=folder)
 
     @property
@@ -161,21 +173,28 @@ class Recommender:
             return weights, vectors, None, []
         seen = {row.item for row in self.histories.get(user, [])}
         found = generate_candidates(profile, self.index, seen, self.popularity,
-                                    n or self.config.candidates, self.config.popular_share)
+                                    n or self.config.pool, self.config.popular_share)
         return weights, vectors, profile, found
 
-    def features(self, weights: dict, candidates: Sequence[Candidate]) -> np.ndarray:
-        """One row per candidate, columns in ranking.FEATURES order."""
+    def features(self, weights: dict, candidates: Sequence[Candidate], *, scorer: bool = True) -> np.ndarray:
+        """One row per candidate, columns in ranking.FEATURES order (scorer column 0 without it)."""
         matrix = np.zeros((len(candidates), len(FEATURES)), dtype=np.float64)
         if not candidates:
             return matrix
-        if self.scorer is not None:
+        if scorer and self.scorer is not None:
             context = context_text(list(weights), self.items, self.config.profile.context_items)
             matrix[:, 0] = self.scorer.score(context, [self.items[c.item].text for c in candidates])
         half_life = self.config.profile.half_life_days
         for row, c in enumerate(candidates):
             matrix[row, 1:] = (c.similarity, self.popularity.score(c.item), self.popularity.recency(c.item, half_life))
         return matrix
+
+    def shortlist(self, weights: dict, pool: Sequence[Candidate], n: int) -> list[Candidate]:
+        """The ``n`` best of the pool by the prefilter blend (no scorer): what the scorer reranks."""
+        if len(pool) <= n:
+            return list(pool)
+        cheap = self.prefilter.score(self.features(weights, pool, scorer=False))
+        return [pool[i] for i in np.argsort(-cheap, kind="stable")[:n]]
 
     def recommend(self, user: str, k: int = 10, mode: str = "full") -> dict:
         """The ``k`` best unseen items for ``user``, each with a score and a reason."""
@@ -189,7 +208,8 @@ class Recommender:
         elif mode == "retrieval":
             (weights, vectors, profile), found = self._profile(user), []
         else:
-            weights, vectors, profile, found = self.candidates(user, max(k, self.config.candidates))
+            weights, vectors, profile, pool = self.candidates(user, max(k, self.config.pool))
+            found = self.shortlist(weights, pool, max(k, self.config.candidates))
         if profile is None:
             seen = {row.item for row in history}
             ranked = self.popularity.ranked(exclude=seen, limit=k, allowed=self.index)
@@ -286,7 +306,10 @@ def holdout_split(interactions: Sequence[Interaction], share: float, seed: int, 
     return kept, held
 
 
-def _validation_features(model: Recommender, held: Sequence[Interaction], max_users: int, seed: int):
+def _validation_features(model: Recommender, held: Sequence[Interaction], max_users: int, seed: int,
+                         stage: str):
+    """Features and labels (held-out interaction or not) of validation users' candidates:
+    the whole pool without the scorer for ``stage="prefilter"``, the shortlist with it for "final"."""
     truth: dict[str, set[str]] = defaultdict(set)
     for row in held:
         truth[row.user].add(row.item)
@@ -297,7 +320,9 @@ def _validation_features(model: Recommender, held: Sequence[Interaction], max_us
         weights, _, profile, found = model.candidates(user)
         if profile is None or not found:
             continue
-        blocks.append(model.features(weights, found))
+        if stage == "final":
+            found = model.shortlist(weights, found, model.config.candidates)
+        blocks.append(model.features(weights, found, scorer=stage == "final"))
         labels.extend(int(c.item in truth[user]) for c in found)
     if not blocks:
         return np.zeros((0, len(FEATURES))), np.zeros(0, dtype=int)
@@ -346,12 +371,17 @@ def fit(items: Sequence[Item], interactions: Sequence[Interaction], out_dir: str
     report["index"] = index.kind
 
     model = Recommender(ordered, index, kept, config, encoder_ref=encoder_ref)
+    features, labels = _validation_features(model, held, config.validation_users, config.seed, "prefilter")
+    model.prefilter = fit_blend(features[:, 1:], labels, seed=config.seed, names=FEATURES[1:])
+    model.prefilter.save(out / "prefilter.json")
+    report["prefilter"] = model.prefilter.to_dict()
     scorer_dir = None
     if config.scorer:
         histories = {user: list(item_weights(rows, config.profile)) for user, rows in model.histories.items()}
 
         def negatives_for(user: str, seen: set[str]) -> list[str]:
-            return [c.item for c in model.candidates(user)[3] if c.item not in seen]
+            weights, _, _, pool = model.candidates(user)
+            return [c.item for c in model.shortlist(weights, pool, config.candidates) if c.item not in seen]
 
         examples = scorer_examples(histories, catalogue, negatives_for, max_users=config.scorer_users,
                                    positives_per_user=config.scorer_positives,
@@ -370,8 +400,9 @@ def fit(items: Sequence[Item], interactions: Sequence[Interaction], out_dir: str
         else:
             logger.warning("too few scorer examples (%d); fitting without the relevance scorer", len(examples))
 
-    features, labels = _validation_features(model, held, config.validation_users, config.seed)
-    blend = fit_blend(features, labels, seed=config.seed)
+    features, labels = _validation_features(model, held, config.validation_users, config.seed, "final")
+    blend = fit_blend(features if model.scorer else features[:, 1:], labels, seed=config.seed,
+                      names=FEATURES if model.scorer else FEATURES[1:])
     blend.save(out / "blend.json")
     report["blend"] = blend.to_dict()
 
@@ -381,7 +412,8 @@ def fit(items: Sequence[Item], interactions: Sequence[Interaction], out_dir: str
     store.close()
     report["fit_seconds"] = round(time.perf_counter() - started, 1)
     meta = {"format_version": 1, "config": config.to_dict(), "encoder": encoder_ref, "scorer": scorer_dir,
-            "index": "index", "blend": "blend.json", "store": STORE_FILE, "report": report}
+            "index": "index", "prefilter": "prefilter.json", "blend": "blend.json", "store": STORE_FILE,
+            "report": report}
     (out / MODEL_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     logger.info("recommender fitted in %.1f s -> %s", report["fit_seconds"], out)
     return out

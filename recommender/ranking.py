@@ -41,14 +41,21 @@ class Blend:
         return cls(dict(data["weights"]), float(data["bias"]), dict(data.get("fitted_on", {})))
 
 
-def fit_blend(features: np.ndarray, labels: np.ndarray, *, seed: int = 42) -> Blend:
-    """Logistic regression weights; falls back to equal weights when validation has one class."""
+def fit_blend(features: np.ndarray, labels: np.ndarray, *, seed: int = 42,
+              names: tuple[str, ...] = FEATURES) -> Blend:
+    """Logistic regression weights over the columns named ``names`` (default: all of
+    FEATURES); a feature left out weighs 0. Falls back to default weights when validation
+    has one class only."""
     from sklearn.linear_model import LogisticRegression
 
+    names = tuple(names)
     features, labels = np.asarray(features, dtype=np.float64), np.asarray(labels, dtype=int)
-    info = {"examples": int(len(labels)), "positives": int(labels.sum())}
+    if features.shape[1:] != (len(names),):
+        raise ValueError(f"expected {len(names)} feature columns ({', '.join(names)}), got {features.shape}")
+    info = {"examples": int(len(labels)), "positives": int(labels.sum()), "features": list(names)}
     if len(set(labels.tolist())) < 2:
-        return Blend(fitted_on=info | {"note": "one class only: default weights"})
+        return Blend(weights={name: 1.0 for name in names if name != "recency"},
+                     fitted_on=info | {"note": "one class only: default weights"})
     model = LogisticRegression(C=1.0, max_iter=1000, random_state=seed).fit(features, labels)
-    weights = {name: float(w) for name, w in zip(FEATURES, model.coef_[0])}
+    weights = dict.fromkeys(FEATURES, 0.0) | {name: float(w) for name, w in zip(names, model.coef_[0])}
     return Blend(weights, float(model.intercept_[0]), info)

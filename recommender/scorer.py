@@ -101,7 +101,8 @@ def train_scorer(examples: LabelledTexts, out_dir: str | Path, *, base: str = "m
         base = truncated_encoder(base, layers, out_dir.parent / f".{out_dir.name}-base")
     args = FineTuneArgs(base=str(base), head="pair-classification", epochs=epochs, batch_size=batch_size,
                         learning_rate=learning_rate, max_length=max_length, threads=threads, seed=seed,
-                        max_steps=max_steps, progress=progress, early_stopping_patience=2)
+                        max_steps=max_steps, progress=progress, early_stopping_patience=2,
+                        class_weights=True)  # negatives outnumber positives
     result = finetune(examples, args, work)
     logger.info("scorer validation accuracy %.3f macro-F1 %.3f", result.metrics["accuracy"], result.metrics["macro_f1"])
     if out_dir.exists():

@@ -30,6 +30,7 @@ def test_folder_holds_every_part(fitted):
     assert (fitted / "index" / "items.faiss").is_file() and (fitted / "store.sqlite").is_file()
     assert meta["report"]["index"] == "flat" and meta["report"]["scorer_examples"] > 50
     assert set(meta["report"]["blend"]["weights"]) == {"scorer", "similarity", "popularity", "recency"}
+    assert meta["prefilter"] == "prefilter.json" and meta["report"]["prefilter"]["weights"]["scorer"] == 0.0
 
 
 def test_one_topic_users_get_their_topic(fitted, catalogue):
@@ -146,3 +147,21 @@ def test_truncated_scorer_base(tmp_path, tiny_encoder):
     assert (out / "tokenizer.json").is_file()
     with pytest.raises(ValueError, match="from 1 to 2"):
         truncated_encoder(tiny_encoder, 3, tmp_path / "three")
+
+
+def test_blend_weights_follow_the_signal():
+    import numpy as np
+
+    from recommender.ranking import FEATURES, fit_blend
+
+    rng = np.random.default_rng(0)
+    features = rng.random((400, 4))
+    labels = (features[:, 2] + 0.1 * rng.random(400) > 0.8).astype(int)  # only popularity matters
+    blend = fit_blend(features, labels)
+    assert blend.weights["popularity"] > 3 * max(abs(blend.weights[n]) for n in FEATURES if n != "popularity")
+    ranked = np.argsort(-blend.score(features))[:20]
+    assert labels[ranked].mean() > 0.9
+    partial = fit_blend(features[:, 1:], labels, names=FEATURES[1:])
+    assert partial.weights["scorer"] == 0.0 and partial.weights["popularity"] > 0
+    with pytest.raises(ValueError, match="feature columns"):
+        fit_blend(features, labels, names=FEATURES[1:])
