@@ -117,6 +117,29 @@ def cmd_remove_items(options) -> int:
     return 0
 
 
+def cmd_movielens(options) -> int:
+    """Write MovieLens-100K (read from the installed recbole package) as the CSVs ``fit`` takes."""
+    from pathlib import Path
+
+    from recommender.data import write_interactions_csv, write_items_csv
+    from recommender.movielens import load_movielens100k
+    from recommender.splits import stratified_split_by_user
+
+    out = Path(options.out)
+    out.mkdir(parents=True, exist_ok=True)
+    items, interactions = load_movielens100k()
+    write_items_csv(out / "items.csv", items)
+    written = {"items": str(out / "items.csv")}
+    if options.split:
+        train, test = stratified_split_by_user(interactions, 0.75, seed=options.seed)
+        written["train"] = str(write_interactions_csv(out / "train.csv", train))
+        written["test"] = str(write_interactions_csv(out / "test.csv", test))
+    else:
+        written["interactions"] = str(write_interactions_csv(out / "interactions.csv", interactions))
+    print(json.dumps(written | {"note": "MovieLens-100K, GroupLens terms: research use; cite Harper & Konstan 2015"}))
+    return 0
+
+
 def _k(value: str) -> int:
     import argparse
 
@@ -173,6 +196,13 @@ def register(subparsers) -> None:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_evaluate)
+
+    p = commands.add_parser("movielens", help="write MovieLens-100K (from the recbole package) as fit's CSVs")
+    p.add_argument("--out", required=True, help="folder for items.csv and interactions.csv (or train/test.csv)")
+    p.add_argument("--split", action="store_true",
+                   help="per-user stratified 75/25 split (Microsoft Recommenders' protocol) into train.csv, test.csv")
+    p.add_argument("--seed", type=int, default=42)
+    p.set_defaults(func=cmd_movielens)
 
     p = commands.add_parser("add-interactions", help="append interactions to a fitted recommender")
     p.add_argument("--model", required=True)

@@ -85,3 +85,17 @@ def test_evaluate_and_grow(capsys, model_copy, catalogue, tmp_path):
     assert "unknown item 'sp00'" in err
     code, out, _ = run(capsys, "recommend", "--model", str(model_copy), "--user", "late", "-k", "2")
     assert json.loads(out)["history_size"] == 1
+
+
+def test_movielens_export_reloads_through_the_csv_loaders(capsys, tmp_path):
+    from recommender.data import load_interactions, load_items
+
+    code, out, err = run(capsys, "movielens", "--out", str(tmp_path), "--split")
+    assert code == 0, err
+    written = json.loads(out)
+    items = load_items(written["items"])
+    train = load_interactions(written["train"], known_items={i.id for i in items.rows})
+    test = load_interactions(written["test"], known_items={i.id for i in items.rows})
+    assert not items.errors and not train.errors and not test.errors
+    assert len(items.rows) == 1682 and len(train.rows) + len(test.rows) == 100_000
+    assert items.rows[0].text == "Toy Story (1995). Animation, Children's, Comedy"
