@@ -3,8 +3,8 @@
     python -m bench.recommender [--threads 2]    # full run (about 40-60 minutes on 2 cores)
     python -m bench.recommender --smoke          # about a minute: checks the plumbing only
 
-Writes bench/results/recommender.json (the smoke run writes bench/work/recommender_smoke/
-recommender.json, its figures are meaningless):
+Writes bench/results/recommender.json and recommender.png (the smoke run writes them under
+bench/work/recommender_smoke/, its figures are meaningless):
 
 - ``movielens100k``: precision@10, recall@10, MAP, nDCG@10 of popularity, retrieval only and
   the full model, on the protocol of Microsoft Recommenders' benchmark table: per-user
@@ -151,6 +151,41 @@ def faiss_scale(threads: int, smoke: bool) -> dict:
                        "met": bool(best["recall_at_10"] >= 0.95 and best["p50_ms"] <= 2.0)}}
 
 
+def plot(results: dict, path: Path) -> Path:
+    """MovieLens metrics side by side, and FAISS recall@10 against single-query latency."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    movielens, faiss_result = results.get("movielens100k"), results.get("faiss_1m")
+    if movielens:
+        metrics = ["precision_at_10", "recall_at_10", "map", "ndcg_at_10"]
+        for offset, mode in enumerate(("popularity", "retrieval", "full")):
+            axes[0].bar(np.arange(4) + (offset - 1) * 0.27, [movielens[mode][m] for m in metrics], 0.27, label=mode)
+        for name, value in ANCHORS.items():
+            axes[0].axhline(value, linestyle=":", linewidth=1, color="grey")
+            axes[0].text(3.45, value, f"{name} nDCG", fontsize=7, va="bottom", ha="right")
+        axes[0].set_xticks(range(4), ["P@10", "R@10", "MAP", "nDCG@10"])
+        axes[0].set_title("MovieLens-100K (75/25 per-user split, seed 42)")
+        axes[0].legend()
+    if faiss_result:
+        sweep = faiss_result["sweep"]
+        axes[1].plot([r["p50_ms"] for r in sweep], [r["recall_at_10"] for r in sweep], marker="o")
+        for row in sweep:
+            axes[1].annotate(f"ef={row['ef_search']}", (row["p50_ms"], row["recall_at_10"]), fontsize=7)
+        axes[1].axhline(0.95, linestyle=":", color="grey")
+        axes[1].axvline(2.0, linestyle=":", color="grey")
+        axes[1].set_xlabel("p50 ms per single query (1 thread)")
+        axes[1].set_ylabel("recall@10 vs exact")
+        axes[1].set_title(f"FAISS {faiss_result['index']} over {faiss_result['n']:,} random 384-d vectors")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=2, help="threads for fitting, evaluation and FAISS builds")
@@ -170,6 +205,7 @@ def main(argv=None) -> int:
         out.write_text(json.dumps(results | {"smoke": True, "machine": machine()}, indent=2) + "\n")
     else:
         out = update_results("recommender", results)
+    print(f"plot: {plot(results, out.with_suffix('.png'))}", file=sys.stderr)
     print(json.dumps({key: {k: v for k, v in value.items() if k in ("p50", "p95", "recall_at_10", "p50_ms", "qps",
                                                                     "build_seconds", "index")}
                       if key != "movielens100k" else {m: value[m]["ndcg_at_10"] for m in ("popularity", "retrieval", "full")}
