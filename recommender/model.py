@@ -16,8 +16,8 @@ reranks the best ``candidates`` (50) of them and the final blend orders those.
 
 Fitting: hold out a share of each user's interactions for validation; fine-tune the
 bi-encoder on co-interaction pairs of the rest; embed and index every item; fit the
-prefilter on the held-out rows; fine-tune the scorer on the users' history with negatives
-from their shortlists; fit the final blend on the held-out rows; save with the whole log.
+prefilter on the held-out rows; fine-tune the scorer on hidden-item positives and shortlist
+negatives (``_scorer_cases``); fit the final blend on the held-out rows; save with the whole log.
 """
 from __future__ import annotations
 
@@ -162,16 +162,22 @@ class Recommender:
         return bool(self.histories.get(user))
 
     def _profile(self, user: str):
-        weights = {i: w for i, w in item_weights(self.histories.get(user, []), self.config.profile).items()
-                   if i in self.index}
+        return self._profile_of(self.histories.get(user, []))
+
+    def _profile_of(self, history: Sequence[Interaction]):
+        weights = {i: w for i, w in item_weights(history, self.config.profile).items() if i in self.index}
         vectors = self.index.vectors(list(weights))
         return weights, vectors, profile_vector(weights, vectors)
 
     def candidates(self, user: str, n: int | None = None) -> tuple[dict, np.ndarray, np.ndarray | None, list[Candidate]]:
-        weights, vectors, profile = self._profile(user)
+        return self.candidates_of(self.histories.get(user, []), n)
+
+    def candidates_of(self, history: Sequence[Interaction], n: int | None = None):
+        """(item weights, their vectors, profile, candidate pool) for a history."""
+        weights, vectors, profile = self._profile_of(history)
         if profile is None:
             return weights, vectors, None, []
-        seen = {row.item for row in self.histories.get(user, [])}
+        seen = {row.item for row in history}
         found = generate_candidates(profile, self.index, seen, self.popularity,
                                     n or self.config.pool, self.config.popular_share)
         return weights, vectors, profile, found
@@ -329,6 +335,32 @@ def _validation_features(model: Recommender, held: Sequence[Interaction], max_us
     return np.vstack(blocks), np.asarray(labels)
 
 
+def _scorer_cases(model: Recommender, config: FitConfig):
+    """(context items, positives, negatives) per sampled user, made the way serving sees them.
+
+    A fifth of the user's (training) history is hidden; the profile, pool and shortlist come
+    from the rest. The hidden items are the positives (those the shortlist found first); the
+    negatives are the shortlist's other items: the near misses the scorer has to tell apart.
+    """
+    rng = random.Random(config.seed)
+    users = sorted(u for u, rows in model.histories.items() if len({r.item for r in rows}) >= 3)
+    rng.shuffle(users)
+    for user in users[: config.scorer_users]:
+        items = sorted({row.item for row in model.histories[user]})
+        rng.shuffle(items)
+        hidden = set(items[: max(1, round(0.2 * len(items)))])
+        rest = [row for row in model.histories[user] if row.item not in hidden]
+        weights, _, profile, pool = model.candidates_of(rest)
+        if profile is None:
+            continue
+        shortlist = [c.item for c in model.shortlist(weights, pool, config.candidates)]
+        found = [i for i in shortlist if i in hidden]
+        positives = (found + rng.sample(sorted(hidden - set(found)), len(hidden) - len(found)))[: config.scorer_positives]
+        others = [i for i in shortlist if i not in hidden]
+        negatives = rng.sample(others, min(len(others), config.scorer_negatives * len(positives)))
+        yield list(weights), positives, negatives
+
+
 def fit(items: Sequence[Item], interactions: Sequence[Interaction], out_dir: str | Path,
         config: FitConfig | None = None, *, overwrite: bool = False) -> Path:
     """Fit every part on ``interactions`` and write a recommender folder (see the module doc)."""
@@ -377,16 +409,7 @@ def fit(items: Sequence[Item], interactions: Sequence[Interaction], out_dir: str
     report["prefilter"] = model.prefilter.to_dict()
     scorer_dir = None
     if config.scorer:
-        histories = {user: list(item_weights(rows, config.profile)) for user, rows in model.histories.items()}
-
-        def negatives_for(user: str, seen: set[str]) -> list[str]:
-            weights, _, _, pool = model.candidates(user)
-            return [c.item for c in model.shortlist(weights, pool, config.candidates) if c.item not in seen]
-
-        examples = scorer_examples(histories, catalogue, negatives_for, max_users=config.scorer_users,
-                                   positives_per_user=config.scorer_positives,
-                                   negatives_per_positive=config.scorer_negatives,
-                                   context_items=config.profile.context_items, seed=config.seed)
+        examples = scorer_examples(_scorer_cases(model, config), catalogue, config.profile.context_items)
         report["scorer_examples"] = len(examples)
         if len(set(examples.labels)) == 2 and len(examples) >= 10:
             base = config.scorer_base or (str(out / "encoder") if encoder_ref == "encoder" else config.encoder)

@@ -4,16 +4,15 @@ Input: (texts of the user's strongest recent items joined, the candidate's text)
 P("yes", the user interacts with the candidate). It is fine-tuned through the core
 (``shared.training.finetune`` with the "pair-classification" head) on positives the users did
 interact with and negatives sampled from the users' own retrieval candidates, which are the
-hard cases the scorer meets when it reranks. It is served by the core's ``Predictor`` from
+hard cases the scorer meets when it reranks (see ``model._scorer_cases``). It is served by the core's ``Predictor`` from
 the int8 ONNX export (onnxruntime, no torch at serving time).
 """
 from __future__ import annotations
 
 import logging
-import random
 import shutil
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -33,31 +32,15 @@ def context_text(ranked_items: Sequence[str], items: Mapping[str, Item], n: int 
     return CONTEXT_SEPARATOR.join(items[i].text for i in ranked_items[:n] if i in items)
 
 
-def scorer_examples(histories: Mapping[str, Sequence[str]], items: Mapping[str, Item],
-                    negatives_for: Callable[[str, set[str]], list[str]], *, max_users: int = 300,
-                    positives_per_user: int = 2, negatives_per_positive: int = 2, context_items: int = 3,
-                    seed: int = 42) -> LabelledTexts:
-    """Pair examples labelled yes/no.
-
-    ``histories[user]`` lists the user's items strongest first. For each sampled user, a few
-    history items become positives, read against a context of the user's other strongest
-    items; ``negatives_for(user, seen)`` gives the user's unseen retrieval candidates, from
-    which the negatives are sampled.
-    """
-    rng = random.Random(seed)
-    users = sorted(u for u, h in histories.items() if len(h) >= 2)
-    rng.shuffle(users)
+def scorer_examples(cases: Iterable[tuple[Sequence[str], Sequence[str], Sequence[str]]],
+                    items: Mapping[str, Item], context_items: int = 3) -> LabelledTexts:
+    """Pair examples labelled yes/no from (context items strongest first, positives, negatives)."""
     texts, labels = [], []
-    for user in users[:max_users]:
-        history = list(histories[user])
-        pool = [c for c in negatives_for(user, set(history)) if c in items]
-        for positive in rng.sample(history, min(positives_per_user, len(history) - 1)):
-            context = context_text([i for i in history if i != positive], items, context_items)
-            texts.append((context, items[positive].text))
-            labels.append(YES)
-            for negative in rng.sample(pool, min(negatives_per_positive, len(pool))):
-                texts.append((context, items[negative].text))
-                labels.append(NO)
+    for context_ids, positives, negatives in cases:
+        context = context_text(list(context_ids), items, context_items)
+        for item, label in [(i, YES) for i in positives] + [(i, NO) for i in negatives]:
+            texts.append((context, items[item].text))
+            labels.append(label)
     return LabelledTexts(texts, labels, "recommender scorer examples")
 
 
