@@ -52,14 +52,15 @@ class _State:
         return self._settings
 
     def model(self):
-        if self._model is None:
-            from recommender.model import Recommender
+        with self.lock:  # two first requests must not load the folder twice
+            if self._model is None:
+                from recommender.model import Recommender
 
-            try:
-                self._model = Recommender.load(self.settings.model_dir, threads=self.settings.threads)
-            except FileNotFoundError as exc:
-                raise HTTPException(503, f"no recommender loaded: {exc}") from None
-        return self._model
+                try:
+                    self._model = Recommender.load(self.settings.model_dir, threads=self.settings.threads)
+                except FileNotFoundError as exc:
+                    raise HTTPException(503, f"no recommender loaded: {exc}") from None
+            return self._model
 
 
 def _page(user: str, k: int, result: dict | None, error: str | None) -> str:
