@@ -7,6 +7,7 @@ never imports an app, and an app that is not installed simply has no subcommand.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
@@ -50,7 +51,10 @@ def cmd_finetune(options) -> int:
         weight_decay=options.weight_decay, early_stopping_patience=options.patience,
         max_steps=options.max_steps, progress=not options.no_progress,
     )
-    result = finetune(train, args, options.out, validation=validation, test=test)
+    # The Trainer prints its logs (PrinterCallback, tqdm.write) to stdout; stdout carries only
+    # the JSON summary, so that `nlpsuite finetune ... | jq` works.
+    with contextlib.redirect_stdout(sys.stderr):
+        result = finetune(train, args, options.out, validation=validation, test=test)
     summary = {k: result.metrics[k] for k in ("evaluated_on", "accuracy", "macro_f1", "ece")}
     print(json.dumps({"model": str(result.output_dir), **summary, "train_seconds": round(result.train_seconds, 1)}))
     return 0
@@ -170,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from shared.config import ConfigError
     from shared.data import DataError
     from shared.model_dir import ModelFolderError
     from shared.models import ModelNotFoundError
@@ -182,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return options.func(options) or 0
-    except (DataError, ModelNotFoundError, ModelFolderError, CommandError) as exc:
+    except (DataError, ModelNotFoundError, ModelFolderError, CommandError, ConfigError) as exc:
         print(f"nlpsuite {options.command}: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:

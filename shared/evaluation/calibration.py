@@ -32,7 +32,9 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     """The temperature in [0.05, 20] that minimises the negative log-likelihood."""
     logits = np.asarray(logits, dtype=np.float64)
     labels = np.asarray(labels, dtype=np.int64)
-    if len(labels) == 0:
+    if len(labels) == 0 or (logits.argmax(axis=1) == labels).all():
+        # Without a single validation error the likelihood keeps rising as T -> 0, which
+        # would make every confidence 1.0 and no threshold could ever reject; keep T = 1.
         return 1.0
     result = minimize_scalar(
         lambda log_t: _nll(logits, labels, float(np.exp(log_t))),

@@ -29,6 +29,8 @@ def export_onnx(model_dir: str | Path, out_dir: str | Path, *, int8: bool = Fals
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+    import shared.models.pooling  # noqa: F401  (registers the mean-pooled head with the Auto classes)
+
     model_dir, out_dir = Path(model_dir), Path(out_dir)
     info = ModelInfo.load(model_dir)
     if model_dir.resolve() == out_dir.resolve():
@@ -69,11 +71,18 @@ def quantize_int8(source: Path, target: Path) -> Path:
     """Dynamic int8 quantization of the MatMul/Gemm weights with onnxruntime."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(
-        str(source),
-        str(target),
-        weight_type=QuantType.QInt8,
-        per_channel=True,
-        op_types_to_quantize=["MatMul", "Gemm"],
-    )
+    # The quantizer logs one INFO line per tensor on the root logger; keep the console readable.
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(max(level, logging.WARNING))
+    try:
+        quantize_dynamic(
+            str(source),
+            str(target),
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            op_types_to_quantize=["MatMul", "Gemm"],
+        )
+    finally:
+        root.setLevel(level)
     return target

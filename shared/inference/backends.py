@@ -49,6 +49,8 @@ class TorchBackend:
         import torch
         from transformers import AutoModelForSequenceClassification
 
+        import shared.models.pooling  # noqa: F401  (registers the mean-pooled head with the Auto classes)
+
         if not any((folder / name).is_file() for name in ("model.safetensors", "pytorch_model.bin")):
             raise ModelFolderError(f"{folder} holds no torch weights (an ONNX export?); use backend='onnx'")
         if threads:

@@ -1,0 +1,89 @@
+"""Task heads, registered by name and built from a pretrained encoder folder.
+
+A head decides what the model outputs and what one input is: a single text for sequence
+classification (intents, sentiment), a pair of texts for the relevance scorer the
+recommender trains (a cross-encoder: the user's recent items and a candidate). The trainer,
+the evaluator and the exporters only see a Hugging Face sequence-classification model, so a
+new head plugs in here without touching them. Bi-encoders are not heads: they are
+sentence-transformers models and live with the recommender's embedding code.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+_HEADS: dict[str, "TaskHead"] = {}
+
+
+@dataclass(frozen=True)
+class TaskHead:
+    name: str
+    description: str
+    text_pairs: bool
+    build: Callable[[Path, list[str]], object]
+
+
+def register_head(name: str, *, description: str, text_pairs: bool = False):
+    def wrap(build):
+        _HEADS[name] = TaskHead(name, description, text_pairs, build)
+        return build
+
+    return wrap
+
+
+def get_head(name: str) -> TaskHead:
+    try:
+        return _HEADS[name]
+    except KeyError:
+        raise KeyError(f"unknown task head '{name}'; known: {', '.join(sorted(_HEADS))}") from None
+
+
+def build_head(name: str, base_path: Path, labels: list[str]):
+    """A freshly initialised head on top of the pretrained encoder in ``base_path``."""
+    return get_head(name).build(Path(base_path), list(labels))
+
+
+def _label_kwargs(labels: list[str]) -> dict:
+    return {
+        "num_labels": len(labels),
+        "id2label": dict(enumerate(labels)),
+        "label2id": {label: i for i, label in enumerate(labels)},
+        "problem_type": "single_label_classification",
+    }
+
+
+def _classifier(base_path: Path, labels: list[str]):
+    """The stock Hugging Face head on the [CLS] token (what cross-encoders are trained with)."""
+    from transformers import AutoModelForSequenceClassification
+
+    return AutoModelForSequenceClassification.from_pretrained(
+        base_path, local_files_only=True, **_label_kwargs(labels)
+    )
+
+
+def _mean_pooled_classifier(base_path: Path, labels: list[str]):
+    """Mean pooling for BERT-family encoders (see shared.models.pooling); others get [CLS]."""
+    import json
+
+    model_type = json.loads((Path(base_path) / "config.json").read_text()).get("model_type")
+    if model_type != "bert":
+        return _classifier(base_path, labels)
+    from shared.models.pooling import BertMeanPoolConfig, BertMeanPoolForSequenceClassification
+
+    config = BertMeanPoolConfig.from_pretrained(base_path, local_files_only=True, **_label_kwargs(labels))
+    return BertMeanPoolForSequenceClassification.from_pretrained(base_path, config=config, local_files_only=True)
+
+
+register_head(
+    "sequence-classification",
+    description="one text in, a softmax over the labels out (intents, sentiment, topics); "
+    "mean-pooled for BERT-family encoders",
+)(_mean_pooled_classifier)
+
+register_head(
+    "pair-classification",
+    description="a (query, candidate) text pair in, a softmax over the labels out "
+    "(the recommender's cross-encoder relevance scorer: labels no/yes)",
+    text_pairs=True,
+)(_classifier)
