@@ -12,13 +12,14 @@ export TOKENIZERS_PARALLELISM := false
 # Benchmarks pin their own thread counts; this keeps stray libraries from oversubscribing 2 cores.
 BENCH_THREADS ?= 2
 
-.PHONY: setup browser run test test-fast bench bench-core lint clean clean-venv help
+.PHONY: setup browser run test test-fast bench bench-core bench-chatbot bench-finsentiment bench-recommender lint clean clean-venv help
 
 help:
 	@echo "make run          the main job on embedded defaults (see README.md)"
 	@echo "make test         set up, then run the whole test suite"
 	@echo "make test-fast    tests without the real-model integration test"
 	@echo "make bench-core   fine-tune MiniLM-L6 on BANKING77 and PhraseBank, write bench/results/core.json"
+	@echo "make bench-chatbot | bench-finsentiment | bench-recommender   the products' benchmarks"
 	@echo "make bench        every benchmark, then docs/benchmarks.md"
 	@echo "make setup        create .venv from requirements/lock.txt (idempotent)"
 
@@ -54,7 +55,16 @@ test-fast: setup
 bench-core: setup
 	$(BIN)/python -m bench.core --threads $(BENCH_THREADS)
 
-bench: bench-core
+bench-chatbot: setup
+	$(BIN)/python -m bench.chatbot --threads 1
+
+bench-finsentiment: setup
+	$(BIN)/python -m bench.finsentiment --threads $(BENCH_THREADS)
+
+bench-recommender: setup
+	$(BIN)/python -m bench.recommender --threads $(BENCH_THREADS)
+
+bench: bench-core bench-chatbot bench-finsentiment bench-recommender
 	$(BIN)/python -m bench.report
 
 clean:
