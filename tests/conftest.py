@@ -4,21 +4,9 @@ from __future__ import annotations
 
 import os
 
-# Offline, torch-only, quiet: before anything imports transformers. `import shared` sets the
-# same defaults; setting them here too keeps a test file that imports transformers first safe.
-for _name, _value in {
-    "HF_HUB_OFFLINE": "1",
-    "TRANSFORMERS_OFFLINE": "1",
-    "HF_DATASETS_OFFLINE": "1",
-    "USE_TF": "0",
-    "USE_FLAX": "0",
-    "USE_TORCH": "1",
-    "TOKENIZERS_PARALLELISM": "false",
-    "TF_CPP_MIN_LOG_LEVEL": "2",
-    "TRANSFORMERS_VERBOSITY": "error",
-}.items():
-    os.environ.setdefault(_name, _value)
-
+# `import shared` makes the process offline and torch-only before any Hugging Face import;
+# conftest.py loads before every test module, so no test can import transformers first.
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 import shared  # noqa: E402,F401  (offline environment before any Hugging Face import)
 
 import csv  # noqa: E402
