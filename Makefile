@@ -59,7 +59,8 @@ bench-chatbot: setup
 	$(BIN)/python -m bench.chatbot --threads 1
 
 bench-finsentiment: setup
-	$(BIN)/python -m bench.finsentiment --threads $(BENCH_THREADS)
+	test -f bench/work/phrasebank-int8/nlpsuite.json || $(MAKE) bench-core
+	$(BIN)/python -m bench.finsentiment --model bench/work/phrasebank-int8 --torch-model bench/work/phrasebank
 
 bench-recommender: setup
 	$(BIN)/python -m bench.recommender --threads $(BENCH_THREADS)

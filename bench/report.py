@@ -71,7 +71,42 @@ def core_section(core: dict) -> list[str]:
     return lines
 
 
-SECTIONS = {"core": core_section}
+def _flatten(data, prefix=""):
+    for key, value in data.items():
+        name = f"{prefix}.{key}" if prefix else key
+        if isinstance(value, dict):
+            yield from _flatten(value, name)
+        elif isinstance(value, (int, float, str, bool)) or value is None:
+            yield name, value
+
+
+# Published anchors and our targets, shown beside the products' figures.
+ANCHORS = {
+    "chatbot": "Targets: accuracy at least 3 points above Rasa's DIET on the same data; "
+               "/model/parse p50 <= 20 ms and webhook round trip p50 <= 40 ms at 1 thread.",
+    "finsentiment": "Targets: >= 300 headlines/s with int8 on 2 threads; a 1,000-item poll cycle "
+                    "under 10 s; PhraseBank anchor FinBERT (110M) 0.86 accuracy / 0.84 macro-F1.",
+    "recommender": "Anchors (Microsoft Recommenders, MovieLens-100K, top-10): SAR nDCG@10 0.382, "
+                   "BPR 0.442, BiVAE 0.475. Targets: full model nDCG@10 >= 0.40 and above our "
+                   "baselines; recommend p50 <= 50 ms at 1 thread; FAISS at 1M: recall@10 >= 0.95 "
+                   "at p50 <= 2 ms.",
+    "load": "Targets: no errors; webhook p95 <= 250 ms on 2 cores.",
+}
+
+
+def generic_section(name: str):
+    def render(data: dict) -> list[str]:
+        lines = [f"## {name}", "", f"Command: `make bench-{name}`.", "", ANCHORS.get(name, ""), "",
+                 "| figure | value |", "|---|---|"]
+        for key, value in _flatten({k: v for k, v in data.items() if k != "machine"}):
+            shown = f"{value:.4g}" if isinstance(value, float) else str(value)
+            lines.append(f"| {key} | {shown} |")
+        return lines + [""]
+
+    return render
+
+
+SECTIONS = {"core": core_section, **{n: generic_section(n) for n in ("chatbot", "finsentiment", "recommender", "load")}}
 
 
 def main() -> Path:
