@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import LABELS, write_csv
+from core_testdata import LABELS, write_csv
 from shared.cli import EXIT_BAD_INPUT, main
 from shared.model_dir import ModelInfo
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import LABELS, make_rows, tiny_args, write_csv
+from core_testdata import LABELS, make_rows, tiny_args, write_csv
 from shared.data import DataError, LabelledTexts, load_labelled
 from shared.evaluation import (
     apply_temperature,
