@@ -1,0 +1,44 @@
+"""`nlpsuite run` (the README's main job): prepares each model once, then reuses the cache."""
+from __future__ import annotations
+
+import pytest
+
+import shared.quickstart as quickstart
+from core_testdata import tiny_args
+from shared.data import load_labelled
+from shared.cli import main
+
+
+@pytest.fixture
+def tiny_profile(monkeypatch, tiny_base, tiny_data):
+    """The quick profile with the tiny BERT and the synthetic data in place of the real ones."""
+    monkeypatch.setitem(quickstart.PROFILES, "quick", {
+        "banking77": tiny_args(tiny_base), "phrasebank": tiny_args(tiny_base),
+    })
+
+    def splits(name):
+        return {"train": load_labelled(tiny_data.train), "test": load_labelled(tiny_data.test)}
+
+    monkeypatch.setattr(quickstart, "_splits", splits)
+    monkeypatch.setattr(quickstart, "DEMO_TEXTS", {name: ["my card pin expired"] for name in quickstart.DEMO_TEXTS})
+
+
+def test_run_prepares_exports_and_demos_each_model_then_reuses_them(tiny_profile, tmp_path, capsys, monkeypatch):
+    assert main(["run", "--var", str(tmp_path), "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    for name in ("banking77", "phrasebank"):
+        exported = tmp_path / "models" / f"{name}-quick-int8"
+        assert (exported / "model_int8.onnx").is_file()
+        assert (tmp_path / "models" / f"{name}-quick" / "metrics.json").is_file()
+        assert f"{name}: {exported}" in out
+    assert "'my card pin expired' -> card" in out
+
+    # A second run trains nothing: finetune would fail loudly if it were called.
+    import shared.training
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("the cached model was trained again")
+
+    monkeypatch.setattr(shared.training, "finetune", no_training)
+    assert main(["run", "--var", str(tmp_path), "--threads", "1"]) == 0
+    assert "ready in" in capsys.readouterr().out
