@@ -202,6 +202,7 @@ def finetune(
     trainer.save_model(str(output_dir))
     tokenizer.save_pretrained(str(output_dir))
     shutil.rmtree(checkpoints, ignore_errors=True)
+    (output_dir / "training_args.bin").unlink(missing_ok=True)  # a pickle; the manifest records the arguments
     hyperparameters = args.to_dict() | {
         "train_examples": len(train),
         "validation_examples": len(validation),
