@@ -78,7 +78,31 @@ def _train(project: Path, name: str, env: dict, args: list[str] | None = None) -
     return model, round(time.perf_counter() - started, 1)
 
 
-def run(threads: int, smoke: bool) -> dict:
+def _run_ours(project, settings, classifier, env, root, texts, gold, runs) -> dict:
+    """Train (or reuse) our pipeline, serve it with the action server, time parse and webhook."""
+    ours_model, ours_seconds = _train(project, "ours", env)
+    action_port, rasa_port = server.free_port(), server.free_port()
+    write_endpoints(project, settings, action_port=action_port)
+    stack = server.Stack()
+    try:
+        stack.processes.append(server.start_actions(port=action_port, env=env, log=root / "actions.log"))
+        rasa = server.start_rasa(project, ours_model, port=rasa_port, env=env, log=root / "rasa_ours.log")
+        stack.processes.append(rasa)
+        server.actions_ready(stack.processes[0])
+        server.rasa_ready(rasa)
+        ours = _evaluate(rasa.url, texts, gold, runs)
+        client, cycle = httpx.Client(timeout=60), itertools.cycle(texts)
+        webhook = lambda: client.post(f"{rasa.url}/webhooks/rest/webhook",  # noqa: E731
+                                      json={"sender": f"bench-{uuid.uuid4().hex[:8]}", "message": next(cycle)})
+        ours["webhook_ms"] = latency_ms(webhook, warmup=10, runs=runs)
+    finally:
+        stack.stop()
+    ours.update(train_seconds=ours_seconds, reused_finetuned_model=bool(classifier.model),
+                pipeline="CoreIntentClassifier (MiniLM-L6, onnx int8) + CalibratedFallbackClassifier")
+    return ours
+
+
+def run(threads: int, smoke: bool, parts: tuple[str, ...] = ("ours", "diet")) -> dict:
     root = WORK / ("chatbot_smoke" if smoke else "chatbot")
     root.mkdir(parents=True, exist_ok=True)
     reuse = WORK / "banking77"
@@ -102,27 +126,13 @@ def run(threads: int, smoke: bool) -> dict:
     runs = 30 if smoke else 300
     results = {"threads": threads, "smoke": smoke}
 
-    # ours
-    ours_model, ours_seconds = _train(project, "ours", env)
-    action_port, rasa_port = server.free_port(), server.free_port()
-    write_endpoints(project, settings, action_port=action_port)
-    stack = server.Stack()
-    try:
-        stack.processes.append(server.start_actions(port=action_port, env=env, log=root / "actions.log"))
-        rasa = server.start_rasa(project, ours_model, port=rasa_port, env=env, log=root / "rasa_ours.log")
-        stack.processes.append(rasa)
-        server.actions_ready(stack.processes[0])
-        server.rasa_ready(rasa)
-        ours = _evaluate(rasa.url, texts, gold, runs)
-        client, cycle = httpx.Client(timeout=60), itertools.cycle(texts)
-        webhook = lambda: client.post(f"{rasa.url}/webhooks/rest/webhook",  # noqa: E731
-                                      json={"sender": f"bench-{uuid.uuid4().hex[:8]}", "message": next(cycle)})
-        ours["webhook_ms"] = latency_ms(webhook, warmup=10, runs=runs)
-    finally:
-        stack.stop()
-    ours.update(train_seconds=ours_seconds, reused_finetuned_model=bool(classifier.model),
-                pipeline="CoreIntentClassifier (MiniLM-L6, onnx int8) + CalibratedFallbackClassifier")
-    results["ours"] = ours
+    if "ours" in parts:
+        results["ours"] = _run_ours(project, settings, classifier, env, root, texts, gold, runs)
+        if not smoke:  # saved at once: the DIET half can take hours on 2 cores
+            update_results("chatbot", {"ours": results["ours"], "threads": threads})
+    if "diet" not in parts:
+        return results
+    ours = results.get("ours")
 
     # Rasa's default DIET pipeline on the same NLU data
     diet_config = project / "config_diet.yml"
@@ -151,7 +161,8 @@ def run(threads: int, smoke: bool) -> dict:
         rasa.stop()
     diet.update(train_seconds=diet_seconds, pipeline="Rasa 3.6 default: CountVectors + DIETClassifier (100 epochs)")
     results["diet"] = diet
-    results["accuracy_gain_points"] = round(100 * (ours["accuracy"] - diet["accuracy"]), 2)
+    if ours:
+        results["accuracy_gain_points"] = round(100 * (ours["accuracy"] - diet["accuracy"]), 2)
     return results
 
 
@@ -159,15 +170,16 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--smoke", action="store_true", help="tiny run to check the plumbing (figures meaningless)")
+    parser.add_argument("--parts", default="ours,diet", help="which pipelines to run (results merge into the JSON)")
     options = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    results = run(options.threads, options.smoke)
+    results = run(options.threads, options.smoke, tuple(options.parts.split(",")))
     if options.smoke:
         out = WORK / "chatbot_smoke" / "chatbot.json"
         out.write_text(json.dumps(results, indent=2) + "\n")
     else:
         out = update_results("chatbot", results)
-    print(json.dumps({k: results[k] for k in ("ours", "diet")}, indent=1))
+    print(json.dumps({k: results[k] for k in ("ours", "diet") if k in results}, indent=1))
     print(f"wrote {out}")
     return 0
 
