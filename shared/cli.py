@@ -7,7 +7,6 @@ never imports an app, and an app that is not installed simply has no subcommand.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
 import sys
@@ -51,10 +50,7 @@ def cmd_finetune(options) -> int:
         weight_decay=options.weight_decay, early_stopping_patience=options.patience,
         max_steps=options.max_steps, progress=not options.no_progress,
     )
-    # The Trainer prints its logs (PrinterCallback, tqdm.write) to stdout; stdout carries only
-    # the JSON summary, so that `nlpsuite finetune ... | jq` works.
-    with contextlib.redirect_stdout(sys.stderr):
-        result = finetune(train, args, options.out, validation=validation, test=test)
+    result = finetune(train, args, options.out, validation=validation, test=test)
     summary = {k: result.metrics[k] for k in ("evaluated_on", "accuracy", "macro_f1", "ece")}
     print(json.dumps({"model": str(result.output_dir), **summary, "train_seconds": round(result.train_seconds, 1)}))
     return 0

@@ -15,7 +15,7 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
-from core_testdata import LABELS, REPO, make_rows, tiny_args, write_csv  # noqa: E402,F401
+from core_testdata import LABELS, REPO, build_tiny_bert, make_rows, tiny_args, write_csv  # noqa: E402,F401
 
 
 @dataclass(frozen=True)
@@ -40,22 +40,9 @@ def tiny_data(tmp_path_factory) -> TinyData:
 @pytest.fixture(scope="session")
 def tiny_base(tmp_path_factory, tiny_data) -> Path:
     """A randomly initialised 2-layer BERT (hidden 32) whose WordPiece vocab is the data's words."""
-    from transformers import BertConfig, BertModel, BertTokenizerFast
-
-    folder = tmp_path_factory.mktemp("tiny_base")
-    words = sorted({w for text, _ in tiny_data.train_rows + tiny_data.test_rows
-                    for w in re.findall(r"\w+|[^\w\s]", text.lower())})
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]
-    vocab_file = folder / "vocab.txt"
-    vocab_file.write_text("\n".join(vocab) + "\n", encoding="utf-8")
-    tokenizer = BertTokenizerFast(vocab_file=str(vocab_file))
-    tokenizer.save_pretrained(folder)
-    config = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=128)
-    import torch
-
-    torch.manual_seed(0)
-    BertModel(config).save_pretrained(folder)
+    words = {w for text, _ in tiny_data.train_rows + tiny_data.test_rows
+             for w in re.findall(r"\w+|[^\w\s]", text.lower())}
+    folder = build_tiny_bert(tmp_path_factory.mktemp("tiny_base"), words)
     assert (folder / "tokenizer.json").is_file() and (folder / "config.json").is_file()
     return folder
 

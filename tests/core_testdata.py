@@ -62,3 +62,22 @@ def tiny_args(tiny_base: Path, **overrides):
     return FineTuneArgs(**values)
 
 
+
+
+def build_tiny_bert(folder: Path, words, *, hidden_size: int = 32, max_positions: int = 128) -> Path:
+    """A randomly initialised 2-layer BERT whose WordPiece vocabulary is ``words``: a real
+    Hugging Face folder (weights, tokenizer.json) made in a second, with no download."""
+    import torch
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *sorted(set(words))]
+    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    BertTokenizerFast(vocab_file=str(folder / "vocab.txt")).save_pretrained(folder)
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=len(vocab), hidden_size=hidden_size, num_hidden_layers=2,
+                        num_attention_heads=2, intermediate_size=2 * hidden_size,
+                        max_position_embeddings=max_positions)
+    BertModel(config).save_pretrained(folder)
+    return folder

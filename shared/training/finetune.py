@@ -5,9 +5,11 @@ with the labels and the calibration temperature, metrics.json, plots and a model
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import shutil
+import sys
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -174,7 +176,10 @@ def finetune(
         label_smoothing=args.label_smoothing,
     )
     started = time.perf_counter()
-    train_output = trainer.train()
+    # The Trainer prints its logs to stdout (PrinterCallback, tqdm.write); stdout belongs to the
+    # caller (the CLI's JSON lines), so training talks on stderr like every progress bar.
+    with contextlib.redirect_stdout(sys.stderr):
+        train_output = trainer.train()
     train_seconds = time.perf_counter() - started
     examples_per_s = float(train_output.metrics.get("train_samples_per_second", 0.0))
 

@@ -34,19 +34,12 @@ def _examples(project: Path) -> dict[str, list[str]]:
 
 
 def _tiny_base(folder: Path, texts: list[str]) -> set[str]:
-    from transformers import BertConfig, BertModel, BertTokenizerFast
-    import torch
+    from core_testdata import build_tiny_bert
 
-    folder.mkdir(parents=True)
-    words = sorted({w for t in texts for w in re.findall(r"\w+|[^\w\s]", t.lower())})
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]
-    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
-    BertTokenizerFast(vocab_file=str(folder / "vocab.txt")).save_pretrained(folder)
-    torch.manual_seed(0)
-    config = BertConfig(vocab_size=len(vocab), hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=128, max_position_embeddings=128)
-    BertModel(config).save_pretrained(folder)
-    return set(words)
+    assert not folder.exists()
+    words = {w for t in texts for w in re.findall(r"\w+|[^\w\s]", t.lower())}
+    build_tiny_bert(folder, words, hidden_size=64)
+    return words
 
 
 @pytest.fixture(scope="session")

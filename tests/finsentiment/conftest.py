@@ -22,9 +22,7 @@ from fin_testlib import COMPANIES, PHRASES, TAILS, FeedServer, SmtpServer, free_
 def sentiment_model(tmp_path_factory) -> Path:
     """A 2-layer BERT (hidden 64) with a vocab made of the headline words, fine-tuned on
     synthetic negative/neutral/positive headlines: a real calibrated model folder in seconds."""
-    import torch
-    from transformers import BertConfig, BertModel, BertTokenizerFast
-
+    from core_testdata import build_tiny_bert
     from shared.data import LabelledTexts
     from shared.training import FineTuneArgs, finetune
 
@@ -35,12 +33,7 @@ def sentiment_model(tmp_path_factory) -> Path:
             words.update(re.findall(r"\w+", p.lower()))
     for text in COMPANIES + TAILS:
         words.update(re.findall(r"\w+", text.lower()))
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *sorted(words)]
-    (base / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
-    BertTokenizerFast(vocab_file=str(base / "vocab.txt")).save_pretrained(base)
-    torch.manual_seed(0)
-    BertModel(BertConfig(vocab_size=len(vocab), hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
-                         intermediate_size=128, max_position_embeddings=64)).save_pretrained(base)
+    build_tiny_bert(base, words, hidden_size=64, max_positions=64)
     rows = training_rows()
     train = LabelledTexts([t for t, _ in rows], [l for _, l in rows], "synthetic headlines")
     out = tmp_path_factory.mktemp("fin_tiny_model") / "sentiment"
