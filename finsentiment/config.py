@@ -76,6 +76,9 @@ class SmtpConfig(StrictModel):
     port: int = Field(25, ge=1, le=65535)
     starttls: bool = False
     ssl: bool = False
+    ca_file: Optional[str] = None
+    """PEM bundle trusted for the server's certificate (e.g. a company CA); default: the system's.
+    The certificate and host name are always verified: a password never goes to an unproven host."""
     user: Optional[str] = None
     password_env: str = "NLPSUITE_SMTP_PASSWORD"
     """Name of the environment variable holding the password (never the password itself)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import logging
 import smtplib
+import ssl
 import time
 from datetime import timedelta
 from email.message import EmailMessage
@@ -41,13 +42,20 @@ class SmtpNotifier:
     def __init__(self, config: SmtpConfig):
         self.config = config
 
+    def tls_context(self) -> ssl.SSLContext:
+        """Verifying context: smtplib's own default for STARTTLS checks no certificate at all."""
+        return ssl.create_default_context(cafile=self.config.ca_file)
+
     def send(self, message: EmailMessage) -> None:
         c = self.config
         try:
-            factory = smtplib.SMTP_SSL if c.ssl else smtplib.SMTP
-            with factory(c.host, c.port, timeout=c.timeout_s) as smtp:
+            if c.ssl:
+                smtp = smtplib.SMTP_SSL(c.host, c.port, timeout=c.timeout_s, context=self.tls_context())
+            else:
+                smtp = smtplib.SMTP(c.host, c.port, timeout=c.timeout_s)
+            with smtp:
                 if c.starttls and not c.ssl:
-                    smtp.starttls()
+                    smtp.starttls(context=self.tls_context())
                 if c.user:
                     smtp.login(c.user, c.password())
                 smtp.send_message(message)

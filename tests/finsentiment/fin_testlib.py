@@ -112,15 +112,35 @@ class Inbox:
 
 
 class SmtpServer:
-    def __init__(self, port: int):
+    """aiosmtpd on loopback; ``tls_context`` offers STARTTLS (then required), ``logins`` maps
+    user to password and requires AUTH, which aiosmtpd only allows after STARTTLS."""
+
+    def __init__(self, port: int, tls_context=None, logins: dict[str, str] | None = None):
         self.port = port
         self.inbox = Inbox()
         self.controller = None
+        self.tls_context = tls_context
+        self.logins = logins
+        self.authenticated: list[str] = []
+
+    def _authenticate(self, server, session, envelope, mechanism, auth_data):
+        from aiosmtpd.smtp import AuthResult
+
+        user, password = auth_data.login.decode(), auth_data.password.decode()
+        ok = self.logins is not None and self.logins.get(user) == password
+        if ok:
+            self.authenticated.append(user)
+        return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd replies 535
 
     def start(self):
         from aiosmtpd.controller import Controller
 
-        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port)
+        options = {}
+        if self.tls_context is not None:
+            options.update(tls_context=self.tls_context, require_starttls=True)
+        if self.logins is not None:
+            options.update(authenticator=self._authenticate, auth_required=True)
+        self.controller = Controller(self.inbox, hostname="127.0.0.1", port=self.port, **options)
         self.controller.start()
         return self
 
@@ -130,3 +150,32 @@ class SmtpServer:
             self.controller = None
 
 
+
+
+def self_signed_certificate(folder) -> tuple[str, str]:
+    """A certificate for 127.0.0.1 (IP in subjectAltName, so host-name checks pass) and its key,
+    as PEM files; the certificate doubles as the CA file a client trusts."""
+    import datetime
+    import ipaddress
+    from pathlib import Path
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    folder = Path(folder)
+    cert_file, key_file = folder / "smtp-cert.pem", folder / "smtp-key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return str(cert_file), str(key_file)
