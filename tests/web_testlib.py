@@ -1,0 +1,57 @@
+"""Serving the suite's web app on loopback and opening it in headless Chromium, for the
+browser tests of every product (a plain module: import it by name, like core_testdata)."""
+from __future__ import annotations
+
+import contextlib
+import shutil
+import socket
+import threading
+import time
+
+import httpx
+import pytest
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+needs_chromium = pytest.mark.skipif(not shutil.which("chromium"),
+                                    reason="Debian's chromium is not installed (make setup)")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def serve_app(app, timeout_s: float = 30):
+    """A real uvicorn server for ``app`` in a thread; yields its base URL once /health answers."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", ws="none"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout_s
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.1)
+    base = f"http://127.0.0.1:{port}"
+    assert server.started and httpx.get(f"{base}/health").status_code == 200
+    try:
+        yield base
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@contextlib.contextmanager
+def chromium_page():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser.new_page()
+        finally:
+            browser.close()
