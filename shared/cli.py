@@ -164,6 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
     from shared.quickstart import register as register_run
 
     register_run(sub)
+    from shared.suite.config_check import register as register_config
+
+    register_config(sub)
     for entry in entry_points(group="nlpsuite.commands"):
         entry.load()(sub)
     return parser
@@ -177,10 +180,9 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = build_parser()
     options = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if options.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    from shared.logging_setup import configure_logging
+
+    configure_logging(logging.DEBUG if options.verbose else None)
     try:
         return options.func(options) or 0
     except (DataError, ModelNotFoundError, ModelFolderError, CommandError, ConfigError) as exc:

@@ -17,7 +17,6 @@ from shared.training.args import FineTuneArgs
 
 logger = logging.getLogger(__name__)
 
-ROOT = Path(__file__).resolve().parents[1]
 
 PROFILES: dict[str, dict[str, FineTuneArgs]] = {
     "quick": {
@@ -51,13 +50,17 @@ def _splits(name: str) -> dict:
     return load_phrasebank()
 
 
+def model_paths(name: str, profile: str, var_dir: Path) -> tuple[Path, Path]:
+    """(fine-tuned torch folder, its int8 ONNX export) of a core classifier under ``var_dir``."""
+    return var_dir / "models" / f"{name}-{profile}", var_dir / "models" / f"{name}-{profile}-int8"
+
+
 def prepare_model(name: str, profile: str, var_dir: Path, threads: int | None) -> Path:
     """Fine-tune and export ``name`` unless ``var/models/<name>-<profile>-int8`` exists."""
     from shared.export import export_onnx
     from shared.training import finetune
 
-    trained = var_dir / "models" / f"{name}-{profile}"
-    exported = var_dir / "models" / f"{name}-{profile}-int8"
+    trained, exported = model_paths(name, profile, var_dir)
     if (exported / "nlpsuite.json").is_file():
         logger.info("%s: using cached %s", name, exported)
         return exported
@@ -72,13 +75,13 @@ def prepare_model(name: str, profile: str, var_dir: Path, threads: int | None) -
     return exported
 
 
-def cmd_run(options) -> int:
+def prepare_and_demo(var_dir: Path, profile: str, threads: int | None) -> int:
+    """`nlpsuite run --prepare-only`: the two classifiers, their test metrics and a demo."""
     from shared.inference import Predictor
 
-    var_dir = Path(options.var).resolve()
     started = time.perf_counter()
     for name in ("banking77", "phrasebank"):
-        folder = prepare_model(name, options.profile, var_dir, options.threads)
+        folder = prepare_model(name, profile, var_dir, threads)
         metrics = json.loads((folder / "metrics.json").read_text())
         print(f"\n{name}: {folder}\n  test accuracy {metrics['accuracy']:.4f}, macro-F1 "
               f"{metrics['macro_f1']:.4f}, ECE {metrics['ece']:.4f}")
@@ -89,9 +92,23 @@ def cmd_run(options) -> int:
     return 0
 
 
+def cmd_run(options) -> int:
+    from shared.suite.runner import _settings, run_suite
+
+    if options.prepare_only:
+        settings = _settings(options)
+        return prepare_and_demo(Path(settings.var_dir).resolve(), settings.profile, settings.threads)
+    return run_suite(options)
+
+
 def register(subparsers) -> None:
-    p = subparsers.add_parser("run", help="the main job: prepare (fine-tune, export) and demo the suite's models")
-    p.add_argument("--profile", choices=sorted(PROFILES), default="quick")
-    p.add_argument("--var", default=str(ROOT / "var"), help="folder for models and data; default: var/")
-    p.add_argument("--threads", type=int, default=None)
+    p = subparsers.add_parser("run", help="the main job: prepare every product and run the whole suite")
+    p.add_argument("--config", help="suite config file (default: $NLPSUITE_CONFIG or ./nlpsuite.yml)")
+    p.add_argument("--profile", choices=sorted(PROFILES), default=None,
+                   help="quick (default; < 15 min on 2 cores the first time) or full (benchmark quality)")
+    p.add_argument("--var", dest="var_dir", default=None, help="folder for models, databases, logs; default: var/")
+    p.add_argument("--threads", type=int, default=None, help="torch threads for fine-tuning; default: all cores")
+    p.add_argument("--web-port", type=int, default=None, help="the web app's port; default 8000 (suite.web_port)")
+    p.add_argument("--prepare-only", action="store_true",
+                   help="only fine-tune/export the two classifiers and classify a few demo texts")
     p.set_defaults(func=cmd_run)

@@ -24,7 +24,7 @@ def tiny_profile(monkeypatch, tiny_base, tiny_data):
 
 
 def test_run_prepares_exports_and_demos_each_model_then_reuses_them(tiny_profile, tmp_path, capsys, monkeypatch):
-    assert main(["run", "--var", str(tmp_path), "--threads", "1"]) == 0
+    assert main(["run", "--prepare-only", "--var", str(tmp_path), "--threads", "1"]) == 0
     out = capsys.readouterr().out
     for name in ("banking77", "phrasebank"):
         exported = tmp_path / "models" / f"{name}-quick-int8"
@@ -40,5 +40,5 @@ def test_run_prepares_exports_and_demos_each_model_then_reuses_them(tiny_profile
         raise AssertionError("the cached model was trained again")
 
     monkeypatch.setattr(shared.training, "finetune", no_training)
-    assert main(["run", "--var", str(tmp_path), "--threads", "1"]) == 0
+    assert main(["run", "--prepare-only", "--var", str(tmp_path), "--threads", "1"]) == 0
     assert "ready in" in capsys.readouterr().out

@@ -1,0 +1,120 @@
+"""The chatbot's part in `nlpsuite run`: the generated Rasa project, the demo bank, the FAQ
+index and a trained Rasa model under ``var/chatbot``; the action server and `rasa run` as
+services (the chat page itself is in the suite's web app).
+
+The Rasa model wraps the core's already fine-tuned BANKING77 classifier (the component's
+``model`` option), so `rasa train` here exports and packs, it does not fine-tune again. A
+stamp of the settings, the FAQ and the classifier decides whether the project and the model
+must be rebuilt; otherwise a second run reuses them.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from pathlib import Path
+
+from shared.suite import Service, SuiteContext, http_ready
+
+logger = logging.getLogger(__name__)
+REPO = Path(__file__).resolve().parents[1]
+MODEL_NAME = "suite"
+STAMP = ".nlpsuite-stamp"
+
+
+class ChatbotPart:
+    name = "chatbot"
+
+    def load_config(self, path=None):
+        """This product's section of ``path``, validated (for `nlpsuite config check`)."""
+        from chatbot.settings import load_settings
+
+        return load_settings(path)
+
+    def defaults(self, ctx: SuiteContext) -> dict:
+        var = ctx.var("chatbot")
+        return {"project_dir": str(var / "project"), "models_dir": str(var / "models"),
+                "bank_db": f"sqlite:///{var / 'bank.db'}", "tracker_store": f"sqlite:///{var / 'tracker.db'}",
+                "faq": str(REPO / "data" / "chatbot" / "faq.csv"), "faq_index": str(var / "faq_index"),
+                "host": ctx.settings.host, "web_port": ctx.settings.web_port,
+                "classifier": {"model": str(ctx.models["banking77"])}}
+
+    def _settings(self, ctx: SuiteContext):
+        from chatbot.settings import load_settings
+
+        return load_settings(ctx.config_file)
+
+    def _stamp(self, settings) -> str:
+        digest = hashlib.sha256(settings.json(sort_keys=True).encode())
+        digest.update(Path(settings.faq).read_bytes())
+        model = Path(settings.classifier.model) if settings.classifier.model else None
+        if model and (model / "nlpsuite.json").is_file():
+            digest.update((model / "nlpsuite.json").read_bytes())
+        return digest.hexdigest()
+
+    def prepare(self, ctx: SuiteContext) -> None:
+        from chatbot import server
+        from chatbot.bank import Bank, seed_demo
+        from chatbot.faq import INDEX_FILE, FaqIndex, load_faq
+        from chatbot.project import build_project, write_endpoints
+        from shared.embeddings import Embedder
+
+        settings = self._settings(ctx)
+        project, models = Path(settings.project_dir), Path(settings.models_dir)
+        stamp, stamp_file = self._stamp(settings), project / STAMP
+        fresh = stamp_file.is_file() and stamp_file.read_text() == stamp
+        if not fresh or not (project / "config.yml").is_file():
+            report = build_project(project, settings, data_dir=REPO / "data" / "banking77")
+            logger.info("chatbot: project with %d intents, %d examples in %s", len(report.intents),
+                        report.examples, project)
+        write_endpoints(project, settings)
+        seed_demo(Bank(settings.bank_db))
+        if not fresh or not (Path(settings.faq_index) / INDEX_FILE).is_file():
+            index = FaqIndex.build(load_faq(settings.faq), Embedder(settings.embedder))
+            index.save(settings.faq_index)
+            logger.info("chatbot: FAQ index of %d questions in %s", len(index.entries), settings.faq_index)
+        model = models / f"{MODEL_NAME}.tar.gz"
+        if not fresh or not model.is_file():
+            logger.info("chatbot: rasa train (about 1-2 min; log in %s)", ctx.var("logs", "rasa-train.log"))
+            started = time.perf_counter()
+            ctx.var("logs").mkdir(parents=True, exist_ok=True)
+            server.train(project, models, name=MODEL_NAME, log=ctx.var("logs", "rasa-train.log"),
+                         env=server.rasa_env({"NLPSUITE_CONFIG": str(ctx.config_file)},
+                                             cache_dir=ctx.var("chatbot", "rasa_cache")))
+            logger.info("chatbot: Rasa model %s in %.0f s", model, time.perf_counter() - started)
+        stamp_file.write_text(stamp)
+
+    def services(self, ctx: SuiteContext) -> list[Service]:
+        from chatbot import server
+        from shared.logging_setup import rasa_logging_config
+
+        settings = self._settings(ctx)
+        project, host = Path(settings.project_dir), settings.host
+        env = server.rasa_env(cache_dir=ctx.var("chatbot", "rasa_cache"))
+        ctx.var("logs").mkdir(parents=True, exist_ok=True)
+        logging_file = rasa_logging_config(ctx.var("logs", "rasa-logging.yml"))
+        actions = Service(
+            "actions", server.rasa_command("run", "actions", "--actions", "chatbot.actions",
+                                           "-p", str(settings.action_port), "--logging-config-file", logging_file),
+            port=settings.action_port, port_key="chatbot.action_port", host=host,
+            ready=http_ready(f"http://{host}:{settings.action_port}/health"), ready_timeout_s=120,
+            env={**env, "SANIC_HOST": host}, cwd=project if project.is_dir() else None)
+        rasa_url = f"http://{host}:{settings.rasa_port}"
+        rasa = Service(
+            "rasa", server.rasa_command("run", "--enable-api", "-i", host, "-p", str(settings.rasa_port),
+                                        "-m", str(Path(settings.models_dir).resolve() / f"{MODEL_NAME}.tar.gz"),
+                                        "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
+                                        "--logging-config-file", logging_file),
+            port=settings.rasa_port, port_key="chatbot.rasa_port", host=host,
+            ready=http_ready(f"{rasa_url}/status", lambda r: r.status_code == 200 and bool(r.json().get("model_file"))),
+            ready_timeout_s=240, env=env, cwd=project if project.is_dir() else None)
+        ctx.links["Rasa REST webhook"] = f"{rasa_url}/webhooks/rest/webhook"
+        return [actions, rasa]
+
+
+def part() -> ChatbotPart:
+    return ChatbotPart()
+
+
+__all__ = ["ChatbotPart", "part"]

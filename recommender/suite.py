@@ -1,0 +1,58 @@
+"""The recommender's part in `nlpsuite run`: a recommender fitted on MovieLens-100K (read from
+the installed recbole package) in ``var/recommender``, served by the suite's web app
+(``/recommender/``, ``GET /recommender/recommend``, ``POST /recommender/interactions``).
+
+The quick profile fits a smaller scorer (2 encoder layers, fewer users and pairs) so that the
+whole suite is ready within the quick profile's budget; ``--profile full`` fits the
+benchmark's configuration. An existing folder is reused.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+import time
+from pathlib import Path
+
+from shared.suite import Service, SuiteContext
+
+logger = logging.getLogger(__name__)
+QUICK = {"encoder_pairs": 2000, "scorer_users": 100, "scorer_layers": 2}
+
+
+class RecommenderPart:
+    name = "recommender"
+
+    def load_config(self, path=None):
+        """This product's section of ``path``, validated (for `nlpsuite config check`)."""
+        from recommender.config import load_settings
+
+        return load_settings(path)
+
+    def defaults(self, ctx: SuiteContext) -> dict:
+        return {"model_dir": str(ctx.var("recommender"))}
+
+    def prepare(self, ctx: SuiteContext) -> None:
+        from recommender.config import load_settings
+        from recommender.model import MODEL_FILE, FitConfig, fit
+        from recommender.movielens import load_movielens100k
+
+        settings = load_settings(ctx.config_file)
+        if (Path(settings.model_dir) / MODEL_FILE).is_file():
+            return
+        options = QUICK if ctx.settings.profile == "quick" else {}
+        config = FitConfig(threads=ctx.settings.threads, **options)
+        logger.info("recommender: fitting on MovieLens-100K into %s (%s profile; a few minutes on 2 cores)",
+                    settings.model_dir, ctx.settings.profile)
+        started = time.perf_counter()
+        items, interactions = load_movielens100k()
+        with contextlib.redirect_stdout(sys.stderr):  # the Trainer's log lines are not the summary
+            fit(items, interactions, settings.model_dir, config)
+        logger.info("recommender: fitted in %.0f s", time.perf_counter() - started)
+
+    def services(self, ctx: SuiteContext) -> list[Service]:
+        return []  # served by the suite's web app
+
+
+def part() -> RecommenderPart:
+    return RecommenderPart()

@@ -1,0 +1,128 @@
+"""`nlpsuite run` (the README's `make run`): prepare, start, watch and stop the whole suite.
+
+1. fine-tune the core's classifiers that are missing (cached in ``var/models``);
+2. write the effective config ``var/nlpsuite.effective.yml``: each product's defaults under
+   ``var/``, overridden by the user's nlpsuite.yml; every process reads it;
+3. each product prepares what its servers need (skipped when already there);
+4. start the mail outbox, the products' servers and the web app, each once the one before is
+   ready; print the URLs; restart a service that crashes; Ctrl-C or SIGTERM stops them all.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import yaml
+
+from shared.config import _merge, read_config_file
+from shared.suite.parts import SuiteContext, load_parts
+from shared.suite.services import Service, ServiceError, Supervisor, http_ready, smtp_ready
+from shared.suite.settings import SuiteSettings, load_settings
+
+logger = logging.getLogger("nlpsuite.suite")
+EFFECTIVE_CONFIG = "nlpsuite.effective.yml"
+CLASSIFIERS = ("banking77", "phrasebank")
+
+
+def _settings(options) -> SuiteSettings:
+    settings = load_settings(options.config)
+    for key in ("profile", "threads", "var_dir", "web_port"):
+        value = getattr(options, key, None)
+        if value is not None:
+            setattr(settings, key, value)
+    return settings
+
+
+def core_services(ctx: SuiteContext) -> tuple[list[Service], list[Service]]:
+    """(first, last): the mail outbox starts before the products, the web app after them."""
+    s = ctx.settings
+    outbox = Service("outbox", [ctx.python, "-m", "shared.outbox", "--dir", str(ctx.var("outbox")),
+                                "--host", s.host, "--port", str(s.outbox_port)],
+                     port=s.outbox_port, port_key="suite.outbox_port", host=s.host,
+                     ready=smtp_ready(s.host, s.outbox_port), ready_timeout_s=30)
+    web = Service("web", [ctx.python, "-m", "uvicorn", "--factory", "shared.web:create_app", "--host", s.host,
+                          "--port", str(s.web_port), "--log-level", "warning",
+                          "--ws", "none"],  # rasa pins websockets 10, too old for uvicorn's websocket support
+                  port=s.web_port, port_key="suite.web_port", host=s.host,
+                  ready=http_ready(f"{ctx.web_url}/health"), ready_timeout_s=120)
+    return [outbox], [web]
+
+
+def write_effective_config(ctx: SuiteContext, parts, user_config: dict) -> Path:
+    document: dict = {"suite": json.loads(ctx.settings.json())}
+    for part in parts:
+        document[part.name] = part.defaults(ctx)
+    document = _merge(document, {k: v for k, v in user_config.items() if k != "suite"})
+    ctx.config_file.parent.mkdir(parents=True, exist_ok=True)
+    ctx.config_file.write_text("# Written by `nlpsuite run`: the products' defaults under var/, then the user's "
+                               "config on top. Edit nlpsuite.yml, not this file.\n"
+                               + yaml.safe_dump(document, sort_keys=False))
+    return ctx.config_file
+
+
+def _print_summary(ctx: SuiteContext, started: float) -> None:
+    from shared.web import load_plugins
+
+    lines = [f"\nnlpsuite is running ({time.perf_counter() - started:.0f} s to start; profile {ctx.settings.profile}):",
+             f"  {'home':<22}{ctx.web_url}/"]
+    for plugin in load_plugins(ctx.config_file):
+        for text, path in plugin.pages.items():
+            lines.append(f"  {plugin.title + ' ' + text:<22}{ctx.web_url}{path}"[:200])
+    lines.append(f"  {'health':<22}{ctx.web_url}/health")
+    for label, where in ctx.links.items():
+        lines.append(f"  {label:<22}{where}")
+    lines.append(f"  {'mail outbox':<22}{ctx.var('outbox')}/ (SMTP {ctx.settings.host}:{ctx.settings.outbox_port})")
+    lines.append(f"  {'logs':<22}{ctx.var('logs')}/")
+    lines.append("Ctrl-C stops everything.")
+    print("\n".join(lines), flush=True)
+
+
+def run_suite(options) -> int:
+    from shared.quickstart import model_paths, prepare_model
+
+    started = time.perf_counter()
+    settings = _settings(options)
+    var_dir = Path(settings.var_dir).resolve()
+    ctx = SuiteContext(settings=settings, var_dir=var_dir, config_file=var_dir / EFFECTIVE_CONFIG)
+    user_config = read_config_file(options.config)
+    parts = load_parts()
+
+    supervisor = Supervisor(var_dir / "logs", {**os.environ, "NLPSUITE_CONFIG": str(ctx.config_file),
+                                               "PYTHONUNBUFFERED": "1"}, settings.max_restarts)
+    for name in CLASSIFIERS:
+        ctx.models[name] = model_paths(name, settings.profile, var_dir)[1]
+    write_effective_config(ctx, parts, user_config)
+    os.environ["NLPSUITE_CONFIG"] = str(ctx.config_file)  # the parts' own loaders read it too
+    first, last = core_services(ctx)
+    supervisor.check_ports(first + [s for p in parts for s in p.services(ctx)] + last)  # before any training
+
+    for name in CLASSIFIERS:
+        prepare_model(name, settings.profile, var_dir, settings.threads)
+    for part in parts:
+        logger.info("preparing %s", part.name)
+        part.prepare(ctx)
+
+    services = first + [s for p in parts for s in p.services(ctx)] + last
+    supervisor.check_ports(services)  # again: something may have taken a port while we trained
+    stop = threading.Event()
+    previous = {signum: signal.signal(signum, lambda *_: stop.set()) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        supervisor.start(services)
+        _print_summary(ctx, started)
+        while not stop.wait(1.0):
+            supervisor.watch_once()
+        print("stopping...", flush=True)
+        return 0
+    except ServiceError as exc:
+        logger.error("%s", exc)
+        return 1
+    finally:
+        supervisor.stop()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        logger.info("all services stopped")

@@ -1,0 +1,42 @@
+"""The ``suite`` section of nlpsuite.yml: where `nlpsuite run` binds and keeps its files.
+
+    suite:
+      host: 127.0.0.1        # every server binds here (loopback: nothing is exposed)
+      web_port: 8000         # the web app: chat page, dashboard, recommendations, /health
+      outbox_port: 8025      # the local SMTP server that stores mail in <var_dir>/outbox
+      var_dir: var           # models, databases, FAISS files, logs, outbox
+      profile: quick         # quick (< 15 min on 2 cores) or full (benchmark quality)
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+from pydantic import Field, validator
+
+from shared.config import StrictModel, load_section
+
+SECTION = "suite"
+
+
+class SuiteSettings(StrictModel):
+    host: str = "127.0.0.1"
+    web_port: int = Field(8000, ge=1, le=65535)
+    outbox_port: int = Field(8025, ge=1, le=65535)
+    var_dir: str = "var"
+    profile: str = "quick"
+    threads: Optional[int] = Field(None, ge=1, le=256)
+    """Torch threads for fine-tuning; default: all cores."""
+    max_restarts: int = Field(3, ge=0)
+    """How often a crashed service is started again before the suite gives up and stops."""
+
+    @validator("profile")
+    def _known_profile(cls, value):  # noqa: N805 (pydantic validator)
+        from shared.quickstart import PROFILES
+
+        if value not in PROFILES:
+            raise ValueError(f"unknown profile {value!r}; one of {', '.join(sorted(PROFILES))}")
+        return value
+
+
+def load_settings(config_path=None) -> SuiteSettings:
+    return load_section(SECTION, SuiteSettings, config_path)
