@@ -12,7 +12,7 @@ export TOKENIZERS_PARALLELISM := false
 # Benchmarks pin their own thread counts; this keeps stray libraries from oversubscribing 2 cores.
 BENCH_THREADS ?= 2
 
-.PHONY: setup browser run test test-fast bench bench-core bench-chatbot bench-finsentiment bench-recommender lint clean clean-venv help
+.PHONY: setup browser run test test-fast bench bench-core bench-chatbot bench-finsentiment bench-recommender bench-load lint clean clean-venv help
 
 help:
 	@echo "make run          the main job on embedded defaults (see README.md)"
@@ -20,6 +20,7 @@ help:
 	@echo "make test-fast    tests without the real-model integration test"
 	@echo "make bench-core   fine-tune MiniLM-L6 on BANKING77 and PhraseBank, write bench/results/core.json"
 	@echo "make bench-chatbot | bench-finsentiment | bench-recommender   the products' benchmarks"
+	@echo "make bench-load     50 chat sessions + 20 recommendation clients against a suite of its own"
 	@echo "make bench        every benchmark, then docs/benchmarks.md"
 	@echo "make setup        create .venv from requirements/lock.txt (idempotent)"
 
@@ -56,7 +57,7 @@ bench-core: setup
 	$(BIN)/python -m bench.core --threads $(BENCH_THREADS)
 
 bench-chatbot: setup
-	$(BIN)/python -m bench.chatbot --threads 1
+	$(BIN)/python -m bench.chatbot --threads 1 --train-threads $(BENCH_THREADS)
 
 bench-finsentiment: setup
 	test -f bench/work/phrasebank-int8/nlpsuite.json || $(MAKE) bench-core
@@ -65,7 +66,10 @@ bench-finsentiment: setup
 bench-recommender: setup
 	$(BIN)/python -m bench.recommender --threads $(BENCH_THREADS)
 
-bench: bench-core bench-chatbot bench-finsentiment bench-recommender
+bench-load: setup
+	$(BIN)/python -m bench.load
+
+bench: bench-core bench-chatbot bench-finsentiment bench-recommender bench-load
 	$(BIN)/python -m bench.report
 
 clean:

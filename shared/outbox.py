@@ -49,8 +49,9 @@ def serve(folder: str | os.PathLike, host: str = "127.0.0.1", port: int = 8025,
     controller.start()
     logger.info("SMTP outbox on %s:%d writing to %s", host, port, folder)
     stop = stop or threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+    if threading.current_thread() is threading.main_thread():  # a process of its own: stop on Ctrl-C/SIGTERM
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stop.set())
     try:
         stop.wait()
     finally:

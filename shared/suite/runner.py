@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from shared.config import _merge, read_config_file
+from shared.config import ConfigError, _merge, read_config_file
 from shared.suite.parts import SuiteContext, load_parts
 from shared.suite.services import Service, ServiceError, Supervisor, http_ready, smtp_ready
 from shared.suite.settings import SuiteSettings, load_settings
@@ -94,15 +94,22 @@ def run_suite(options) -> int:
 
     supervisor = Supervisor(var_dir / "logs", {**os.environ, "NLPSUITE_CONFIG": str(ctx.config_file),
                                                "PYTHONUNBUFFERED": "1"}, settings.max_restarts)
+    unknown = sorted(set(settings.models) - set(CLASSIFIERS))
+    if unknown:
+        raise ConfigError(f"suite.models: unknown task(s) {', '.join(unknown)}; known: {', '.join(CLASSIFIERS)}")
     for name in CLASSIFIERS:
-        ctx.models[name] = model_paths(name, settings.profile, var_dir)[1]
+        given = settings.models.get(name)
+        if given and not (Path(given) / "nlpsuite.json").is_file():
+            raise ConfigError(f"suite.models.{name}: {given} is not a model folder made by `nlpsuite finetune`")
+        ctx.models[name] = Path(given).resolve() if given else model_paths(name, settings.profile, var_dir)[1]
     write_effective_config(ctx, parts, user_config)
     os.environ["NLPSUITE_CONFIG"] = str(ctx.config_file)  # the parts' own loaders read it too
     first, last = core_services(ctx)
     supervisor.check_ports(first + [s for p in parts for s in p.services(ctx)] + last)  # before any training
 
     for name in CLASSIFIERS:
-        prepare_model(name, settings.profile, var_dir, settings.threads)
+        if name not in settings.models:
+            prepare_model(name, settings.profile, var_dir, settings.threads)
     for part in parts:
         logger.info("preparing %s", part.name)
         part.prepare(ctx)

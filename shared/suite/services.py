@@ -127,6 +127,7 @@ class Supervisor:
             popen = subprocess.Popen(service.command, cwd=service.cwd, env={**self.base_env, **service.env},
                                      stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                      preexec_fn=_die_with_parent)
+        (self.log_dir / f"{service.name}.pid").write_text(f"{popen.pid}\n")  # for operators (and the load test)
         logger.info("started %s (pid %d)", service.name, popen.pid)
         return popen
 
@@ -198,5 +199,6 @@ class Supervisor:
                 except ProcessLookupError:
                     pass
                 item.popen.wait(5)
+            (self.log_dir / f"{item.service.name}.pid").unlink(missing_ok=True)
             logger.info("stopped %s", item.service.name)
         self.running = []

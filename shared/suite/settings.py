@@ -6,10 +6,11 @@
       outbox_port: 8025      # the local SMTP server that stores mail in <var_dir>/outbox
       var_dir: var           # models, databases, FAISS files, logs, outbox
       profile: quick         # quick (< 15 min on 2 cores) or full (benchmark quality)
+      models: {}             # e.g. {banking77: path/to/folder}: use a fine-tuned folder, train nothing
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Dict, Optional
 
 from pydantic import Field, validator
 
@@ -26,6 +27,9 @@ class SuiteSettings(StrictModel):
     profile: str = "quick"
     threads: Optional[int] = Field(None, ge=1, le=256)
     """Torch threads for fine-tuning; default: all cores."""
+    models: Dict[str, str] = {}
+    """Already fine-tuned classifier folders by task (``banking77``, ``phrasebank``): used as
+    they are instead of fine-tuning the profile's."""
     max_restarts: int = Field(3, ge=0)
     """How often a crashed service is started again before the suite gives up and stops."""
 

@@ -8,39 +8,21 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import shared  # noqa: E402,F401  (offline environment first)
 
-import re  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
-from fin_testlib import COMPANIES, PHRASES, TAILS, FeedServer, SmtpServer, free_port, training_rows  # noqa: E402
+from fin_testlib import FeedServer, SmtpServer, build_sentiment_model, free_port  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def sentiment_model(tmp_path_factory) -> Path:
     """A 2-layer BERT (hidden 64) with a vocab made of the headline words, fine-tuned on
     synthetic negative/neutral/positive headlines: a real calibrated model folder in seconds."""
-    from core_testdata import build_tiny_bert
-    from shared.data import LabelledTexts
-    from shared.training import FineTuneArgs, finetune
-
-    base = tmp_path_factory.mktemp("fin_tiny_base")
-    words = set()
-    for phrases in PHRASES.values():
-        for p in phrases:
-            words.update(re.findall(r"\w+", p.lower()))
-    for text in COMPANIES + TAILS:
-        words.update(re.findall(r"\w+", text.lower()))
-    build_tiny_bert(base, words, hidden_size=64, max_positions=64)
-    rows = training_rows()
-    train = LabelledTexts([t for t, _ in rows], [l for _, l in rows], "synthetic headlines")
-    out = tmp_path_factory.mktemp("fin_tiny_model") / "sentiment"
-    finetune(train, FineTuneArgs(base=str(base), epochs=20, learning_rate=1e-3, batch_size=16, threads=1,
-                                 max_length=32, progress=False, logging_steps=10, early_stopping_patience=6),
-             out)
-    return out
+    return build_sentiment_model(tmp_path_factory.mktemp("fin_tiny_base"),
+                                 tmp_path_factory.mktemp("fin_tiny_model") / "sentiment")
 
 
 @pytest.fixture(scope="session")

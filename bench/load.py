@@ -1,0 +1,207 @@
+"""Bounded load test on loopback: the whole suite under concurrent chat and recommendation
+traffic, and an action-server crash in the middle of it.
+
+    python -m bench.load [--sessions 50 --turns 20 --rec-clients 20 --rec-seconds 60] [--smoke]
+
+Starts `nlpsuite run` in bench/work/load/ on its own ports (so it never touches a running
+`make run`), with the quick profile's models from var/models (prepared if missing) and a copy
+of var/recommender, then:
+
+1. **chat**: ``--sessions`` concurrent sessions of ``--turns`` turns each against Rasa's REST
+   webhook, BANKING77 test utterances, each session waiting a uniform 0.5-1.5 s between turns
+   (a person reading the answer and typing); after a third of the turns the action server is
+   killed with SIGKILL, and the suite's supervisor starts it again. Afterwards every
+   session's tracker is read back from Rasa's HTTP API: each user message sent must be there.
+2. **recommend**: ``--rec-clients`` concurrent clients calling GET /recommender/recommend for
+   random MovieLens users, back to back, for ``--rec-seconds``.
+
+Latency p50/p95, error counts (HTTP status not 200, or no answer) and throughput go to
+bench/results/load.json. Target: no errors, webhook p95 <= 250 ms on 2 cores.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import numpy as np
+import yaml
+
+from bench.common import ROOT, WORK, update_results
+
+logger = logging.getLogger("bench.load")
+PORTS = {"web": 8101, "outbox": 8026, "rasa": 5006, "actions": 5056}
+
+
+def _percentiles(values: list[float]) -> dict:
+    if not values:
+        return {"p50": None, "p95": None, "mean": None, "n": 0}
+    arr = np.asarray(values)
+    return {"p50": round(float(np.percentile(arr, 50)), 1), "p95": round(float(np.percentile(arr, 95)), 1),
+            "mean": round(float(arr.mean()), 1), "n": len(values)}
+
+
+def _models(profile: str) -> dict:
+    from shared.quickstart import prepare_model
+
+    var = ROOT / "var"
+    return {name: str(prepare_model(name, profile, var, None)) for name in ("banking77", "phrasebank")}
+
+
+def start_suite(root: Path, profile: str) -> tuple[subprocess.Popen, Path]:
+    recommender = root / "recommender"
+    if not recommender.exists():
+        source = ROOT / "var" / "recommender"
+        if not (source / "model.json").is_file():
+            raise SystemExit("var/recommender is missing: run `make run` once (it fits the recommender)")
+        shutil.copytree(source, recommender)
+    config = root / "nlpsuite.yml"
+    config.write_text(yaml.safe_dump({
+        "suite": {"var_dir": str(root / "var"), "web_port": PORTS["web"], "outbox_port": PORTS["outbox"],
+                  "models": _models(profile)},
+        "chatbot": {"rasa_port": PORTS["rasa"], "action_port": PORTS["actions"]},
+        "recommender": {"model_dir": str(recommender)},
+    }))
+    log = root / "suite.log"
+    proc = subprocess.Popen([sys.executable, "-m", "shared.cli", "run", "--config", str(config)],
+                            stdout=open(log, "wb"), stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 900
+    while "nlpsuite is running" not in log.read_text(errors="replace"):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"the suite did not start; see {log}:\n{log.read_text()[-3000:]}")
+        time.sleep(1)
+    return proc, root / "var" / "logs"
+
+
+async def chat(sessions: int, turns: int, texts: list[str], pid_file: Path, rasa: str) -> dict:
+    latencies, errors, sent = [], [], {}
+    total, done = sessions * turns, 0
+    kill = {"at_turn": total // 3, "done": False}
+
+    async def kill_actions():
+        pid = int(pid_file.read_text())
+        os.kill(pid, signal.SIGKILL)
+        kill.update(done=True, pid=pid, at_s=round(time.perf_counter() - started, 1))
+        logger.info("killed the action server (pid %d) after %d turns", pid, done)
+
+    async def session(client: httpx.AsyncClient, rng: random.Random):
+        nonlocal done
+        sender = f"load-{uuid.uuid4().hex[:10]}"
+        sent[sender] = 0
+        for _ in range(turns):
+            await asyncio.sleep(rng.uniform(0.5, 1.5))
+            text = rng.choice(texts)
+            t0 = time.perf_counter()
+            try:
+                response = await client.post(f"{rasa}/webhooks/rest/webhook", json={"sender": sender, "message": text})
+                ok = response.status_code == 200 and isinstance(response.json(), list) and response.json()
+                if not ok:
+                    errors.append(f"HTTP {response.status_code}: {response.text[:120]}")
+            except httpx.HTTPError as exc:
+                errors.append(f"{type(exc).__name__}: {exc}")
+            latencies.append((time.perf_counter() - t0) * 1000)
+            sent[sender] += 1
+            done += 1
+            if done >= kill["at_turn"] and not kill["done"]:
+                kill["done"] = True
+                await kill_actions()
+
+    started = time.perf_counter()
+    limits = httpx.Limits(max_connections=sessions + 10)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+        await asyncio.gather(*(session(client, random.Random(n)) for n in range(sessions)))
+        wall = time.perf_counter() - started
+        found, lost = 0, 0
+        for sender, count in sent.items():
+            tracker = (await client.get(f"{rasa}/conversations/{sender}/tracker")).json()
+            users = sum(1 for e in tracker.get("events", []) if e.get("event") == "user")
+            found += users
+            lost += max(0, count - users)
+    return {"sessions": sessions, "turns_per_session": turns, "think_time_s": [0.5, 1.5],
+            "webhook_ms": _percentiles(latencies), "errors": len(errors), "error_examples": errors[:5],
+            "requests_per_s": round(len(latencies) / wall, 1), "wall_seconds": round(wall, 1),
+            "action_server_killed": {k: v for k, v in kill.items() if k != "done"},
+            "tracker": {"user_messages_sent": sum(sent.values()), "user_events_found": found,
+                        "user_events_lost": lost}}
+
+
+async def recommend(clients: int, seconds: float, users: list[str], web: str) -> dict:
+    latencies, errors = [], []
+    deadline = time.perf_counter() + seconds
+
+    async def client_loop(client: httpx.AsyncClient, rng: random.Random):
+        while time.perf_counter() < deadline:
+            t0 = time.perf_counter()
+            try:
+                response = await client.get(f"{web}/recommender/recommend", params={"user": rng.choice(users), "k": 10})
+                if response.status_code != 200 or len(response.json().get("items", [])) != 10:
+                    errors.append(f"HTTP {response.status_code}: {response.text[:120]}")
+            except httpx.HTTPError as exc:
+                errors.append(f"{type(exc).__name__}: {exc}")
+            latencies.append((time.perf_counter() - t0) * 1000)
+
+    started = time.perf_counter()
+    async with httpx.AsyncClient(timeout=120, limits=httpx.Limits(max_connections=clients + 5)) as client:
+        await asyncio.gather(*(client_loop(client, random.Random(100 + n)) for n in range(clients)))
+    wall = time.perf_counter() - started
+    return {"clients": clients, "seconds": round(wall, 1), "recommend_ms": _percentiles(latencies),
+            "errors": len(errors), "error_examples": errors[:5], "requests_per_s": round(len(latencies) / wall, 1)}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sessions", type=int, default=50)
+    parser.add_argument("--turns", type=int, default=20)
+    parser.add_argument("--rec-clients", type=int, default=20)
+    parser.add_argument("--rec-seconds", type=float, default=60)
+    parser.add_argument("--profile", default="quick")
+    parser.add_argument("--smoke", action="store_true", help="5 sessions x 4 turns, 3 clients x 5 s (plumbing only)")
+    options = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if options.smoke:
+        options.sessions, options.turns, options.rec_clients, options.rec_seconds = 5, 4, 3, 5
+    from recommender.movielens import load_movielens100k
+    from shared.data import load_banking77
+
+    root = WORK / "load"
+    root.mkdir(parents=True, exist_ok=True)
+    proc, logs = start_suite(root, options.profile)
+    try:
+        texts = load_banking77()["test"].texts
+        chat_result = asyncio.run(chat(options.sessions, options.turns, texts, logs / "actions.pid",
+                                       f"http://127.0.0.1:{PORTS['rasa']}"))
+        restarted = (logs / "actions.pid").is_file() and int((logs / "actions.pid").read_text()) != \
+            chat_result["action_server_killed"].get("pid")
+        chat_result["action_server_killed"]["restarted_by_supervisor"] = restarted
+        users = sorted({row.user for row in load_movielens100k()[1]})
+        rec_result = asyncio.run(recommend(options.rec_clients, options.rec_seconds, users,
+                                           f"http://127.0.0.1:{PORTS['web']}"))
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(120)
+    result = {"chat": chat_result, "recommend": rec_result, "cpu_count": os.cpu_count(), "smoke": options.smoke,
+              "profile": options.profile,
+              "targets": {"errors": 0, "webhook_p95_ms_max": 250}}
+    if options.smoke:
+        (root / "load.json").write_text(json.dumps(result, indent=2) + "\n")
+        out = root / "load.json"
+    else:
+        out = update_results("load", result)
+    print(json.dumps(result, indent=1))
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,134 @@
+"""The pieces of `nlpsuite run` on their own: the supervisor (readiness, restart, ordered stop),
+the port check, the SMTP outbox, `nlpsuite config check`, and the run command's early errors."""
+from __future__ import annotations
+
+import smtplib
+import socket
+import sys
+import threading
+import time
+from email.message import EmailMessage
+
+import pytest
+import yaml
+
+from shared.cli import CommandError, main
+from shared.suite import Service, ServiceError, Supervisor
+from web_testlib import free_port
+
+SLEEPER = [sys.executable, "-c", "import time; print('up', flush=True); time.sleep(120)"]
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+def test_supervisor_waits_restarts_and_stops_everything(tmp_path):
+    supervisor = Supervisor(tmp_path / "logs", {}, max_restarts=1)
+    supervisor.start([Service("a", SLEEPER, ready_log="up"), Service("b", SLEEPER, ready_log="up")])
+    a, b = supervisor.running
+    first_pid = a.popen.pid
+    a.popen.kill()
+    a.popen.wait()
+    supervisor.watch_once()  # a crashed: started again
+    assert a.popen.pid != first_pid and alive(a.popen.pid)
+    assert (tmp_path / "logs" / "a.log").read_text().count("up") == 2  # the log keeps both runs
+    a.popen.kill()
+    a.popen.wait()
+    with pytest.raises(ServiceError, match="a crashed 2 times"):
+        supervisor.watch_once()  # max_restarts=1: the second crash gives up
+    pids = [item.popen.pid for item in supervisor.running]
+    supervisor.stop()
+    assert not any(alive(pid) for pid in pids) and supervisor.running == []
+
+
+def test_a_service_that_dies_while_starting_is_reported_with_its_log(tmp_path):
+    crash = [sys.executable, "-c", "import sys; print('model folder missing'); sys.exit(3)"]
+    supervisor = Supervisor(tmp_path, {})
+    with pytest.raises(ServiceError, match=r"(?s)exited with 3.*model folder missing"):
+        supervisor.start([Service("broken", crash, ready_log="never")])
+    supervisor.stop()
+
+
+def test_a_taken_port_is_named_with_its_key_before_anything_starts(tmp_path):
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        supervisor = Supervisor(tmp_path, {})
+        with pytest.raises(CommandError, match=f"port {port} .*chatbot.rasa_port.*NLPSUITE__CHATBOT__RASA_PORT"):
+            supervisor.check_ports([Service("rasa", SLEEPER, port=port, port_key="chatbot.rasa_port")])
+    with pytest.raises(CommandError, match="both port"):
+        Supervisor(tmp_path, {}).check_ports([Service("x", SLEEPER, port=port, port_key="a.port"),
+                                               Service("y", SLEEPER, port=port, port_key="b.port")])
+
+
+def test_outbox_stores_each_mail_as_an_eml_file(tmp_path):
+    from shared.outbox import serve
+
+    port, stop = free_port(), threading.Event()
+    thread = threading.Thread(target=serve, args=(tmp_path / "outbox", "127.0.0.1", port, stop), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            smtp = smtplib.SMTP("127.0.0.1", port, timeout=5)
+            break
+        except OSError:
+            time.sleep(0.1)
+    message = EmailMessage()
+    message["Subject"], message["From"], message["To"] = "spike: Nokia", "monitor@localhost", "analyst@localhost"
+    message.set_content("headline <b>one</b>")
+    with smtp:
+        smtp.send_message(message)
+        smtp.send_message(message)
+    stop.set()
+    thread.join(10)
+    files = sorted((tmp_path / "outbox").glob("*.eml"))
+    assert len(files) == 2 and not list((tmp_path / "outbox").glob(".*"))
+    assert b"Subject: spike: Nokia" in files[0].read_bytes() and b"headline <b>one</b>" in files[0].read_bytes()
+
+
+def test_config_check_names_the_wrong_key_and_section(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    good = tmp_path / "good.yml"
+    good.write_text(yaml.safe_dump({"suite": {"web_port": 8100}, "chatbot": {"rasa_port": 5100},
+                                    "finsentiment": {"poll_interval_s": 60}, "recommender": {"default_k": 5}}))
+    assert main(["config", "check", "--config", str(good)]) == 0
+    assert '"status": "ok"' in capsys.readouterr().out
+    cases = {"chatbot:\n  rasa_prot: 5\n": "chatbot.rasa_prot",
+             "chatbots: {}\n": "unknown section(s) 'chatbots'",
+             "finsentiment:\n  smtp:\n    port: many\n": "finsentiment.smtp.port",
+             "suite:\n  profile: fast\n": "suite.profile: unknown profile 'fast'"}
+    for n, (text, expected) in enumerate(cases.items()):
+        bad = tmp_path / f"bad{n}.yml"
+        bad.write_text(text)
+        assert main(["config", "check", "--config", str(bad)]) == 2
+        err = capsys.readouterr().err
+        assert str(bad) in err and expected in err, err
+    monkeypatch.setenv("NLPSUITE__SUITE__WEB_PORT", "not-a-port")
+    assert main(["config", "check", "--config", str(good)]) == 2
+    assert "suite.web_port" in capsys.readouterr().err
+
+
+def test_run_stops_before_training_when_a_port_is_taken_or_a_model_folder_is_wrong(tmp_path, capsys, monkeypatch):
+    import shared.quickstart
+
+    monkeypatch.setattr(shared.quickstart, "prepare_model",
+                        lambda *a, **k: pytest.fail("trained although the run could not start"))
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        config = tmp_path / "nlpsuite.yml"
+        config.write_text(yaml.safe_dump({"suite": {"var_dir": str(tmp_path / "var"), "web_port": port}}))
+        assert main(["run", "--config", str(config)]) == 2
+        assert f"port {port}" in capsys.readouterr().err
+    config.write_text(yaml.safe_dump({"suite": {"var_dir": str(tmp_path / "var"),
+                                                "models": {"banking77": str(tmp_path)}}}))
+    assert main(["run", "--config", str(config)]) == 2
+    assert "suite.models.banking77" in capsys.readouterr().err
