@@ -4,8 +4,8 @@
 2. write the effective config ``var/nlpsuite.effective.yml``: each product's defaults under
    ``var/``, overridden by the user's nlpsuite.yml; every process reads it;
 3. each product prepares what its servers need (skipped when already there);
-4. start the mail outbox, the products' servers and the web app, each once the one before is
-   ready; print the URLs; restart a service that crashes; Ctrl-C or SIGTERM stops them all.
+4. start the mail outbox, the products' servers and the web app together, wait until each is
+   ready, print the URLs; restart a service that crashes; Ctrl-C or SIGTERM stops them all.
 """
 from __future__ import annotations
 
@@ -68,24 +68,23 @@ def write_effective_config(ctx: SuiteContext, parts, user_config: dict) -> Path:
 def _print_summary(ctx: SuiteContext, started: float) -> None:
     from shared.web import load_plugins
 
-    lines = [f"\nnlpsuite is running ({time.perf_counter() - started:.0f} s to start; profile {ctx.settings.profile}):",
-             f"  {'home':<22}{ctx.web_url}/"]
+    rows = [("home", f"{ctx.web_url}/")]
     for plugin in load_plugins(ctx.config_file):
-        for text, path in plugin.pages.items():
-            lines.append(f"  {plugin.title + ' ' + text:<22}{ctx.web_url}{path}"[:200])
-    lines.append(f"  {'health':<22}{ctx.web_url}/health")
-    for label, where in ctx.links.items():
-        lines.append(f"  {label:<22}{where}")
-    lines.append(f"  {'mail outbox':<22}{ctx.var('outbox')}/ (SMTP {ctx.settings.host}:{ctx.settings.outbox_port})")
-    lines.append(f"  {'logs':<22}{ctx.var('logs')}/")
-    lines.append("Ctrl-C stops everything.")
-    print("\n".join(lines), flush=True)
+        rows += [(f"{plugin.title}: {text}", f"{ctx.web_url}{path}") for text, path in plugin.pages.items()]
+    rows += [("health", f"{ctx.web_url}/health"), *ctx.links.items(),
+             ("mail outbox", f"{ctx.var('outbox')}/ (SMTP {ctx.settings.host}:{ctx.settings.outbox_port})"),
+             ("logs", f"{ctx.var('logs')}/")]
+    width = max(len(label) for label, _ in rows) + 2
+    print(f"\nnlpsuite is running ({time.perf_counter() - started:.0f} s to start; profile {ctx.settings.profile}):\n"
+          + "\n".join(f"  {label:<{width}}{where}" for label, where in rows) + "\nCtrl-C stops everything.",
+          flush=True)
 
 
 def run_suite(options) -> int:
     from shared.quickstart import model_paths, prepare_model
 
     started = time.perf_counter()
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # readiness polls are not news
     settings = _settings(options)
     var_dir = Path(settings.var_dir).resolve()
     ctx = SuiteContext(settings=settings, var_dir=var_dir, config_file=var_dir / EFFECTIVE_CONFIG)

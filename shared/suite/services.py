@@ -1,7 +1,7 @@
 """Child processes of `nlpsuite run`: start, wait until ready, watch, restart, stop.
 
 A ``Service`` says how to start one server and how to tell that it is ready; the
-``Supervisor`` starts them in order, restarts one that crashes (a few times), and stops all of
+``Supervisor`` starts them together and waits until each is ready, restarts one that crashes (a few times), and stops all of
 them in reverse order on Ctrl-C or SIGTERM, so that no process is left behind. Children get
 SIGTERM if the supervisor itself dies (Linux ``PR_SET_PDEATHSIG``).
 """
@@ -156,11 +156,13 @@ class Supervisor:
             time.sleep(0.3)
 
     def start(self, services: list[Service]) -> None:
+        """Start all, then wait for each in order: start-up time is the slowest one's, not the sum
+        (a service that needs another retries until it is there, as Rasa does for its actions)."""
         for service in services:
-            item = Running(service, self._spawn(service), self.log_dir / f"{service.name}.log")
-            self.running.append(item)
+            self.running.append(Running(service, self._spawn(service), self.log_dir / f"{service.name}.log"))
+        for item in self.running:
             self._wait_ready(item)
-            logger.info("%s ready", service.name)
+            logger.info("%s ready", item.service.name)
 
     def watch_once(self) -> None:
         """Restart any service that died; too many restarts in ten minutes is a ServiceError."""
