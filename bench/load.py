@@ -74,7 +74,7 @@ def start_suite(root: Path, profile: str) -> tuple[subprocess.Popen, Path]:
         "recommender": {"model_dir": str(recommender)},
     }))
     log = root / "suite.log"
-    proc = subprocess.Popen([sys.executable, "-m", "shared.cli", "run", "--config", str(config)],
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "nlpsuite"), "run", "--config", str(config)],
                             stdout=open(log, "wb"), stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 900
     while "nlpsuite is running" not in log.read_text(errors="replace"):

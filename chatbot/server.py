@@ -112,7 +112,8 @@ def start_actions(*, host: str = "127.0.0.1", port: int, env: dict, cwd=None, lo
 
 
 def start_web(*, host: str = "127.0.0.1", port: int, env: dict, cwd=None, log: Optional[Path] = None) -> Process:
-    command = [sys.executable, "-m", "uvicorn", "--factory", "shared.web:create_app", "--host", host,
+    command = [sys.executable, "-P", "-m", "uvicorn", "--factory", "shared.web:create_app", "--host", host,
+               "--app-dir", str(Path(__file__).resolve().parents[1]),  # not the working directory
                "--port", str(port), "--log-level", "warning",
                "--ws", "none"]  # rasa pins websockets 10, too old for uvicorn's websocket support
     return _spawn("web", command, cwd, env, log, f"http://{host}:{port}")

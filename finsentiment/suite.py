@@ -39,7 +39,7 @@ class FinSentimentPart:
         ctx.var("finsentiment").mkdir(parents=True, exist_ok=True)
 
     def services(self, ctx: SuiteContext) -> list[Service]:
-        return [Service("monitor", [ctx.python, "-m", "shared.cli", "finsentiment", "run"],
+        return [Service("monitor", ctx.module_command("shared.cli", "finsentiment", "run"),
                         ready_log=READY_LINE, ready_timeout_s=120)]
 
 

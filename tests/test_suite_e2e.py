@@ -78,6 +78,7 @@ def wait_for(condition, timeout_s: float, what: str, proc=None, log: Path | None
 def test_the_whole_suite_from_a_clean_var(tmp_path):
     from recommender.model import fit
 
+    (tmp_path / "catalogue").mkdir()
     catalogue = make_catalogue(tmp_path / "catalogue")
     encoder = build_tiny_encoder(tmp_path / "rec_bert", tmp_path / "rec_encoder", catalogue.items)
     recommender_dir = tmp_path / "recommender"
@@ -103,7 +104,7 @@ def test_the_whole_suite_from_a_clean_var(tmp_path):
     assert not var.exists()
     log = tmp_path / "run.log"
     with open(log, "wb") as output:
-        proc = subprocess.Popen([sys.executable, "-m", "shared.cli", "run", "--config", str(config)], cwd=tmp_path,
+        proc = subprocess.Popen([str(Path(sys.executable).parent / "nlpsuite"), "run", "--config", str(config)], cwd=tmp_path,
                                 stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{web_port}"
     effective = var / "nlpsuite.effective.yml"

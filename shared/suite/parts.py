@@ -36,6 +36,11 @@ class SuiteContext:
     """Extra lines for the summary the runner prints (label -> URL or path)."""
     python: str = sys.executable
 
+    def module_command(self, module: str, *args: str) -> list[str]:
+        """``python -P -m module args``: -P keeps the working directory off sys.path, so a folder
+        there named like a package (a ``recommender/`` model folder, say) cannot shadow it."""
+        return [self.python, "-P", "-m", module, *args]
+
     def var(self, *parts: str) -> Path:
         return self.var_dir.joinpath(*parts)
 

@@ -26,6 +26,9 @@ from shared.suite.settings import SuiteSettings, load_settings
 
 logger = logging.getLogger("nlpsuite.suite")
 EFFECTIVE_CONFIG = "nlpsuite.effective.yml"
+# uvicorn puts its --app-dir (default: the working directory) first on sys.path; point it where
+# the suite's packages are, so that nothing in the working directory can shadow them.
+PACKAGES = str(Path(__file__).resolve().parents[2])
 CLASSIFIERS = ("banking77", "phrasebank")
 
 
@@ -41,13 +44,13 @@ def _settings(options) -> SuiteSettings:
 def core_services(ctx: SuiteContext) -> tuple[list[Service], list[Service]]:
     """(first, last): the mail outbox starts before the products, the web app after them."""
     s = ctx.settings
-    outbox = Service("outbox", [ctx.python, "-m", "shared.outbox", "--dir", str(ctx.var("outbox")),
-                                "--host", s.host, "--port", str(s.outbox_port)],
+    outbox = Service("outbox", ctx.module_command("shared.outbox", "--dir", str(ctx.var("outbox")),
+                                                     "--host", s.host, "--port", str(s.outbox_port)),
                      port=s.outbox_port, port_key="suite.outbox_port", host=s.host,
                      ready=smtp_ready(s.host, s.outbox_port), ready_timeout_s=30)
-    web = Service("web", [ctx.python, "-m", "uvicorn", "--factory", "shared.web:create_app", "--host", s.host,
-                          "--port", str(s.web_port), "--log-level", "warning",
-                          "--ws", "none"],  # rasa pins websockets 10, too old for uvicorn's websocket support
+    web = Service("web", ctx.module_command("uvicorn", "--factory", "shared.web:create_app", "--app-dir", PACKAGES, "--host", s.host,
+                                               "--port", str(s.web_port), "--log-level", "warning",
+                                               "--ws", "none"),  # rasa pins websockets 10: too old for uvicorn's
                   port=s.web_port, port_key="suite.web_port", host=s.host,
                   ready=http_ready(f"{ctx.web_url}/health"), ready_timeout_s=120)
     return [outbox], [web]
