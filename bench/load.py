@@ -8,10 +8,11 @@ Starts `nlpsuite run` in bench/work/load/ on its own ports (so it never touches 
 of var/recommender, then:
 
 1. **chat**: ``--sessions`` concurrent sessions of ``--turns`` turns each against Rasa's REST
-   webhook, BANKING77 test utterances, each session waiting a uniform 0.5-1.5 s between turns
-   (a person reading the answer and typing); after a third of the turns the action server is
+   webhook, BANKING77 test utterances, each session waiting a uniform 2-6 s between turns
+   (a person reading the answer and typing the next message; ``--think``); after a third of the turns the action server is
    killed with SIGKILL, and the suite's supervisor starts it again. Afterwards every
    session's tracker is read back from Rasa's HTTP API: each user message sent must be there.
+   Then the same sessions again with no pause at all: the saturation throughput (no target).
 2. **recommend**: ``--rec-clients`` concurrent clients calling GET /recommender/recommend for
    random MovieLens users, back to back, for ``--rec-seconds``.
 
@@ -84,56 +85,84 @@ def start_suite(root: Path, profile: str) -> tuple[subprocess.Popen, Path]:
     return proc, root / "var" / "logs"
 
 
-async def chat(sessions: int, turns: int, texts: list[str], pid_file: Path, rasa: str) -> dict:
+async def chat(sessions: int, turns: int, texts: list[str], pid_file: Path | None, rasa: str, actions: str,
+               think: tuple[float, float]) -> dict:
+    """Errors are split by time: those of requests that overlap the action server's outage
+    (from the kill until it answers /health again) are expected and counted apart."""
     latencies, errors, sent = [], [], {}
     total, done = sessions * turns, 0
-    kill = {"at_turn": total // 3, "done": False}
+    kill = {"at_turn": total // 3, "done": pid_file is None}
 
     async def kill_actions():
         pid = int(pid_file.read_text())
         os.kill(pid, signal.SIGKILL)
-        kill.update(done=True, pid=pid, at_s=round(time.perf_counter() - started, 1))
+        kill.update(done=True, pid=pid, at_s=round(time.perf_counter() - started, 2))
         logger.info("killed the action server (pid %d) after %d turns", pid, done)
+        async with httpx.AsyncClient(timeout=2) as probe:
+            while True:
+                await asyncio.sleep(0.2)
+                try:
+                    if (await probe.get(f"{actions}/health")).status_code == 200 and int(pid_file.read_text()) != pid:
+                        break
+                except (httpx.HTTPError, ValueError, OSError):
+                    pass
+        kill["back_at_s"] = round(time.perf_counter() - started, 2)
+        kill["outage_s"] = round(kill["back_at_s"] - kill["at_s"], 2)
+        logger.info("the action server is back after %.1f s", kill["outage_s"])
 
     async def session(client: httpx.AsyncClient, rng: random.Random):
         nonlocal done
         sender = f"load-{uuid.uuid4().hex[:10]}"
         sent[sender] = 0
         for _ in range(turns):
-            await asyncio.sleep(rng.uniform(0.5, 1.5))
+            await asyncio.sleep(rng.uniform(*think))
             text = rng.choice(texts)
             t0 = time.perf_counter()
+            problem = None
             try:
                 response = await client.post(f"{rasa}/webhooks/rest/webhook", json={"sender": sender, "message": text})
                 ok = response.status_code == 200 and isinstance(response.json(), list) and response.json()
                 if not ok:
-                    errors.append(f"HTTP {response.status_code}: {response.text[:120]}")
+                    problem = f"HTTP {response.status_code}: {response.text[:120]} (to {text!r})"
             except httpx.HTTPError as exc:
-                errors.append(f"{type(exc).__name__}: {exc}")
-            latencies.append((time.perf_counter() - t0) * 1000)
+                problem = f"{type(exc).__name__}: {exc}"
+            t1 = time.perf_counter()
+            latencies.append((t1 - t0) * 1000)
+            if problem:
+                errors.append((t0 - started, t1 - started, problem))
             sent[sender] += 1
             done += 1
             if done >= kill["at_turn"] and not kill["done"]:
                 kill["done"] = True
-                await kill_actions()
+                outage.append(asyncio.create_task(kill_actions()))
 
+    outage: list[asyncio.Task] = []
     started = time.perf_counter()
     limits = httpx.Limits(max_connections=sessions + 10)
     async with httpx.AsyncClient(timeout=60, limits=limits) as client:
         await asyncio.gather(*(session(client, random.Random(n)) for n in range(sessions)))
         wall = time.perf_counter() - started
+        await asyncio.gather(*outage)
         found, lost = 0, 0
         for sender, count in sent.items():
             tracker = (await client.get(f"{rasa}/conversations/{sender}/tracker")).json()
             users = sum(1 for e in tracker.get("events", []) if e.get("event") == "user")
             found += users
             lost += max(0, count - users)
-    return {"sessions": sessions, "turns_per_session": turns, "think_time_s": [0.5, 1.5],
-            "webhook_ms": _percentiles(latencies), "errors": len(errors), "error_examples": errors[:5],
+    return {"sessions": sessions, "turns_per_session": turns, "think_time_s": list(think),
+            "webhook_ms": _percentiles(latencies), **_split_errors(errors, kill),
             "requests_per_s": round(len(latencies) / wall, 1), "wall_seconds": round(wall, 1),
-            "action_server_killed": {k: v for k, v in kill.items() if k != "done"},
+            **({"action_server_killed": {k: v for k, v in kill.items() if k != "done"}} if pid_file else {}),
             "tracker": {"user_messages_sent": sum(sent.values()), "user_events_found": found,
                         "user_events_lost": lost}}
+
+
+def _split_errors(errors: list[tuple[float, float, str]], kill: dict) -> dict:
+    start, end = kill.get("at_s", float("inf")), kill.get("back_at_s", float("inf"))
+    during = [e for e in errors if e[1] >= start and e[0] <= end]
+    other = [e for e in errors if e not in during]
+    return {"errors": len(other), "error_examples": [e[2] for e in other[:5]],
+            "errors_during_action_outage": len(during), "outage_error_examples": [e[2] for e in during[:5]]}
 
 
 async def recommend(clients: int, seconds: float, users: list[str], web: str) -> dict:
@@ -163,12 +192,14 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sessions", type=int, default=50)
     parser.add_argument("--turns", type=int, default=20)
+    parser.add_argument("--think", default="2,6", help="a person's pause between turns: uniform MIN,MAX seconds")
     parser.add_argument("--rec-clients", type=int, default=20)
     parser.add_argument("--rec-seconds", type=float, default=60)
     parser.add_argument("--profile", default="quick")
     parser.add_argument("--smoke", action="store_true", help="5 sessions x 4 turns, 3 clients x 5 s (plumbing only)")
     options = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     if options.smoke:
         options.sessions, options.turns, options.rec_clients, options.rec_seconds = 5, 4, 3, 5
     from recommender.movielens import load_movielens100k
@@ -179,18 +210,20 @@ def main(argv=None) -> int:
     proc, logs = start_suite(root, options.profile)
     try:
         texts = load_banking77()["test"].texts
-        chat_result = asyncio.run(chat(options.sessions, options.turns, texts, logs / "actions.pid",
-                                       f"http://127.0.0.1:{PORTS['rasa']}"))
-        restarted = (logs / "actions.pid").is_file() and int((logs / "actions.pid").read_text()) != \
-            chat_result["action_server_killed"].get("pid")
-        chat_result["action_server_killed"]["restarted_by_supervisor"] = restarted
+        rasa, actions = f"http://127.0.0.1:{PORTS['rasa']}", f"http://127.0.0.1:{PORTS['actions']}"
+        think = tuple(float(x) for x in options.think.split(","))
+        chat_result = asyncio.run(chat(options.sessions, options.turns, texts, logs / "actions.pid", rasa, actions,
+                                       think))
+        # the same sessions as fast as the server answers: the saturation point (no target)
+        stress = asyncio.run(chat(options.sessions, options.turns, texts, None, rasa, actions, (0.0, 0.0)))
+        chat_result["action_server_killed"]["restarted_by_supervisor"] = "back_at_s" in chat_result["action_server_killed"]
         users = sorted({row.user for row in load_movielens100k()[1]})
         rec_result = asyncio.run(recommend(options.rec_clients, options.rec_seconds, users,
                                            f"http://127.0.0.1:{PORTS['web']}"))
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(120)
-    result = {"chat": chat_result, "recommend": rec_result, "cpu_count": os.cpu_count(), "smoke": options.smoke,
+    result = {"chat": chat_result, "chat_no_think_time": stress, "recommend": rec_result, "cpu_count": os.cpu_count(), "smoke": options.smoke,
               "profile": options.profile,
               "targets": {"errors": 0, "webhook_p95_ms_max": 250}}
     if options.smoke:

@@ -106,7 +106,8 @@ def start_rasa(project_dir, model: str | Path, *, host: str = "127.0.0.1", port:
 
 
 def start_actions(*, host: str = "127.0.0.1", port: int, env: dict, cwd=None, log: Optional[Path] = None) -> Process:
-    env = dict(env, SANIC_HOST=host)  # rasa-sdk reads its bind address from SANIC_HOST
+    env = dict(env, SANIC_HOST=host,  # rasa-sdk reads its bind address from SANIC_HOST
+               NLPSUITE_ACTIONS_PRELOAD="1")  # FAQ index loaded before /health answers
     return _spawn("actions", rasa_command("run", "actions", "--actions", "chatbot.actions", "-p", str(port)),
                   cwd, env, log, f"http://{host}:{port}")
 

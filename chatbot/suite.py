@@ -99,7 +99,8 @@ class ChatbotPart:
                                            "-p", str(settings.action_port), "--logging-config-file", logging_file),
             port=settings.action_port, port_key="chatbot.action_port", host=host,
             ready=http_ready(f"http://{host}:{settings.action_port}/health"), ready_timeout_s=120,
-            env={**env, "SANIC_HOST": host}, cwd=project if project.is_dir() else None)
+            env={**env, "SANIC_HOST": host, "NLPSUITE_ACTIONS_PRELOAD": "1"},  # FAQ index loaded before /health
+            cwd=project if project.is_dir() else None)
         rasa_url = f"http://{host}:{settings.rasa_port}"
         rasa = Service(
             "rasa", server.rasa_command("run", "--enable-api", "-i", host, "-p", str(settings.rasa_port),
