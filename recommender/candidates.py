@@ -1,4 +1,5 @@
-"""Candidates for one user: FAISS neighbours of the profile, plus a slice of popular items.
+"""Candidates for one user: FAISS neighbours of the profile, a slice of popular items, and
+(added by the model) the items that co-occur most with the user's history.
 
 The index search excludes what the user has already seen inside FAISS (an ID selector), so
 the top-N are all new. A share of the slots goes to the most popular unseen items: the final
@@ -18,7 +19,8 @@ from recommender.profiles import Popularity
 class Candidate:
     item: str
     similarity: float
-    source: str  # "index" or "popular"
+    source: str  # "index", "popular" or "cooccurrence"
+    cooccurrence: float = 0.0
 
 
 def generate_candidates(profile: np.ndarray, index: ItemIndex, seen: set[str], popularity: Popularity,

@@ -10,8 +10,8 @@ A recommender folder holds everything needed to serve, and nothing else:
     prefilter.json    the pre-ranking weights (no scorer) fitted on validation
     blend.json        the final ranking weights fitted on validation
 
-Serving is a cascade: a pool of candidates (FAISS neighbours of the profile and popular
-items), pre-ranked by a cheap blend without the scorer (``prefilter.json``); the scorer
+Serving is a cascade: a pool of candidates (FAISS neighbours of the profile, popular items
+and items that co-occur with the history in other users' logs), pre-ranked by a cheap blend without the scorer (``prefilter.json``); the scorer
 reranks the best ``candidates`` (50) of them and the final blend orders those.
 
 Fitting: hold out a share of each user's interactions for validation; fine-tune the
@@ -34,6 +34,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from recommender.candidates import Candidate, generate_candidates
+from recommender.cooccurrence import CoOccurrence
 from recommender.data import Interaction, Item, check_interaction
 from recommender.index import ItemIndex
 from recommender.profiles import Popularity, ProfileConfig, item_weights, profile_vector
@@ -79,6 +80,8 @@ class FitConfig:
     pool: int = 200
     """Candidates gathered first (FAISS + popular) and pre-ranked without the scorer."""
     popular_share: float = 0.3
+    cooccurrence_share: float = 0.3
+    """Extra pool candidates, as a share of ``pool``, from item co-occurrence with the history."""
     validation_share: float = 0.15
     validation_users: int = 200
     index_kind: str = "auto"
@@ -111,7 +114,8 @@ class Recommender:
         self.index = index
         self.config = config
         self.blend = blend or Blend()
-        self.prefilter = prefilter or Blend(weights={"similarity": 1.0, "popularity": 1.0})
+        self.prefilter = prefilter or Blend(weights={"similarity": 1.0, "popularity": 1.0,
+                                                                "cooccurrence": 1.0})
         self.scorer = scorer
         self.encoder_ref = encoder_ref or config.encoder
         self._encoder = None
@@ -120,11 +124,14 @@ class Recommender:
         self.histories: dict[str, list[Interaction]] = defaultdict(list)
         self.popularity = Popularity()
         for row in interactions:
-            self._remember(row)
+            self.histories[row.user].append(row)
+            self.popularity.add(row)
+        self.cooccurrence = CoOccurrence.from_histories(self.items, self.histories)
 
     def _remember(self, row: Interaction) -> None:
         self.histories[row.user].append(row)
         self.popularity.add(row)
+        self.cooccurrence.add(row.user, row.item)
 
     # -- loading ----------------------------------------------------------------------------
     @classmethod
@@ -178,8 +185,17 @@ class Recommender:
         if profile is None:
             return weights, vectors, None, []
         seen = {row.item for row in history}
-        found = generate_candidates(profile, self.index, seen, self.popularity,
-                                    n or self.config.pool, self.config.popular_share)
+        n = n or self.config.pool
+        found = generate_candidates(profile, self.index, seen, self.popularity, n, self.config.popular_share)
+        co_scores = self.cooccurrence.scores(weights)
+        taken = {c.item for c in found}
+        extra = self.cooccurrence.top(co_scores, int(round(n * self.config.cooccurrence_share)),
+                                      exclude=seen | taken, allowed=self.index)
+        if extra:
+            similarities = self.index.vectors([item for item, _ in extra]) @ profile
+            found += [Candidate(item, float(sim), "cooccurrence") for (item, _), sim in zip(extra, similarities)]
+        for c in found:
+            c.cooccurrence = self.cooccurrence.score_of(co_scores, c.item)
         return weights, vectors, profile, found
 
     def features(self, weights: dict, candidates: Sequence[Candidate], *, scorer: bool = True) -> np.ndarray:
@@ -192,7 +208,8 @@ class Recommender:
             matrix[:, 0] = self.scorer.score(context, [self.items[c.item].text for c in candidates])
         half_life = self.config.profile.half_life_days
         for row, c in enumerate(candidates):
-            matrix[row, 1:] = (c.similarity, self.popularity.score(c.item), self.popularity.recency(c.item, half_life))
+            matrix[row, 1:] = (c.similarity, self.popularity.score(c.item), self.popularity.recency(c.item, half_life),
+                               c.cooccurrence)
         return matrix
 
     def shortlist(self, weights: dict, pool: Sequence[Candidate], n: int) -> list[Candidate]:
@@ -274,6 +291,8 @@ class Recommender:
             return
         vectors = self.encoder.encode_items(items)
         self.index.add([i.id for i in items], vectors)
+        for item in items:
+            self.cooccurrence.add_item(item.id)
         if self.store is not None:
             self.store.add_items(items)
         self.items.update({i.id: i for i in items})

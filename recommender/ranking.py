@@ -1,7 +1,8 @@
 """The final ranking: a linear blend of the candidate features, its weights fitted on validation.
 
 Features per (user, candidate): the relevance scorer's probability, the retrieval similarity,
-log popularity and item recency. A logistic regression on held-out interactions (label: did
+log popularity, item recency and the co-occurrence score (people who liked the user's items
+also liked this one). A logistic regression on held-out interactions (label: did
 the user interact with the candidate) gives the weights, so the blend reflects how much each
 signal is worth on this catalogue instead of a hand-tuned guess.
 """
@@ -13,13 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
-FEATURES = ("scorer", "similarity", "popularity", "recency")
+FEATURES = ("scorer", "similarity", "popularity", "recency", "cooccurrence")
 
 
 @dataclass
 class Blend:
     weights: dict[str, float] = field(default_factory=lambda: {"scorer": 1.0, "similarity": 1.0,
-                                                                "popularity": 1.0, "recency": 0.0})
+                                                                "popularity": 1.0, "recency": 0.0,
+                                                                "cooccurrence": 1.0})
     bias: float = 0.0
     fitted_on: dict = field(default_factory=dict)
 

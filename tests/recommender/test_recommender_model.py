@@ -29,7 +29,7 @@ def test_folder_holds_every_part(fitted):
     assert not (fitted / "scorer" / "model.onnx").exists()
     assert (fitted / "index" / "items.faiss").is_file() and (fitted / "store.sqlite").is_file()
     assert meta["report"]["index"] == "flat" and meta["report"]["scorer_examples"] > 50
-    assert set(meta["report"]["blend"]["weights"]) == {"scorer", "similarity", "popularity", "recency"}
+    assert set(meta["report"]["blend"]["weights"]) == {"scorer", "similarity", "popularity", "recency", "cooccurrence"}
     assert meta["prefilter"] == "prefilter.json" and meta["report"]["prefilter"]["weights"]["scorer"] == 0.0
 
 
@@ -155,7 +155,7 @@ def test_blend_weights_follow_the_signal():
     from recommender.ranking import FEATURES, fit_blend
 
     rng = np.random.default_rng(0)
-    features = rng.random((400, 4))
+    features = rng.random((400, len(FEATURES)))
     labels = (features[:, 2] + 0.1 * rng.random(400) > 0.8).astype(int)  # only popularity matters
     blend = fit_blend(features, labels)
     assert blend.weights["popularity"] > 3 * max(abs(blend.weights[n]) for n in FEATURES if n != "popularity")
@@ -165,3 +165,31 @@ def test_blend_weights_follow_the_signal():
     assert partial.weights["scorer"] == 0.0 and partial.weights["popularity"] > 0
     with pytest.raises(ValueError, match="feature columns"):
         fit_blend(features, labels, names=FEATURES[1:])
+
+
+def test_cooccurrence_is_jaccard_weighted_by_the_profile_and_updates_at_once():
+    from recommender.cooccurrence import CoOccurrence
+    from recommender.data import Interaction
+
+    def rows(user, items):
+        return [Interaction(user, i, "view", 0.0) for i in items]
+
+    histories = {"u1": rows("u1", "ab"), "u2": rows("u2", "abc"), "u3": rows("u3", "cd")}
+    table = CoOccurrence.from_histories("abcde", histories)
+    scores = dict(zip(table.ids, table.scores({"a": 1.0})))
+    # a and b: the same two users (1.0); a and c: one shared user of three (1/3); a and d: none
+    assert scores == pytest.approx({"a": 0.0, "b": 1.0, "c": 1 / 3, "d": 0.0, "e": 0.0})
+    both = dict(zip(table.ids, table.scores({"a": 1.0, "d": 3.0})))
+    assert both["c"] == pytest.approx((1.0 * 1 / 3 + 3.0 * 1 / 2) / 4)  # weighted by the profile
+    table.add("u3", "a")  # a new interaction counts at once, before any compaction
+    after = dict(zip(table.ids, table.scores({"a": 1.0})))
+    assert after["d"] == pytest.approx(1 / 3) and after["b"] == pytest.approx(2 / 3)
+    table.add("u3", "a")  # the same user and item again changes nothing
+    table.compact()
+    assert dict(zip(table.ids, table.scores({"a": 1.0}))) == pytest.approx(after)
+    table.add_item("f")
+    table.add("u1", "f")
+    final = table.scores({"a": 1.0})
+    assert dict(zip(table.ids, final))["f"] == pytest.approx(1 / 3)  # a new item: one shared user of three
+    assert table.top(final, 2, exclude={"b"}) == [("c", pytest.approx(2 / 3)), ("d", pytest.approx(1 / 3))]
+    assert [item for item, _ in table.top(final, 10)] == ["b", "c", "d", "f"]  # nothing scoring 0
