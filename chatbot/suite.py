@@ -87,13 +87,13 @@ class ChatbotPart:
 
     def services(self, ctx: SuiteContext) -> list[Service]:
         from chatbot import server
-        from shared.logging_setup import rasa_logging_config
+        from shared.logging_setup import write_logging_config
 
         settings = self._settings(ctx)
         project, host = Path(settings.project_dir), settings.host
         env = server.rasa_env(cache_dir=ctx.var("chatbot", "rasa_cache"))
         ctx.var("logs").mkdir(parents=True, exist_ok=True)
-        logging_file = rasa_logging_config(ctx.var("logs", "rasa-logging.yml"))
+        logging_file = write_logging_config(ctx.var("logs", "logging.yml"))
         actions = Service(
             "actions", server.rasa_command("run", "actions", "--actions", "chatbot.actions",
                                            "-p", str(settings.action_port), "--logging-config-file", logging_file),

@@ -13,14 +13,19 @@ def configure_logging(level: int | str | None = None) -> None:
     logging.basicConfig(level=level, format=LOG_FORMAT)
 
 
-def rasa_logging_config(path) -> str:
-    """A logging config file for `rasa run --logging-config-file` with the suite's format."""
+def write_logging_config(path) -> str:
+    """A logging config file with the suite's format, for `rasa run --logging-config-file`
+    and `uvicorn --log-config` (both take a logging.config.dictConfig YAML file)."""
     import yaml
 
     config = {"version": 1, "disable_existing_loggers": False,
               "formatters": {"suite": {"format": LOG_FORMAT}},
               "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "suite"}},
-              "root": {"handlers": ["console"], "level": "INFO"}}
+              "root": {"handlers": ["console"], "level": "INFO"},
+              # uvicorn's own loggers would otherwise keep their format and handlers
+              "loggers": {**{name: {"handlers": [], "propagate": True}
+                             for name in ("uvicorn", "uvicorn.error", "uvicorn.access")},
+                          "httpx": {"level": "WARNING"}}}  # one line per proxied request is noise
     with open(path, "w") as f:
         yaml.safe_dump(config, f)
     return str(path)

@@ -43,12 +43,17 @@ def _settings(options) -> SuiteSettings:
 
 def core_services(ctx: SuiteContext) -> tuple[list[Service], list[Service]]:
     """(first, last): the mail outbox starts before the products, the web app after them."""
+    from shared.logging_setup import write_logging_config
+
     s = ctx.settings
+    ctx.var("logs").mkdir(parents=True, exist_ok=True)
+    logging_file = write_logging_config(ctx.var("logs", "logging.yml"))
     outbox = Service("outbox", ctx.module_command("shared.outbox", "--dir", str(ctx.var("outbox")),
                                                      "--host", s.host, "--port", str(s.outbox_port)),
                      port=s.outbox_port, port_key="suite.outbox_port", host=s.host,
                      ready=smtp_ready(s.host, s.outbox_port), ready_timeout_s=30)
-    web = Service("web", ctx.module_command("uvicorn", "--factory", "shared.web:create_app", "--app-dir", PACKAGES, "--host", s.host,
+    web = Service("web", ctx.module_command("uvicorn", "--factory", "shared.web:create_app", "--app-dir", PACKAGES,
+                                               "--log-config", logging_file, "--host", s.host,
                                                "--port", str(s.web_port), "--log-level", "warning",
                                                "--ws", "none"),  # rasa pins websockets 10: too old for uvicorn's
                   port=s.web_port, port_key="suite.web_port", host=s.host,
