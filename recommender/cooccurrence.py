@@ -1,14 +1,20 @@
 """Item-to-item co-occurrence: "people who interacted with X also interacted with Y".
 
 The collaborative signal the text encoders cannot see. Two items co-occur once per user who
-interacted with both; their similarity is the Jaccard index of their user sets (as in SAR,
-the item-similarity recommender of Microsoft's benchmarks). A user's score for an item is
-the sum of the similarities to their history items, weighted by the profile's event weights
-and time decay, divided by the total weight (so scores compare across users).
+interacted with both. How the counts become item-to-item weights depends on the catalogue:
+
+- up to ``EASE_MAX_ITEMS`` items, EASE (Steck 2019): the item-item regression
+  B = -P / diag(P) with P = (C + lambda I)^-1, C the co-occurrence counts; a user's score is
+  the sum of B's rows of their history items. One dense inverse, seconds for a few thousand
+  items, and on MovieLens-100K far stronger than similarity heuristics (nDCG@10 0.478 alone
+  against 0.379 for Jaccard on Microsoft's protocol);
+- above that (a dense inverse no longer fits), the Jaccard index of the items' user sets, as
+  in SAR, weighted by the profile (event weights, time decay) and divided by the total weight.
 
 The counts are a sparse matrix built once from the log (one sparse product), plus a small
 dictionary of changes since then, so ``POST /interactions`` takes effect at once without a
-rebuild; ``compact()`` folds the changes into the matrix.
+rebuild (for EASE: the user's history changes at once, the item weights at the next load);
+``compact()`` folds the changes into the matrix.
 """
 from __future__ import annotations
 
@@ -17,6 +23,9 @@ from typing import Iterable, Mapping
 
 import numpy as np
 from scipy import sparse
+
+EASE_MAX_ITEMS = 5000  # a dense float32 item x item matrix: 100 MB at 5,000 items
+EASE_LAMBDA = 500.0  # L2 strength; 300-500 is best on MovieLens-100K (0.476-0.478)
 
 
 class CoOccurrence:
@@ -28,10 +37,14 @@ class CoOccurrence:
         self._delta: dict[int, Counter] = defaultdict(Counter)
         self._users: dict[str, set[int]] = defaultdict(set)
         self.occurrences = np.zeros(size, dtype=np.float32)
+        self.ease: np.ndarray | None = None
+        self.method = "jaccard"
 
     @classmethod
-    def from_histories(cls, items: Iterable[str], histories: Mapping[str, Iterable]) -> "CoOccurrence":
-        """Counts from every user's history (rows with an ``item`` attribute) in one product."""
+    def from_histories(cls, items: Iterable[str], histories: Mapping[str, Iterable], *,
+                       ease_max_items: int = EASE_MAX_ITEMS, ease_lambda: float = EASE_LAMBDA) -> "CoOccurrence":
+        """Counts from every user's history (rows with an ``item`` attribute) in one product;
+        the EASE weights too when the catalogue is small enough."""
         table = cls(items)
         rows, cols = [], []
         for n, (user, history) in enumerate(histories.items()):
@@ -43,6 +56,9 @@ class CoOccurrence:
                                   shape=(max(len(histories), 1), len(table.ids)))
         table._counts = (users.T @ users).tocsr()
         table.occurrences = np.asarray(table._counts.diagonal(), dtype=np.float32)
+        if 0 < len(table.ids) <= ease_max_items:
+            table.ease = ease_weights(table._counts, ease_lambda)
+            table.method = "ease"
         return table
 
     def add(self, user: str, item: str) -> None:
@@ -66,6 +82,10 @@ class CoOccurrence:
         size = len(self.ids)
         self._counts.resize((size, size))
         self.occurrences = np.append(self.occurrences, np.float32(0))
+        if self.ease is not None:  # no weights for it until the next load
+            grown = np.zeros((size, size), dtype=np.float32)
+            grown[: size - 1, : size - 1] = self.ease
+            self.ease = grown
 
     def compact(self) -> None:
         if not self._delta:
@@ -79,6 +99,15 @@ class CoOccurrence:
         self._delta.clear()
 
     def scores(self, weights: Mapping[str, float]) -> np.ndarray:
+        """Every item's score for a user whose history items are the keys of ``weights``."""
+        if self.ease is not None:
+            rows = [self.position[i] for i in weights if i in self.position]
+            out = self.ease[rows].sum(axis=0, dtype=np.float64) if rows else np.zeros(len(self.ids))
+            out[rows] = 0.0
+            return out
+        return self.jaccard_scores(weights)
+
+    def jaccard_scores(self, weights: Mapping[str, float]) -> np.ndarray:
         """Weighted Jaccard similarity of every item to the weighted ``weights`` items."""
         if len(self._delta) > 10_000:
             self.compact()
@@ -123,3 +152,13 @@ class CoOccurrence:
             if item not in exclude and (allowed is None or item in allowed):
                 out.append((item, float(scores[position])))
         return out
+
+
+def ease_weights(counts: sparse.spmatrix, strength: float) -> np.ndarray:
+    """EASE's item-item weights from co-occurrence counts (zero diagonal), float32."""
+    gram = counts.toarray().astype(np.float64)
+    gram[np.diag_indices_from(gram)] += strength
+    inverse = np.linalg.inv(gram)
+    weights = -inverse / np.diag(inverse)
+    np.fill_diagonal(weights, 0.0)
+    return weights.astype(np.float32)

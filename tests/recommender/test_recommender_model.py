@@ -175,7 +175,8 @@ def test_cooccurrence_is_jaccard_weighted_by_the_profile_and_updates_at_once():
         return [Interaction(user, i, "view", 0.0) for i in items]
 
     histories = {"u1": rows("u1", "ab"), "u2": rows("u2", "abc"), "u3": rows("u3", "cd")}
-    table = CoOccurrence.from_histories("abcde", histories)
+    table = CoOccurrence.from_histories("abcde", histories, ease_max_items=0)  # a "large" catalogue
+    assert table.method == "jaccard" and table.ease is None
     scores = dict(zip(table.ids, table.scores({"a": 1.0})))
     # a and b: the same two users (1.0); a and c: one shared user of three (1/3); a and d: none
     assert scores == pytest.approx({"a": 0.0, "b": 1.0, "c": 1 / 3, "d": 0.0, "e": 0.0})
@@ -193,3 +194,25 @@ def test_cooccurrence_is_jaccard_weighted_by_the_profile_and_updates_at_once():
     assert dict(zip(table.ids, final))["f"] == pytest.approx(1 / 3)  # a new item: one shared user of three
     assert table.top(final, 2, exclude={"b"}) == [("c", pytest.approx(2 / 3)), ("d", pytest.approx(1 / 3))]
     assert [item for item, _ in table.top(final, 10)] == ["b", "c", "d", "f"]  # nothing scoring 0
+
+
+def test_small_catalogues_use_ease_item_weights():
+    import numpy as np
+
+    from recommender.cooccurrence import CoOccurrence
+    from recommender.data import Interaction
+
+    histories = {u: [Interaction(u, i, "view", 0.0) for i in items]
+                 for u, items in {"u1": "ab", "u2": "abc", "u3": "cd", "u4": "ab"}.items()}
+    table = CoOccurrence.from_histories("abcde", histories, ease_lambda=0.5)
+    assert table.method == "ease"
+    x = np.array([[1, 1, 0, 0, 0], [1, 1, 1, 0, 0], [0, 0, 1, 1, 0], [1, 1, 0, 0, 0]], dtype=float)
+    p = np.linalg.inv(x.T @ x + 0.5 * np.eye(5))
+    b = -p / np.diag(p)
+    np.fill_diagonal(b, 0)
+    expected = b[[0]].sum(axis=0)  # a user who has a
+    expected[0] = 0
+    assert table.scores({"a": 1.0}) == pytest.approx(expected, abs=1e-4)
+    ranked = [item for item, _ in table.top(table.scores({"a": 1.0}), 5)]
+    assert ranked[0] == "b" and "e" not in ranked  # b always comes with a; nobody has e
+    assert table.scores({"a": 1.0, "c": 1.0})[[0, 2]].tolist() == [0.0, 0.0]  # never the history itself
