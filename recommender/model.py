@@ -72,18 +72,19 @@ class FitConfig:
     scorer_learning_rate: float = 5e-5
     scorer_batch_size: int = 32
     scorer_max_steps: int = -1
-    scorer_layers: int | None = None
-    """Keep only the first N encoder layers in the cross-encoder (faster reranking); None: all."""
+    scorer_layers: int | None = 2
+    """Keep only the first N encoder layers in the cross-encoder; None: all. Two layers rerank
+    50 candidates in about 35 ms at 1 thread (all six: about 200 ms)."""
     max_length: int = 64
     candidates: int = 50
     """Candidates the relevance scorer reranks per request."""
     pool: int = 200
     """Candidates gathered first (FAISS + popular) and pre-ranked without the scorer."""
     popular_share: float = 0.3
-    cooccurrence_share: float = 0.3
+    cooccurrence_share: float = 1.0
     """Extra pool candidates, as a share of ``pool``, from item co-occurrence with the history."""
     validation_share: float = 0.15
-    validation_users: int = 200
+    validation_users: int = 1000
     index_kind: str = "auto"
     profile: ProfileConfig = field(default_factory=ProfileConfig)
     seed: int = 42

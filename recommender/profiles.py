@@ -27,8 +27,9 @@ class ProfileConfig:
     half_life_days: float = 30.0
     neutral_rating: float = 3.0
     """A rating equal to this weighs 1; a 5 of 5 weighs 5/3 and a 1 weighs 1/3."""
-    context_items: int = 3
-    """How many of the user's strongest recent items the relevance scorer reads."""
+    context_items: int = 1
+    """How many of the user's strongest recent items the relevance scorer reads (each one adds
+    about 18 tokens to every pair, and the scorer's time grows with them)."""
 
     def weight(self, row: Interaction, newest: float) -> float:
         base = self.event_weights.get(row.event, 1.0)
