@@ -24,7 +24,7 @@ import yaml
 from core_testdata import REPO, build_tiny_bert, tiny_args
 from fin_testlib import build_sentiment_model, entries_for, rss
 from rec_testlib import build_tiny_encoder, make_catalogue, tiny_fit_config
-from web_testlib import chromium_page, free_port, needs_chromium
+from web_testlib import chromium_page, free_port, needs_chromium, processes_with
 
 pytestmark = [needs_chromium, pytest.mark.timeout(1200)]
 INTENTS = ["card_arrival", "exchange_rate", "top_up_limits", "change_pin", "atm_support"]
@@ -46,20 +46,6 @@ def intent_model(tmp: Path) -> tuple[Path, dict[str, list[str]]]:
     data = LabelledTexts([t for t, _ in rows], [y for _, y in rows], "BANKING77 sample")
     finetune(data, tiny_args(base, epochs=40, early_stopping_patience=8), tmp / "intent_model")
     return tmp / "intent_model", examples
-
-
-def processes_with(marker: str) -> list[str]:
-    """Command lines of live processes whose environment mentions ``marker``."""
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            environ = Path(f"/proc/{pid}/environ").read_bytes()
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if marker.encode() in environ and int(pid) != os.getpid():
-            found.append(f"{pid}: {cmdline}")
-    return found
 
 
 def wait_for(condition, timeout_s: float, what: str, proc=None, log: Path | None = None):

@@ -3,10 +3,12 @@ browser tests of every product (a plain module: import it by name, like core_tes
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import socket
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -55,3 +57,17 @@ def chromium_page():
             yield browser.new_page()
         finally:
             browser.close()
+
+
+def processes_with(marker: str) -> list[str]:
+    """Command lines of live processes whose environment mentions ``marker``."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            environ = Path(f"/proc/{pid}/environ").read_bytes()
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if marker.encode() in environ and int(pid) != os.getpid():
+            found.append(f"{pid}: {cmdline}")
+    return found
