@@ -209,7 +209,8 @@ def main(argv=None) -> int:
         out.write_text(json.dumps(results | {"smoke": True, "machine": machine()}, indent=2) + "\n")
     else:
         out = update_results("recommender", results)
-    print(f"plot: {plot(results, out.with_suffix('.png'))}", file=sys.stderr)
+    merged = results if options.smoke else json.loads(out.read_text())  # a partial run keeps the other panel
+    print(f"plot: {plot(merged, out.with_suffix('.png'))}", file=sys.stderr)
     print(json.dumps({key: {k: v for k, v in value.items() if k in ("p50", "p95", "recall_at_10", "p50_ms", "qps",
                                                                     "build_seconds", "index")}
                       if key != "movielens100k" else {m: value[m]["ndcg_at_10"] for m in ("popularity", "retrieval", "full")}
