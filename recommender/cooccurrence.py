@@ -6,8 +6,8 @@ interacted with both. How the counts become item-to-item weights depends on the 
 - up to ``EASE_MAX_ITEMS`` items, EASE (Steck 2019): the item-item regression
   B = -P / diag(P) with P = (C + lambda I)^-1, C the co-occurrence counts; a user's score is
   the sum of B's rows of their history items. One dense inverse, seconds for a few thousand
-  items, and on MovieLens-100K far stronger than similarity heuristics (nDCG@10 0.478 alone
-  against 0.379 for Jaccard on Microsoft's protocol);
+  items, and on MovieLens-100K much stronger than similarity heuristics (the whole model's
+  nDCG@10 is in bench/results/recommender.json);
 - above that (a dense inverse no longer fits), the Jaccard index of the items' user sets, as
   in SAR, weighted by the profile (event weights, time decay) and divided by the total weight.
 
@@ -25,7 +25,7 @@ import numpy as np
 from scipy import sparse
 
 EASE_MAX_ITEMS = 5000  # a dense float32 item x item matrix: 100 MB at 5,000 items
-EASE_LAMBDA = 500.0  # L2 strength; 300-500 is best on MovieLens-100K (0.476-0.478)
+EASE_LAMBDA = 500.0  # L2 strength; in development runs on MovieLens-100K, 300-500 did best of 100-1000
 
 
 class CoOccurrence:
