@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import html
 import random
-import socket
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from pathlib import Path
+
+from web_testlib import free_port  # noqa: F401  (one port finder for every test)
 
 COMPANIES = ["Nokia", "Nordea", "Fortum", "Metso", "Acme", "Orion", "Kone", "Wartsila"]
 PHRASES = {
@@ -92,10 +93,6 @@ def entries_for(label: str, n: int, company: str, prefix: str, seed: int = 0) ->
                       guid=f"{prefix}-{i}") for i in range(n)]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

@@ -2,7 +2,6 @@
 real uvicorn server on a free 127.0.0.1 port."""
 from __future__ import annotations
 
-import socket
 import threading
 import time
 
@@ -13,6 +12,7 @@ from fastapi.testclient import TestClient
 from recommender.store import Store
 from recommender.web import plugin
 from shared.web import create_app
+from web_testlib import free_port  # noqa: F401  (one port finder for every test)
 
 
 def make_app(tmp_path, model_dir):
@@ -95,10 +95,6 @@ def test_missing_model_is_503_and_degraded_health(tmp_path):
         assert client.get("/health").json()["products"]["recommender"]["status"] == "degraded"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_real_server_round_trip(tmp_path, model_copy, catalogue):
