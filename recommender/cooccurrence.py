@@ -100,6 +100,8 @@ class CoOccurrence:
 
     def scores(self, weights: Mapping[str, float]) -> np.ndarray:
         """Every item's score for a user whose history items are the keys of ``weights``."""
+        if len(self._delta) > 10_000:  # both methods: the change log must not grow without bound
+            self.compact()
         if self.ease is not None:
             rows = [self.position[i] for i in weights if i in self.position]
             out = self.ease[rows].sum(axis=0, dtype=np.float64) if rows else np.zeros(len(self.ids))
@@ -109,8 +111,6 @@ class CoOccurrence:
 
     def jaccard_scores(self, weights: Mapping[str, float]) -> np.ndarray:
         """Weighted Jaccard similarity of every item to the weighted ``weights`` items."""
-        if len(self._delta) > 10_000:
-            self.compact()
         known = [(self.position[i], w) for i, w in weights.items() if i in self.position]
         out = np.zeros(len(self.ids), dtype=np.float64)
         total = sum(w for _, w in known)
