@@ -74,11 +74,12 @@ def _env_overrides(section: str, environ) -> dict:
     return result
 
 
-def _merge(base: dict, override: dict) -> dict:
+def merge_mappings(base: dict, override: dict) -> dict:
+    """``override`` on top of ``base``, nested mappings merged key by key (lists and scalars replaced)."""
     merged = dict(base)
     for key, value in override.items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
+            merged[key] = merge_mappings(merged[key], value)
         else:
             merged[key] = value
     return merged
@@ -92,7 +93,7 @@ def load_section(section: str, model: Type[T], path: str | os.PathLike | None = 
     values = document.get(section) or {}
     if not isinstance(values, dict):
         raise ConfigError(f"{config_path(path)}: section '{section}' must be a mapping")
-    values = _merge(values, _env_overrides(section, environ))
+    values = merge_mappings(values, _env_overrides(section, environ))
     try:
         return model.parse_obj(values)
     except ValidationError as exc:

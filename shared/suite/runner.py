@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from shared.config import ConfigError, _merge, read_config_file
+from shared.config import ConfigError, merge_mappings, read_config_file
 from shared.suite.parts import SuiteContext, load_parts
 from shared.suite.services import Service, ServiceError, Supervisor, http_ready, smtp_ready
 from shared.suite.settings import SuiteSettings, load_settings
@@ -65,7 +65,7 @@ def write_effective_config(ctx: SuiteContext, parts, user_config: dict) -> Path:
     document: dict = {"suite": json.loads(ctx.settings.json())}
     for part in parts:
         document[part.name] = part.defaults(ctx)
-    document = _merge(document, {k: v for k, v in user_config.items() if k != "suite"})
+    document = merge_mappings(document, {k: v for k, v in user_config.items() if k != "suite"})
     ctx.config_file.parent.mkdir(parents=True, exist_ok=True)
     ctx.config_file.write_text("# Written by `nlpsuite run`: the products' defaults under var/, then the user's "
                                "config on top. Edit nlpsuite.yml, not this file.\n"
