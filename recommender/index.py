@@ -23,11 +23,13 @@ from typing import Iterable, Sequence
 
 import faiss
 import numpy as np
+from tqdm.auto import tqdm
 
 HNSW_THRESHOLD = 100_000
 HNSW_M = 48
 HNSW_EF_CONSTRUCTION = 200
 HNSW_EF_SEARCH = 256
+ADD_CHUNK = 20_000  # vectors per step of the progress bar on large adds
 INDEX_FILE = "items.faiss"
 IDS_FILE = "items.ids.json"
 
@@ -52,16 +54,18 @@ class ItemIndex:
                  ef_construction: int = HNSW_EF_CONSTRUCTION):
         self.dimension = int(dimension)
         self.kind = kind
+        self.m, self.ef_construction = int(m), int(ef_construction)  # kept for compact() and save()
         self.index = _new_faiss_index(kind, self.dimension, m, ef_construction)
         self.slot_ids: list[str | None] = []  # None marks a removed item's slot
         self.slot_of: dict[str, int] = {}
         self.dead: set[int] = set()
 
     @classmethod
-    def build(cls, ids: Sequence[str], vectors: np.ndarray, kind: str = "auto", **options) -> "ItemIndex":
+    def build(cls, ids: Sequence[str], vectors: np.ndarray, kind: str = "auto", *, progress: bool = False,
+              **options) -> "ItemIndex":
         vectors = np.asarray(vectors, dtype=np.float32)
         index = cls(vectors.shape[1], choose_kind(len(ids)) if kind == "auto" else kind, **options)
-        index.add(ids, vectors)
+        index.add(ids, vectors, progress=progress)
         return index
 
     # -- contents ---------------------------------------------------------------------------
@@ -84,8 +88,12 @@ class ItemIndex:
         if self.kind == "hnsw":
             self.index.hnsw.efSearch = int(value)
 
-    def add(self, ids: Sequence[str], vectors: np.ndarray) -> None:
-        """Add items; an id already present is replaced (its old slot is marked dead)."""
+    def add(self, ids: Sequence[str], vectors: np.ndarray, *, progress: bool = False) -> None:
+        """Add items; an id already present is replaced (its old slot is marked dead).
+
+        With ``progress`` a large add goes in chunks under a progress bar: an HNSW graph over a
+        million vectors takes an hour or more on two cores, and a silent hour looks like a hang.
+        """
         ids = [str(i) for i in ids]
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if vectors.ndim != 2 or vectors.shape != (len(ids), self.dimension):
@@ -94,7 +102,11 @@ class ItemIndex:
             raise ValueError("duplicate ids in one add() call")
         self.remove([i for i in ids if i in self.slot_of])
         start = len(self.slot_ids)
-        self.index.add(vectors)
+        chunk = ADD_CHUNK if progress and len(ids) > ADD_CHUNK else max(len(ids), 1)
+        with tqdm(total=len(ids), desc=f"indexing ({self.kind})", unit="vec", disable=chunk >= len(ids)) as bar:
+            for begin in range(0, len(ids), chunk):
+                self.index.add(vectors[begin:begin + chunk])
+                bar.update(min(chunk, len(ids) - begin))
         for offset, item_id in enumerate(ids):
             self.slot_ids.append(item_id)
             self.slot_of[item_id] = start + offset
@@ -123,7 +135,7 @@ class ItemIndex:
         """Rebuild without dead slots (HNSW cannot delete graph nodes in place)."""
         live = [i for i in self.slot_ids if i is not None]
         vectors = self.vectors(live)
-        fresh = _new_faiss_index(self.kind, self.dimension)
+        fresh = _new_faiss_index(self.kind, self.dimension, self.m, self.ef_construction)
         if self.kind == "hnsw":
             fresh.hnsw.efSearch = self.index.hnsw.efSearch
         self.index, self.slot_ids, self.slot_of, self.dead = fresh, [], {}, set()
@@ -171,7 +183,7 @@ class ItemIndex:
         folder.mkdir(parents=True, exist_ok=True)
         faiss.write_index(self.index, str(folder / INDEX_FILE))
         meta = {"kind": self.kind, "dimension": self.dimension, "slot_ids": self.slot_ids,
-                "ef_search": self.ef_search}
+                "ef_search": self.ef_search, "m": self.m, "ef_construction": self.ef_construction}
         (folder / IDS_FILE).write_text(json.dumps(meta), encoding="utf-8")
         return folder
 
@@ -184,6 +196,8 @@ class ItemIndex:
         meta = json.loads((folder / IDS_FILE).read_text(encoding="utf-8"))
         self = cls.__new__(cls)
         self.dimension, self.kind = int(meta["dimension"]), meta["kind"]
+        self.m = int(meta.get("m", HNSW_M))
+        self.ef_construction = int(meta.get("ef_construction", HNSW_EF_CONSTRUCTION))
         self.index = faiss.read_index(str(folder / INDEX_FILE))
         if self.index.ntotal != len(meta["slot_ids"]):
             raise ValueError(f"{folder}: index holds {self.index.ntotal} vectors but {len(meta['slot_ids'])} ids")

@@ -418,7 +418,7 @@ def fit(items: Sequence[Item], interactions: Sequence[Interaction], out_dir: str
                           threads=config.threads, max_length=config.max_length)
     ordered = list(catalogue.values())
     index = ItemIndex.build([i.id for i in ordered], encoder.encode_items(ordered, progress=config.progress),
-                            kind=config.index_kind)
+                            kind=config.index_kind, progress=config.progress)
     index.save(out / "index")
     report["index"] = index.kind
 

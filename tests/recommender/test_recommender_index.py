@@ -77,3 +77,28 @@ def test_bad_shapes_are_refused():
         index.add(["a"], np.zeros((1, 9), dtype=np.float32))
     with pytest.raises(ValueError, match="dimension"):
         index.search(np.zeros(9, dtype=np.float32), 1)
+
+
+def test_graph_parameters_survive_compaction_and_reload(tmp_path):
+    vectors, ids = unit_vectors(200), [f"i{n}" for n in range(200)]
+    index = ItemIndex.build(ids, vectors, kind="hnsw", m=12, ef_construction=30)
+    index.compact()
+    assert index.index.hnsw.efConstruction == 30
+    index.save(tmp_path / "ix")
+    loaded = ItemIndex.load(tmp_path / "ix")
+    assert (loaded.m, loaded.ef_construction) == (12, 30)
+    loaded.remove(ids[:150])
+    loaded.compact()  # a reloaded index is rebuilt with its own parameters, not the defaults
+    assert len(loaded) == 50 and loaded.dead_slots == 0 and loaded.index.hnsw.efConstruction == 30
+
+
+def test_chunked_add_under_a_progress_bar_finds_the_same_items(monkeypatch, capsys):
+    import recommender.index as index_module
+
+    monkeypatch.setattr(index_module, "ADD_CHUNK", 64)
+    vectors, ids = unit_vectors(300), [f"i{n}" for n in range(300)]
+    chunked = ItemIndex.build(ids, vectors, kind="flat", progress=True)
+    assert "indexing (flat)" in capsys.readouterr().err
+    whole = ItemIndex.build(ids, vectors, kind="flat")
+    for q in vectors[::50]:
+        assert chunked.search(q, 10) == whole.search(q, 10)
