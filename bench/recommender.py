@@ -107,6 +107,31 @@ def recommend_latency(folder: Path, users: list[str], smoke: bool) -> dict:
                     if model.scorer else None, "target_p50_ms": 50, "met": stats["p50"] <= 50}
 
 
+def _random_unit_vectors(n: int, n_queries: int):
+    """The FAISS benchmarks' data: ``n`` random 384-d unit vectors and ``n_queries`` queries
+    (seed 42), and the generator, so that later draws are reproducible too."""
+    rng = np.random.default_rng(42)
+    vectors = rng.standard_normal((n, FAISS_DIM), dtype=np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    queries = rng.standard_normal((n_queries, FAISS_DIM), dtype=np.float32)
+    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    return vectors, queries, rng
+
+
+def _exact_search(vectors, queries, threads: int):
+    """Exact top-10 of every query (the truth recall is measured against), and the exact scan's
+    single-query latency at 1 thread: on vectors without structure, the yardstick for any index."""
+    import faiss
+
+    faiss.omp_set_num_threads(threads)
+    exact = faiss.IndexFlatIP(FAISS_DIM)
+    exact.add(vectors)
+    _, truth = exact.search(queries, 10)
+    faiss.omp_set_num_threads(1)
+    scan = iter(queries)
+    return truth, latency_ms(lambda: exact.search(next(scan)[None, :], 10), warmup=3, runs=30)
+
+
 def faiss_scale(threads: int, smoke: bool, m: int | None = None, ef_construction: int | None = None,
                 n: int | None = None) -> dict:
     """``m``/``ef_construction`` replace the product's HNSW parameters (recommender.index) for a
@@ -121,22 +146,9 @@ def faiss_scale(threads: int, smoke: bool, m: int | None = None, ef_construction
     product_defaults = (m, ef_construction) == (index_module.HNSW_M, index_module.HNSW_EF_CONSTRUCTION)
     n = n or (20_000 if smoke else FAISS_N)
     kind = choose_kind(FAISS_N)  # the type the size rule picks for a million items, also in smoke runs
-    rng = np.random.default_rng(42)
-    vectors = rng.standard_normal((n, FAISS_DIM), dtype=np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    queries = rng.standard_normal((200 if smoke else 1000, FAISS_DIM), dtype=np.float32)
-    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    vectors, queries, _ = _random_unit_vectors(n, 200 if smoke else 1000)
     ids = [str(i) for i in range(n)]
-
-    faiss.omp_set_num_threads(threads)
-    exact = faiss.IndexFlatIP(FAISS_DIM)
-    exact.add(vectors)
-    _, truth = exact.search(queries, 10)
-    # the scan every index must beat: on random vectors (no structure) it is the honest yardstick
-    faiss.omp_set_num_threads(1)
-    scan = iter(queries)
-    exact_p50 = latency_ms(lambda: exact.search(next(scan)[None, :], 10), warmup=3, runs=min(50, len(queries) - 3))
-    del exact
+    truth, exact_p50 = _exact_search(vectors, queries, threads)
 
     rss_before = _rss_mb()
     started = time.perf_counter()
@@ -182,20 +194,9 @@ def faiss_baselines(threads: int, smoke: bool, n: int | None = None) -> dict:
     import faiss
 
     n = n or (20_000 if smoke else FAISS_N)
-    rng = np.random.default_rng(42)  # the same vectors and queries as faiss_scale
-    vectors = rng.standard_normal((n, FAISS_DIM), dtype=np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    queries = rng.standard_normal((200 if smoke else 1000, FAISS_DIM), dtype=np.float32)
-    queries /= np.linalg.norm(queries, axis=1, keepdims=True)
+    vectors, queries, rng = _random_unit_vectors(n, 200 if smoke else 1000)  # the same as faiss_scale's
     queries = queries[:300]
-    faiss.omp_set_num_threads(threads)
-    exact = faiss.IndexFlatIP(FAISS_DIM)
-    exact.add(vectors)
-    _, truth = exact.search(queries, 10)
-    faiss.omp_set_num_threads(1)
-    scan = iter(queries)
-    exact_ms = latency_ms(lambda: exact.search(next(scan)[None, :], 10), warmup=3, runs=30)
-    del exact
+    truth, exact_ms = _exact_search(vectors, queries, threads)
 
     nlist = 64 if smoke else 1024
     faiss.omp_set_num_threads(threads)
