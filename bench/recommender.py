@@ -259,6 +259,11 @@ def plot(results: dict, path: Path) -> Path:
     return path
 
 
+def _faiss_key(n: int, smoke: bool, suffix: str = "") -> str:
+    """A run at another size is kept under its own key, never passed off as the million."""
+    return f"faiss_1m{suffix}" if smoke or n == FAISS_N else f"faiss_{n}{suffix}"
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=2, help="threads for fitting, evaluation and FAISS builds")
@@ -278,12 +283,10 @@ def main(argv=None) -> int:
     if "faiss" not in options.skip:
         scale = faiss_scale(options.threads, options.smoke, options.faiss_m, options.faiss_ef_construction,
                             options.faiss_n)
-        # a run at another size is kept under its own key, never passed off as the million
-        results["faiss_1m" if options.smoke or scale["n"] == FAISS_N else f"faiss_{scale['n']}"] = scale
+        results[_faiss_key(scale["n"], options.smoke)] = scale
     if "faiss-baselines" not in options.skip:
         baselines = faiss_baselines(options.threads, options.smoke, options.faiss_n)
-        results["faiss_1m_baselines" if options.smoke or baselines["n"] == FAISS_N
-                else f"faiss_{baselines['n']}_baselines"] = baselines
+        results[_faiss_key(baselines["n"], options.smoke, "_baselines")] = baselines
     if options.smoke:
         out = work / "recommender.json"
         out.write_text(json.dumps(results | {"smoke": True, "machine": machine()}, indent=2) + "\n")

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from pathlib import Path
 
-from web_testlib import free_port  # noqa: F401  (one port finder for every test)
+from web_testlib import free_port  # noqa: F401  (re-exported: one port finder for every test)
 
 COMPANIES = ["Nokia", "Nordea", "Fortum", "Metso", "Acme", "Orion", "Kone", "Wartsila"]
 PHRASES = {
@@ -93,8 +93,6 @@ def entries_for(label: str, n: int, company: str, prefix: str, seed: int = 0) ->
                       guid=f"{prefix}-{i}") for i in range(n)]
 
 
-
-
 @dataclass
 class Route:
     body: bytes = b""
@@ -170,8 +168,6 @@ class SmtpServer:
         if self.controller is not None:
             self.controller.stop()
             self.controller = None
-
-
 
 
 def self_signed_certificate(folder) -> tuple[str, str]:

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from recommender.store import Store
 from recommender.web import plugin
 from shared.web import create_app
-from web_testlib import free_port  # noqa: F401  (one port finder for every test)
+from web_testlib import free_port
 
 
 def make_app(tmp_path, model_dir):
@@ -93,8 +93,6 @@ def test_missing_model_is_503_and_degraded_health(tmp_path):
         response = client.get("/recommender/recommend", params={"user": "u"})
         assert response.status_code == 503 and "no recommender loaded" in response.text
         assert client.get("/health").json()["products"]["recommender"]["status"] == "degraded"
-
-
 
 
 def test_real_server_round_trip(tmp_path, model_copy, catalogue):
