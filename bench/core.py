@@ -27,6 +27,14 @@ logger = logging.getLogger("bench.core")
 BANKING77_ARGS = PROFILES["full"]["banking77"]
 PHRASEBANK_ARGS = PROFILES["full"]["phrasebank"]
 SHORT_UTTERANCE = "I still have not received my new card"
+# The teachers whose soft labels the MiniLM students learn from: mpnet-base, 5x larger, trained
+# on the same train/validation split as the student so the student's validation stays unseen.
+TEACHER_ARGS = {
+    "banking77": FineTuneArgs(base="mpnet-base", epochs=5, learning_rate=5e-5, batch_size=32,
+                              warmup_ratio=0.1, max_length=64, early_stopping_patience=2),
+    "phrasebank": FineTuneArgs(base="mpnet-base", epochs=4, learning_rate=3e-5, batch_size=16,
+                               warmup_ratio=0.1, max_length=96, early_stopping_patience=2),
+}
 
 
 def _train(name: str, args: FineTuneArgs, threads: int, reuse: bool, **splits) -> dict:
@@ -55,6 +63,17 @@ def bench_banking77(threads: int, reuse: bool) -> dict:
     data = load_banking77()
     result = _train("banking77", BANKING77_ARGS, threads, reuse, train=data["train"], test=data["test"])
     update_results("core", {"banking77": result, "train_examples_per_s": result["train_examples_per_s"]})
+    return result
+
+
+def bench_teacher(name: str, threads: int, reuse: bool) -> dict:
+    """Fine-tune the mpnet-base teacher for ``name`` (bench/work/<name>-teacher)."""
+    data = load_banking77() if name == "banking77" else load_phrasebank()
+    splits = {"train": data["train"], "test": data["test"]}
+    if "validation" in data:
+        splits["validation"] = data["validation"]
+    result = _train(f"{name}-teacher", TEACHER_ARGS[name], threads, reuse, **splits)
+    update_results("core", {f"{name}_teacher": result})
     return result
 
 
@@ -114,6 +133,8 @@ def main(argv=None) -> None:
             result = bench_banking77(options.threads, options.reuse)
         elif part == "phrasebank":
             result = bench_phrasebank(options.threads, options.reuse)
+        elif part.endswith("-teacher"):
+            result = bench_teacher(part.removesuffix("-teacher"), options.threads, options.reuse)
         elif part == "latency":
             result = bench_latency()
         else:

@@ -49,6 +49,8 @@ def cmd_finetune(options) -> int:
         seed=options.seed, class_weights=options.class_weights, warmup_ratio=options.warmup,
         weight_decay=options.weight_decay, early_stopping_patience=options.patience,
         max_steps=options.max_steps, progress=not options.no_progress,
+        teacher=options.teacher, distill_alpha=options.distill_alpha,
+        distill_temperature=options.distill_temperature,
     )
     result = finetune(train, args, options.out, validation=validation, test=test)
     summary = {k: result.metrics[k] for k in ("evaluated_on", "accuracy", "macro_f1", "ece")}
@@ -130,6 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--patience", type=int, default=2, help="early-stopping patience in evaluations")
     p.add_argument("--max-steps", type=int, default=-1)
     p.add_argument("--class-weights", action="store_true", help="inverse-frequency class weights")
+    p.add_argument("--teacher", help="fine-tuned model folder to distil from (same labels, any base)")
+    p.add_argument("--distill-alpha", type=float, default=0.5,
+                   help="weight of the hard labels when distilling; the rest matches the teacher")
+    p.add_argument("--distill-temperature", type=float, default=2.0, help="softmax temperature of the soft targets")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--no-progress", action="store_true")

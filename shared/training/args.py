@@ -29,6 +29,13 @@ class FineTuneArgs:
     class_weights: bool = False
     """Weight the loss by inverse class frequency (for skewed labels such as sentiment)."""
     label_smoothing: float = 0.0
+    teacher: str | None = None
+    """A fine-tuned model folder (any base, same labels) to distil from; None trains on the
+    labels alone. Its logits on the training texts become soft targets (see ``distillation``)."""
+    distill_alpha: float = 0.5
+    """Weight of the hard-label cross-entropy; the rest goes to matching the teacher."""
+    distill_temperature: float = 2.0
+    """Softmax temperature of the soft targets: higher shows more of the teacher's runner-ups."""
     seed: int = 42
     threads: int | None = None
     """torch intra-op threads; None keeps torch's default (all cores)."""

@@ -32,6 +32,7 @@ from shared.evaluation.report import evaluate_logits
 from shared.model_dir import METRICS, PLOTS, ModelInfo
 from shared.models import get_head, resolve_model
 from shared.training.args import FineTuneArgs
+from shared.training.distillation import teacher_logits
 from shared.training.trainer import ClassificationTrainer, inverse_frequency_weights, macro_f1_metrics
 
 logger = logging.getLogger(__name__)
@@ -73,6 +74,8 @@ class _Encoded(torch.utils.data.Dataset):
         else:
             self.encodings = tokenizer(list(data.texts), truncation=True, max_length=max_length)
         self.labels = [label_ids[label] for label in data.labels]
+        self.teacher_logits = None
+        """Set for distillation: one row of teacher logits per example, in label_ids order."""
 
     def __len__(self):
         return len(self.labels)
@@ -80,6 +83,8 @@ class _Encoded(torch.utils.data.Dataset):
     def __getitem__(self, i):
         item = {key: values[i] for key, values in self.encodings.items()}
         item["labels"] = self.labels[i]
+        if self.teacher_logits is not None:
+            item["teacher_logits"] = self.teacher_logits[i].tolist()
         return item
 
 
@@ -132,6 +137,9 @@ def finetune(
     model = head.build(base_path, labels)
     encode = lambda d: _Encoded(tokenizer, d, label_ids, args.max_length, head.text_pairs)  # noqa: E731
     train_set, validation_set = encode(train), encode(validation)
+    if args.teacher:
+        texts = [_as_pair(t) for t in train.texts] if head.text_pairs else list(train.texts)
+        train_set.teacher_logits = teacher_logits(args.teacher, texts, labels, threads=args.threads)
 
     checkpoints = output_dir / "checkpoints"
     per_epoch = args.eval_steps is None
@@ -163,6 +171,9 @@ def finetune(
         report_to=[],
         disable_tqdm=not args.progress,
         save_only_model=True,
+        # Keep every dataset key: the Trainer would otherwise drop "teacher_logits" before the
+        # loss sees it, since the model's forward() does not take it.
+        remove_unused_columns=False,
     )
     trainer = ClassificationTrainer(
         model=model,
@@ -174,6 +185,8 @@ def finetune(
         callbacks=[EarlyStoppingCallback(early_stopping_patience=args.early_stopping_patience)],
         class_weights=inverse_frequency_weights(train_set.labels, len(labels)) if args.class_weights else None,
         label_smoothing=args.label_smoothing,
+        distill_alpha=args.distill_alpha if args.teacher else 1.0,
+        distill_temperature=args.distill_temperature,
     )
     started = time.perf_counter()
     # The Trainer prints its logs to stdout (PrinterCallback, tqdm.write); stdout belongs to the

@@ -1,4 +1,5 @@
-"""A transformers Trainer subclass that adds class weights and label smoothing to the loss.
+"""A transformers Trainer subclass that adds class weights, label smoothing and distillation
+to the loss.
 
 Everything else (AdamW, warm-up and linear decay, evaluation, checkpoints, early stopping,
 progress bars) is the stock Trainer, configured in ``finetune.py``.
@@ -9,21 +10,33 @@ import numpy as np
 import torch
 from transformers import Trainer
 
+from shared.training.distillation import distillation_loss
+
 
 class ClassificationTrainer(Trainer):
-    def __init__(self, *args, class_weights: torch.Tensor | None = None, label_smoothing: float = 0.0, **kwargs):
+    def __init__(self, *args, class_weights: torch.Tensor | None = None, label_smoothing: float = 0.0,
+                 distill_alpha: float = 1.0, distill_temperature: float = 1.0, **kwargs):
         super().__init__(*args, **kwargs)
         self.class_weights = class_weights
         self.label_smoothing = label_smoothing
+        self.distill_alpha = distill_alpha
+        self.distill_temperature = distill_temperature
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         labels = inputs.pop("labels")
+        # Training batches carry the teacher's logits when distilling; evaluation batches do not.
+        teacher = inputs.pop("teacher_logits", None)
         outputs = model(**inputs)
         logits = outputs.logits
         weight = None if self.class_weights is None else self.class_weights.to(logits.device, logits.dtype)
-        loss = torch.nn.functional.cross_entropy(
-            logits, labels, weight=weight, label_smoothing=self.label_smoothing
-        )
+        if teacher is not None:
+            loss = distillation_loss(logits, teacher.to(logits.device), labels, alpha=self.distill_alpha,
+                                     temperature=self.distill_temperature, weight=weight,
+                                     label_smoothing=self.label_smoothing)
+        else:
+            loss = torch.nn.functional.cross_entropy(
+                logits, labels, weight=weight, label_smoothing=self.label_smoothing
+            )
         return (loss, outputs) if return_outputs else loss
 
 
