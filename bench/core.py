@@ -1,14 +1,18 @@
 """The core benchmark: fine-tune MiniLM-L6 on BANKING77 and the PhraseBank, export int8, time it.
 
-    python -m bench.core --threads 2 [--parts banking77,phrasebank,latency] [--reuse]
+    python -m bench.core --threads 2 [--parts banking77-teacher,banking77,...] [--reuse] [--no-teacher]
 
-Writes bench/results/core.json. Training uses ``--threads`` torch threads; latency is
+Writes bench/results/core.json. Each MiniLM-L6 student is distilled from an mpnet-base
+teacher fine-tuned first on the same split (parts ``<name>-teacher``; the teacher packages are
+in requirements/teachers.txt); ``--no-teacher`` trains the students on the labels alone and
+writes them under ``<name>_no_teacher``. Training uses ``--threads`` torch threads; latency is
 measured at 1 thread for one short utterance; agreement compares int8 and fp32 predictions on
 the whole BANKING77 test set. ``--reuse`` keeps already trained models in bench/work/.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import time
@@ -23,9 +27,11 @@ from shared.training import FineTuneArgs, finetune
 
 logger = logging.getLogger("bench.core")
 
-# The hyperparameters behind the published figures: the "full" profile of `nlpsuite run`.
+# The students' hyperparameters: the "full" profile of `nlpsuite run`, plus a teacher.
 BANKING77_ARGS = PROFILES["full"]["banking77"]
 PHRASEBANK_ARGS = PROFILES["full"]["phrasebank"]
+DEFAULT_PARTS = "banking77-teacher,banking77,phrasebank-teacher,phrasebank,latency"
+DISTILL = {"distill_alpha": 0.5, "distill_temperature": 2.0}
 SHORT_UTTERANCE = "I still have not received my new card"
 # The teachers whose soft labels the MiniLM students learn from: mpnet-base, 5x larger, trained
 # on the same train/validation split as the student so the student's validation stays unseen.
@@ -59,9 +65,23 @@ def _train(name: str, args: FineTuneArgs, threads: int, reuse: bool, **splits) -
     }
 
 
-def bench_banking77(threads: int, reuse: bool) -> dict:
+def _student_args(name: str, args: FineTuneArgs, distil: bool) -> FineTuneArgs:
+    if not distil:
+        return args
+    teacher = WORK / f"{name}-teacher"
+    if not (teacher / "metrics.json").is_file():
+        raise SystemExit(f"no teacher in {teacher}: run the part '{name}-teacher' first (or pass --no-teacher)")
+    return dataclasses.replace(args, teacher=str(teacher), **DISTILL)
+
+
+def bench_banking77(threads: int, reuse: bool, distil: bool = True) -> dict:
     data = load_banking77()
-    result = _train("banking77", BANKING77_ARGS, threads, reuse, train=data["train"], test=data["test"])
+    args = _student_args("banking77", BANKING77_ARGS, distil)
+    if not distil:  # a separate folder and key, so the deployed student is never overwritten
+        result = _train("banking77-no-teacher", args, threads, reuse, train=data["train"], test=data["test"])
+        update_results("core", {"banking77_no_teacher": result})
+        return result
+    result = _train("banking77", args, threads, reuse, train=data["train"], test=data["test"])
     update_results("core", {"banking77": result, "train_examples_per_s": result["train_examples_per_s"]})
     return result
 
@@ -77,10 +97,15 @@ def bench_teacher(name: str, threads: int, reuse: bool) -> dict:
     return result
 
 
-def bench_phrasebank(threads: int, reuse: bool) -> dict:
+def bench_phrasebank(threads: int, reuse: bool, distil: bool = True) -> dict:
     data = load_phrasebank()
-    result = _train("phrasebank", PHRASEBANK_ARGS, threads, reuse,
-                    train=data["train"], validation=data["validation"], test=data["test"])
+    args = _student_args("phrasebank", PHRASEBANK_ARGS, distil)
+    splits = {"train": data["train"], "validation": data["validation"], "test": data["test"]}
+    if not distil:
+        result = _train("phrasebank-no-teacher", args, threads, reuse, **splits)
+        update_results("core", {"phrasebank_no_teacher": result})
+        return result
+    result = _train("phrasebank", args, threads, reuse, **splits)
     # The int8 export is the deployed sentiment model that bench.finsentiment measures.
     exported = export_onnx(WORK / "phrasebank", WORK / "phrasebank-int8", int8=True)
     predictions = Predictor(exported, "onnx", threads=threads).predict(data["test"].texts, top_k=1)
@@ -122,17 +147,19 @@ def bench_latency() -> dict:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--threads", type=int, default=2, help="torch threads for training")
-    parser.add_argument("--parts", default="banking77,phrasebank,latency")
+    parser.add_argument("--parts", default=DEFAULT_PARTS)
     parser.add_argument("--reuse", action="store_true", help="keep models already trained in bench/work/")
+    parser.add_argument("--no-teacher", action="store_true",
+                        help="train the students on the labels alone (keys <name>_no_teacher)")
     options = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     parts = options.parts.split(",")
     for part in parts:
         started = time.perf_counter()
         if part == "banking77":
-            result = bench_banking77(options.threads, options.reuse)
+            result = bench_banking77(options.threads, options.reuse, distil=not options.no_teacher)
         elif part == "phrasebank":
-            result = bench_phrasebank(options.threads, options.reuse)
+            result = bench_phrasebank(options.threads, options.reuse, distil=not options.no_teacher)
         elif part.endswith("-teacher"):
             result = bench_teacher(part.removesuffix("-teacher"), options.threads, options.reuse)
         elif part == "latency":
