@@ -63,12 +63,42 @@ def core_section(core: dict) -> list[str]:
         "",
         f"ONNX sizes (MB): {core.get('onnx_sizes_mb', {})}.",
         "",
-        "Hyperparameters: the `full` profile in `shared/quickstart.py` "
+        *distillation_lines(core),
+        "Hyperparameters: the `full` profile in `shared/quickstart.py`, plus the teacher "
         f"(BANKING77: {json.dumps(b77.get('hyperparameters', {}))}; "
         f"PhraseBank: {json.dumps(pb.get('hyperparameters', {}))}).",
         "",
     ]
     return lines
+
+
+def distillation_lines(core: dict) -> list[str]:
+    """Teacher, label-only student and distilled student side by side, per task."""
+    rows = []
+    for task, title in (("banking77", "BANKING77"), ("phrasebank", "PhraseBank")):
+        teacher, plain, student = (core.get(f"{task}_teacher"), core.get(f"{task}_no_teacher"), core.get(task))
+        distilled = bool(student and student.get("hyperparameters", {}).get("teacher"))
+        for label, result, model in (("mpnet-base teacher", teacher, "109.5M"),
+                                     ("MiniLM-L6, labels only", plain, "22.7M"),
+                                     ("MiniLM-L6, distilled (published)", student if distilled else None, "22.7M")):
+            if result:
+                rows.append(f"| {title} | {label} | {model} | {_pct(result.get('accuracy'))} | "
+                            f"{_pct(result.get('macro_f1'))} | {_num(result.get('train_seconds'), 0)} s "
+                            f"({result.get('threads', '?')} threads) |")
+    if not rows:
+        return []
+    return [
+        "### Distillation",
+        "",
+        "Each MiniLM-L6 student learns from the labels and from an mpnet-base teacher fine-tuned on "
+        "the same training split (`shared/training/distillation.py`). The label-only student is "
+        "`python -m bench.core --no-teacher`.",
+        "",
+        "| task | model | parameters | test accuracy | test macro-F1 | training |",
+        "|---|---|---|---|---|---|",
+        *rows,
+        "",
+    ]
 
 
 def _flatten(data, prefix=""):

@@ -254,3 +254,21 @@ def test_bad_input_as_a_subprocess(tmp_path):
     assert result.returncode == EXIT_BAD_INPUT, result.stderr
     assert f"{data}:3" in result.stderr and "empty text" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_finetune_distils_from_a_teacher_folder(cli_model, tmp_path, tiny_base, tiny_data, capsys):
+    code, out, err = run_cli(capsys, "finetune", "--data", tiny_data.train, "--base", tiny_base,
+                             "--out", tmp_path / "student", "--epochs", "1", "--threads", "1", "--no-progress",
+                             "--teacher", cli_model, "--distill-alpha", "0.3", "--distill-temperature", "4")
+    assert code == 0, err
+    hyperparameters = ModelInfo.load(tmp_path / "student").hyperparameters
+    assert (hyperparameters["teacher"], hyperparameters["distill_alpha"], hyperparameters["distill_temperature"]) \
+        == (str(cli_model), 0.3, 4.0)
+
+
+def test_finetune_with_a_missing_teacher_names_the_folder(tmp_path, tiny_base, tiny_data, capsys):
+    code, out, err = run_cli(capsys, "finetune", "--data", tiny_data.train, "--base", tiny_base,
+                             "--out", tmp_path / "student", "--epochs", "1", "--threads", "1", "--no-progress",
+                             "--teacher", tmp_path / "no-such-teacher")
+    assert code == 2
+    assert "no-such-teacher" in err and out == ""
