@@ -82,3 +82,30 @@ def test_teacher_with_other_labels_is_refused(tiny_model, tmp_path, tiny_base):
     with pytest.raises(DataError, match="teacher .* other labels") as caught:
         finetune(train, tiny_args(tiny_base, teacher=str(tiny_model)), tmp_path / "student")
     assert "missing: no, yes" in str(caught.value)
+
+
+def test_an_mpnet_teacher_gets_the_mean_pooled_head_and_serves(tmp_path, tiny_base, tiny_data):
+    """The benchmark's teacher is MPNet: the sequence head mean-pools it as it does BERT, and the
+    torch Predictor (which the distillation uses for the teacher's logits) loads the result."""
+    import shutil
+
+    from transformers import MPNetConfig, MPNetModel
+
+    from shared.inference import Predictor
+
+    base = tmp_path / "tiny_mpnet"
+    shutil.copytree(tiny_base, base)
+    vocab_size = len((base / "vocab.txt").read_text(encoding="utf-8").split())
+    torch.manual_seed(0)
+    MPNetModel(MPNetConfig(vocab_size=vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                           intermediate_size=64, max_position_embeddings=130, pad_token_id=0)).save_pretrained(base)
+    train = load_labelled(tiny_data.train)
+    test = load_labelled(tiny_data.test, known_labels=train.label_names)
+    finetune(train, tiny_args(base), tmp_path / "model", test=test)
+    config = json.loads((tmp_path / "model" / "config.json").read_text())
+    assert config["model_type"] == "nlpsuite-mpnet-meanpool"
+    reported = json.loads((tmp_path / "model" / "metrics.json").read_text())["accuracy"]
+    assert reported > 0.6  # chance is 1/3
+    predicted = Predictor(tmp_path / "model", "torch").predict([t for t, _ in tiny_data.test_rows], top_k=1)
+    accuracy = sum(p.label == label for p, (_, label) in zip(predicted, tiny_data.test_rows)) / len(predicted)
+    assert accuracy == pytest.approx(reported)  # the saved folder serves what training measured

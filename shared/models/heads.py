@@ -63,22 +63,25 @@ def _classifier(base_path: Path, labels: list[str]):
 
 
 def _mean_pooled_classifier(base_path: Path, labels: list[str]):
-    """Mean pooling for BERT-family encoders (see shared.models.pooling); others get [CLS]."""
+    """Mean pooling for BERT and MPNet encoders (see shared.models.pooling); others get [CLS]."""
     import json
 
-    model_type = json.loads((Path(base_path) / "config.json").read_text()).get("model_type")
-    if model_type != "bert":
-        return _classifier(base_path, labels)
-    from shared.models.pooling import BertMeanPoolConfig, BertMeanPoolForSequenceClassification
+    from transformers import AutoConfig, AutoModelForSequenceClassification
 
-    config = BertMeanPoolConfig.from_pretrained(base_path, local_files_only=True, **_label_kwargs(labels))
-    return BertMeanPoolForSequenceClassification.from_pretrained(base_path, config=config, local_files_only=True)
+    from shared.models.pooling import MEAN_POOL_TYPES
+
+    model_type = json.loads((Path(base_path) / "config.json").read_text()).get("model_type")
+    if model_type not in MEAN_POOL_TYPES:
+        return _classifier(base_path, labels)
+    config_class = AutoConfig.for_model(MEAN_POOL_TYPES[model_type]).__class__
+    config = config_class.from_pretrained(base_path, local_files_only=True, **_label_kwargs(labels))
+    return AutoModelForSequenceClassification.from_pretrained(base_path, config=config, local_files_only=True)
 
 
 register_head(
     "sequence-classification",
     description="one text in, a softmax over the labels out (intents, sentiment, topics); "
-    "mean-pooled for BERT-family encoders",
+    "mean-pooled for BERT and MPNet encoders",
 )(_mean_pooled_classifier)
 
 register_head(

@@ -1,20 +1,51 @@
-"""A BERT sequence classifier that mean-pools the token vectors instead of using [CLS].
+"""BERT and MPNet sequence classifiers that mean-pool the token vectors instead of using [CLS].
 
 Sentence-transformers encoders such as all-MiniLM-L6-v2 were trained so that the *mean* of
 their token vectors is the sentence meaning; their [CLS] vector and pooler were never tuned
 for that. A classifier head on the mean therefore starts from a good sentence representation
 and converges in fewer epochs on a CPU. The class registers itself with the transformers Auto
-classes (model type ``nlpsuite-bert-meanpool``), so ``AutoModelForSequenceClassification``
-loads a saved folder once this module is imported, and the ONNX export traces it as is.
+classes (model types ``nlpsuite-bert-meanpool``, ``nlpsuite-mpnet-meanpool``), so
+``AutoModelForSequenceClassification`` loads a saved folder once this module is imported, and
+the ONNX export traces it as is. MPNet (all-mpnet-base-v2, the distillation teacher) has no
+token types; its forward ignores them.
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
-from transformers import AutoConfig, AutoModelForSequenceClassification, BertConfig, BertModel, BertPreTrainedModel
+from transformers import (
+    AutoConfig,
+    AutoModelForSequenceClassification,
+    BertConfig,
+    BertModel,
+    BertPreTrainedModel,
+    MPNetConfig,
+    MPNetModel,
+    MPNetPreTrainedModel,
+)
 from transformers.modeling_outputs import SequenceClassifierOutput
 
 MODEL_TYPE = "nlpsuite-bert-meanpool"
+MPNET_MODEL_TYPE = "nlpsuite-mpnet-meanpool"
+MEAN_POOL_TYPES = {"bert": MODEL_TYPE, "mpnet": MPNET_MODEL_TYPE}
+"""Hugging Face model type of a base encoder -> its mean-pooled classifier's model type."""
+
+
+def _mean_pooled_logits(module, hidden: torch.Tensor, attention_mask: torch.Tensor, labels):
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+    logits = module.classifier(module.dropout(pooled))
+    loss = None
+    if labels is not None:
+        loss = nn.functional.cross_entropy(logits.view(-1, module.num_labels), labels.view(-1))
+    return SequenceClassifierOutput(loss=loss, logits=logits)
+
+
+def _init_head(module, config) -> None:
+    module.num_labels = config.num_labels
+    dropout = getattr(config, "classifier_dropout", None)
+    module.dropout = nn.Dropout(dropout if dropout is not None else config.hidden_dropout_prob)
+    module.classifier = nn.Linear(config.hidden_size, config.num_labels)
 
 
 class BertMeanPoolConfig(BertConfig):
@@ -26,11 +57,8 @@ class BertMeanPoolForSequenceClassification(BertPreTrainedModel):
 
     def __init__(self, config: BertMeanPoolConfig):
         super().__init__(config)
-        self.num_labels = config.num_labels
         self.bert = BertModel(config, add_pooling_layer=False)
-        dropout = config.classifier_dropout if config.classifier_dropout is not None else config.hidden_dropout_prob
-        self.dropout = nn.Dropout(dropout)
-        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        _init_head(self, config)
         self.post_init()
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, labels=None, **kwargs):
@@ -38,14 +66,30 @@ class BertMeanPoolForSequenceClassification(BertPreTrainedModel):
             attention_mask = torch.ones_like(input_ids)
         hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask,
                            token_type_ids=token_type_ids).last_hidden_state
-        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
-        logits = self.classifier(self.dropout(pooled))
-        loss = None
-        if labels is not None:
-            loss = nn.functional.cross_entropy(logits.view(-1, self.num_labels), labels.view(-1))
-        return SequenceClassifierOutput(loss=loss, logits=logits)
+        return _mean_pooled_logits(self, hidden, attention_mask, labels)
 
 
-AutoConfig.register(MODEL_TYPE, BertMeanPoolConfig, exist_ok=True)
-AutoModelForSequenceClassification.register(BertMeanPoolConfig, BertMeanPoolForSequenceClassification, exist_ok=True)
+class MPNetMeanPoolConfig(MPNetConfig):
+    model_type = MPNET_MODEL_TYPE
+
+
+class MPNetMeanPoolForSequenceClassification(MPNetPreTrainedModel):
+    config_class = MPNetMeanPoolConfig
+
+    def __init__(self, config: MPNetMeanPoolConfig):
+        super().__init__(config)
+        self.mpnet = MPNetModel(config, add_pooling_layer=False)
+        _init_head(self, config)
+        self.post_init()
+
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, labels=None, **kwargs):
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        hidden = self.mpnet(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        return _mean_pooled_logits(self, hidden, attention_mask, labels)
+
+
+for _config, _model in ((BertMeanPoolConfig, BertMeanPoolForSequenceClassification),
+                        (MPNetMeanPoolConfig, MPNetMeanPoolForSequenceClassification)):
+    AutoConfig.register(_config.model_type, _config, exist_ok=True)
+    AutoModelForSequenceClassification.register(_config, _model, exist_ok=True)
