@@ -38,7 +38,7 @@ SHORT_UTTERANCE = "I still have not received my new card"
 TEACHER_ARGS = {
     "banking77": FineTuneArgs(base="mpnet-base", epochs=6, learning_rate=5e-5, batch_size=32,
                               warmup_ratio=0.1, max_length=64, early_stopping_patience=2),
-    "phrasebank": FineTuneArgs(base="mpnet-base", epochs=4, learning_rate=3e-5, batch_size=16,
+    "phrasebank": FineTuneArgs(base="mpnet-base", epochs=5, learning_rate=3e-5, batch_size=16,
                                warmup_ratio=0.1, max_length=96, early_stopping_patience=2),
 }
 
