@@ -64,6 +64,20 @@ def test_teacher_logits_follow_the_students_label_order(rotated_teacher, tiny_da
     assert torch.allclose(torch.from_numpy(forward), torch.from_numpy(backward[:, ::-1].copy()))
 
 
+def test_teacher_logits_are_calibrated_by_the_teachers_temperature(rotated_teacher, tiny_data, tmp_path):
+    import shutil
+
+    folder, _ = rotated_teacher
+    hotter = shutil.copytree(folder, tmp_path / "hotter")
+    manifest = json.loads((hotter / "nlpsuite.json").read_text())
+    manifest["temperature"] *= 4.0
+    (hotter / "nlpsuite.json").write_text(json.dumps(manifest))
+    texts = [text for text, _ in tiny_data.test_rows[:12]]
+    labels = ["card", "refund", "transfer"]
+    assert torch.allclose(torch.from_numpy(teacher_logits(hotter, texts, labels)) * 4.0,
+                          torch.from_numpy(teacher_logits(folder, texts, labels)), atol=1e-5)
+
+
 def test_student_learns_from_the_teacher_not_only_the_labels(rotated_teacher, tiny_base, tiny_data, tmp_path):
     """With alpha=0 the student copies the teacher, so on test it agrees with the rotated labels."""
     folder, rotate = rotated_teacher

@@ -49,10 +49,13 @@ def distillation_loss(
 
 def teacher_logits(teacher_dir: str | Path, texts: list, labels: list[str], *, threads: int | None = None,
                    batch_size: int = 64) -> np.ndarray:
-    """The teacher's raw logits for ``texts``, columns in the student's ``labels`` order.
+    """The teacher's calibrated logits for ``texts``, columns in the student's ``labels`` order.
 
-    The teacher may have its own tokenizer (another model family); it must know exactly the
-    student's labels, else the soft targets would mean something else.
+    Calibrated means divided by the temperature that ``finetune`` fitted on the teacher's
+    validation data, so that softmax gives probabilities that mean what they say: a teacher
+    stopped early is often far less confident than it is right, and its raw soft targets would
+    teach the student to hedge. The teacher may have its own tokenizer (another model family);
+    it must know exactly the student's labels, else the soft targets would mean something else.
     """
     from shared.inference import Predictor
 
@@ -68,7 +71,7 @@ def teacher_logits(teacher_dir: str | Path, texts: list, labels: list[str], *, t
     logger.info("teacher %s: logits for %d training texts", teacher_dir, len(texts))
     logits = _batched_with_progress(teacher, texts, batch_size)
     order = [teacher.labels.index(label) for label in labels]
-    return logits[:, order]
+    return logits[:, order] / float(teacher.info.temperature or 1.0)
 
 
 def _batched_with_progress(teacher, texts: list, batch_size: int) -> np.ndarray:
