@@ -31,62 +31,67 @@ MEAN_POOL_TYPES = {"bert": MODEL_TYPE, "mpnet": MPNET_MODEL_TYPE}
 """Hugging Face model type of a base encoder -> its mean-pooled classifier's model type."""
 
 
-def _mean_pooled_logits(module, hidden: torch.Tensor, attention_mask: torch.Tensor, labels):
-    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-    pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
-    logits = module.classifier(module.dropout(pooled))
-    loss = None
-    if labels is not None:
-        loss = nn.functional.cross_entropy(logits.view(-1, module.num_labels), labels.view(-1))
-    return SequenceClassifierOutput(loss=loss, logits=logits)
+class _MeanPooledClassifier:
+    """The shared head: dropout and a linear layer on the attention-masked mean of the tokens.
 
+    A subclass builds its encoder under the attribute named by its ``base_model_prefix`` (so
+    pretrained weights load into it) and says how to call it in ``_encode``.
+    """
 
-def _init_head(module, config) -> None:
-    module.num_labels = config.num_labels
-    dropout = getattr(config, "classifier_dropout", None)
-    module.dropout = nn.Dropout(dropout if dropout is not None else config.hidden_dropout_prob)
-    module.classifier = nn.Linear(config.hidden_size, config.num_labels)
+    def _add_head(self, config) -> None:
+        self.num_labels = config.num_labels
+        dropout = getattr(config, "classifier_dropout", None)
+        self.dropout = nn.Dropout(dropout if dropout is not None else config.hidden_dropout_prob)
+        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        self.post_init()
+
+    def _encode(self, input_ids, attention_mask, token_type_ids) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, labels=None, **kwargs):
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        hidden = self._encode(input_ids, attention_mask, token_type_ids)
+        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+        logits = self.classifier(self.dropout(pooled))
+        loss = None
+        if labels is not None:
+            loss = nn.functional.cross_entropy(logits.view(-1, self.num_labels), labels.view(-1))
+        return SequenceClassifierOutput(loss=loss, logits=logits)
 
 
 class BertMeanPoolConfig(BertConfig):
     model_type = MODEL_TYPE
 
 
-class BertMeanPoolForSequenceClassification(BertPreTrainedModel):
+class BertMeanPoolForSequenceClassification(_MeanPooledClassifier, BertPreTrainedModel):
     config_class = BertMeanPoolConfig
 
     def __init__(self, config: BertMeanPoolConfig):
         super().__init__(config)
         self.bert = BertModel(config, add_pooling_layer=False)
-        _init_head(self, config)
-        self.post_init()
+        self._add_head(config)
 
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, labels=None, **kwargs):
-        if attention_mask is None:
-            attention_mask = torch.ones_like(input_ids)
-        hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask,
-                           token_type_ids=token_type_ids).last_hidden_state
-        return _mean_pooled_logits(self, hidden, attention_mask, labels)
+    def _encode(self, input_ids, attention_mask, token_type_ids):
+        return self.bert(input_ids=input_ids, attention_mask=attention_mask,
+                         token_type_ids=token_type_ids).last_hidden_state
 
 
 class MPNetMeanPoolConfig(MPNetConfig):
     model_type = MPNET_MODEL_TYPE
 
 
-class MPNetMeanPoolForSequenceClassification(MPNetPreTrainedModel):
+class MPNetMeanPoolForSequenceClassification(_MeanPooledClassifier, MPNetPreTrainedModel):
     config_class = MPNetMeanPoolConfig
 
     def __init__(self, config: MPNetMeanPoolConfig):
         super().__init__(config)
         self.mpnet = MPNetModel(config, add_pooling_layer=False)
-        _init_head(self, config)
-        self.post_init()
+        self._add_head(config)
 
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, labels=None, **kwargs):
-        if attention_mask is None:
-            attention_mask = torch.ones_like(input_ids)
-        hidden = self.mpnet(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        return _mean_pooled_logits(self, hidden, attention_mask, labels)
+    def _encode(self, input_ids, attention_mask, token_type_ids):
+        return self.mpnet(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state  # no token types
 
 
 for _config, _model in ((BertMeanPoolConfig, BertMeanPoolForSequenceClassification),
