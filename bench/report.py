@@ -108,7 +108,20 @@ def distillation_lines(core: dict) -> list[str]:
         "|---|---|---|---|---|---|---|",
         *rows,
         "",
+        *_teacher_settings(core),
     ]
+
+
+def _teacher_settings(core: dict) -> list[str]:
+    parts = []
+    for task, title in (("banking77", "BANKING77"), ("phrasebank", "PhraseBank")):
+        h = core.get(f"{task}_teacher", {}).get("hyperparameters")
+        if h:
+            epochs = core[f"{task}_teacher"].get("epochs_run")
+            parts.append(f"{title}: learning rate {h['learning_rate']}, batch {h['batch_size']}, up to "
+                         f"{h['epochs']:g} epochs with patience {h['early_stopping_patience']} ({epochs:g} run), "
+                         f"max length {h['max_length']}")
+    return [f"Teachers (mean-pooled mpnet-base, `bench/core.py` TEACHER_ARGS): {'; '.join(parts)}.", ""] if parts else []
 
 
 def _flatten(data, prefix=""):
