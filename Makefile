@@ -70,7 +70,7 @@ bench-chatbot: setup
 	$(BIN)/python -m bench.chatbot --threads 1 --train-threads $(BENCH_THREADS)
 
 bench-finsentiment: setup
-	test -f bench/work/phrasebank-int8/nlpsuite.json || $(MAKE) bench-core
+	test -f bench/work/phrasebank-int8/nlpsuite.json || $(BIN)/python -m bench.core --threads $(BENCH_THREADS) --parts phrasebank
 	$(BIN)/python -m bench.finsentiment --model bench/work/phrasebank-int8 --torch-model bench/work/phrasebank
 
 bench-recommender: setup
