@@ -111,6 +111,8 @@ def finetune(
 
     Without ``validation``, ``args.validation_size`` of ``train`` is held out (stratified).
     Metrics in metrics.json are on ``test`` when given, else on the validation set.
+    With ``args.teacher``, the loss also pulls the model towards that fine-tuned folder's
+    calibrated predictions on ``train`` (``shared.training.distillation``).
     """
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
