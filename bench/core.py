@@ -72,8 +72,7 @@ def _train(name: str, args: FineTuneArgs, threads: int, reuse: bool, **splits) -
 
 
 def bench_banking77(threads: int, reuse: bool) -> dict:
-    data = load_banking77()
-    result = _train("banking77", BANKING77_ARGS, threads, reuse, train=data["train"], test=data["test"])
+    result = _train("banking77", BANKING77_ARGS, threads, reuse, **_splits("banking77"))
     update_results("core", {"banking77": result, "train_examples_per_s": result["train_examples_per_s"]})
     return result
 

@@ -187,7 +187,7 @@ def finetune(
         callbacks=[EarlyStoppingCallback(early_stopping_patience=args.early_stopping_patience)],
         class_weights=inverse_frequency_weights(train_set.labels, len(labels)) if args.class_weights else None,
         label_smoothing=args.label_smoothing,
-        distill_alpha=args.distill_alpha if args.teacher else 1.0,
+        distill_alpha=args.distill_alpha,  # used only when batches carry teacher logits
         distill_temperature=args.distill_temperature,
     )
     started = time.perf_counter()
