@@ -101,13 +101,13 @@ def bench_teacher(name: str, threads: int, reuse: bool) -> dict:
 
 
 def bench_phrasebank(threads: int, reuse: bool) -> dict:
-    data = load_phrasebank()
-    result = _train("phrasebank", PHRASEBANK_ARGS, threads, reuse, **_splits("phrasebank"))
+    splits = _splits("phrasebank")
+    result = _train("phrasebank", PHRASEBANK_ARGS, threads, reuse, **splits)
     # The int8 export is the deployed sentiment model that bench.finsentiment measures.
     exported = export_onnx(WORK / "phrasebank", WORK / "phrasebank-int8", int8=True)
-    predictions = Predictor(exported, "onnx", threads=threads).predict(data["test"].texts, top_k=1)
-    result["int8_accuracy"] = round(
-        sum(p.label == t for p, t in zip(predictions, data["test"].labels)) / len(predictions), 4)
+    test = splits["test"]
+    predictions = Predictor(exported, "onnx", threads=threads).predict(test.texts, top_k=1)
+    result["int8_accuracy"] = round(sum(p.label == t for p, t in zip(predictions, test.labels)) / len(predictions), 4)
     update_results("core", {"phrasebank": result})
     return result
 

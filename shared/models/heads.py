@@ -66,14 +66,14 @@ def _mean_pooled_classifier(base_path: Path, labels: list[str]):
     """Mean pooling for BERT and MPNet encoders (see shared.models.pooling); others get [CLS]."""
     import json
 
-    from transformers import AutoConfig, AutoModelForSequenceClassification
+    from transformers import AutoModelForSequenceClassification
 
-    from shared.models.pooling import MEAN_POOL_TYPES
+    from shared.models.pooling import MEAN_POOL_CONFIGS
 
     model_type = json.loads((Path(base_path) / "config.json").read_text()).get("model_type")
-    if model_type not in MEAN_POOL_TYPES:
+    if model_type not in MEAN_POOL_CONFIGS:
         return _classifier(base_path, labels)
-    config_class = AutoConfig.for_model(MEAN_POOL_TYPES[model_type]).__class__
+    config_class = MEAN_POOL_CONFIGS[model_type]
     config = config_class.from_pretrained(base_path, local_files_only=True, **_label_kwargs(labels))
     return AutoModelForSequenceClassification.from_pretrained(base_path, config=config, local_files_only=True)
 

@@ -27,8 +27,6 @@ from transformers.modeling_outputs import SequenceClassifierOutput
 
 MODEL_TYPE = "nlpsuite-bert-meanpool"
 MPNET_MODEL_TYPE = "nlpsuite-mpnet-meanpool"
-MEAN_POOL_TYPES = {"bert": MODEL_TYPE, "mpnet": MPNET_MODEL_TYPE}
-"""Hugging Face model type of a base encoder -> its mean-pooled classifier's model type."""
 
 
 class _MeanPooledClassifier:
@@ -93,6 +91,9 @@ class MPNetMeanPoolForSequenceClassification(_MeanPooledClassifier, MPNetPreTrai
     def _encode(self, input_ids, attention_mask, token_type_ids):
         return self.mpnet(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state  # no token types
 
+
+MEAN_POOL_CONFIGS = {"bert": BertMeanPoolConfig, "mpnet": MPNetMeanPoolConfig}
+"""Hugging Face model type of a base encoder -> the config of its mean-pooled classifier."""
 
 for _config, _model in ((BertMeanPoolConfig, BertMeanPoolForSequenceClassification),
                         (MPNetMeanPoolConfig, MPNetMeanPoolForSequenceClassification)):

@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 
 def distillation_loss(
     student_logits: torch.Tensor,
-    teacher_logits: torch.Tensor,
+    teacher_logits: torch.Tensor | None,
     labels: torch.Tensor,
     *,
     alpha: float,
@@ -33,9 +33,13 @@ def distillation_loss(
     weight: torch.Tensor | None = None,
     label_smoothing: float = 0.0,
 ) -> torch.Tensor:
-    """``alpha`` · CE(student, labels) + (1 − ``alpha``) · T² · KL(teacher_T ‖ student_T)."""
+    """``alpha`` · CE(student, labels) + (1 − ``alpha``) · T² · KL(teacher_T ‖ student_T).
+
+    Without teacher logits (evaluation batches, or no teacher at all) it is the plain
+    cross-entropy, so the trainer has one loss for every batch.
+    """
     hard = torch.nn.functional.cross_entropy(student_logits, labels, weight=weight, label_smoothing=label_smoothing)
-    if alpha >= 1.0:
+    if teacher_logits is None or alpha >= 1.0:
         return hard
     t = float(temperature)
     soft = torch.nn.functional.kl_div(
@@ -64,7 +68,7 @@ def teacher_logits(teacher_dir: str | Path, texts: list, labels: list[str], *, t
         missing = sorted(set(labels) - set(teacher.labels))
         extra = sorted(set(teacher.labels) - set(labels))
         raise DataError(
-            f"teacher {teacher_dir} was trained on other labels (missing: {', '.join(missing[:10]) or '-'}; "
+            f"teacher was trained on other labels (missing: {', '.join(missing[:10]) or '-'}; "
             f"extra: {', '.join(extra[:10]) or '-'})",
             path=str(teacher_dir), field="labels",
         )

@@ -29,14 +29,9 @@ class ClassificationTrainer(Trainer):
         outputs = model(**inputs)
         logits = outputs.logits
         weight = None if self.class_weights is None else self.class_weights.to(logits.device, logits.dtype)
-        if teacher is not None:
-            loss = distillation_loss(logits, teacher.to(logits.device), labels, alpha=self.distill_alpha,
-                                     temperature=self.distill_temperature, weight=weight,
-                                     label_smoothing=self.label_smoothing)
-        else:
-            loss = torch.nn.functional.cross_entropy(
-                logits, labels, weight=weight, label_smoothing=self.label_smoothing
-            )
+        loss = distillation_loss(logits, teacher, labels, alpha=self.distill_alpha,
+                                 temperature=self.distill_temperature, weight=weight,
+                                 label_smoothing=self.label_smoothing)
         return (loss, outputs) if return_outputs else loss
 
 
