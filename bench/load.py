@@ -55,9 +55,10 @@ def _percentiles(values: list[float]) -> dict:
 
 def _models(profile: str) -> dict:
     from shared.quickstart import prepare_model
+    from shared.suite import classifier_specs, load_parts
 
     var = ROOT / "var"
-    return {name: str(prepare_model(name, profile, var, None)) for name in ("banking77", "phrasebank")}
+    return {spec.name: str(prepare_model(spec, profile, var, None)) for spec in classifier_specs(load_parts())}
 
 
 def start_suite(root: Path, profile: str) -> tuple[subprocess.Popen, Path]:

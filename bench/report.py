@@ -64,7 +64,7 @@ def core_section(core: dict) -> list[str]:
         f"ONNX sizes (MB): {core.get('onnx_sizes_mb', {})}.",
         "",
         *distillation_lines(core),
-        "Hyperparameters: the `full` profile in `shared/quickstart.py` "
+        "Hyperparameters: the `full` profiles in `chatbot/intents.py` and `finsentiment/suite.py` "
         f"(BANKING77: {json.dumps(b77.get('hyperparameters', {}))}; "
         f"PhraseBank: {json.dumps(pb.get('hyperparameters', {}))}).",
         "",

@@ -38,7 +38,21 @@ class ChatbotPart:
                 "bank_db": f"sqlite:///{var / 'bank.db'}", "tracker_store": f"sqlite:///{var / 'tracker.db'}",
                 "faq": str(REPO / "data" / "chatbot" / "faq.csv"), "faq_index": str(var / "faq_index"),
                 "host": ctx.settings.host, "web_port": ctx.settings.web_port,
-                "classifier": {"model": str(ctx.models["banking77"])}}
+                "classifier": {"model": str(ctx.models["intents"])}}
+
+    def classifiers(self):
+        from chatbot.intents import INTENT_CLASSIFIER
+
+        return [INTENT_CLASSIFIER]
+
+    def prepare_title(self, ctx: SuiteContext) -> str:
+        return "the chatbot: Rasa project, demo bank, FAQ index, `rasa train`"
+
+    def prepare_minutes(self, ctx: SuiteContext) -> float:
+        settings = self._settings(ctx)
+        stamp_file = Path(settings.project_dir) / STAMP
+        fresh = stamp_file.is_file() and stamp_file.read_text() == self._stamp(settings)
+        return 0.1 if fresh and (Path(settings.models_dir) / f"{MODEL_NAME}.tar.gz").is_file() else 1
 
     def _settings(self, ctx: SuiteContext):
         from chatbot.settings import load_settings

@@ -7,8 +7,31 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from shared.suite import Service, SuiteContext
+from shared.suite import ClassifierSpec, Service, SuiteContext
+from shared.training.args import FineTuneArgs
 
+PROFILES = {
+    "quick": FineTuneArgs(epochs=2, learning_rate=6e-5, batch_size=16, max_length=80, early_stopping_patience=1),
+    "full": FineTuneArgs(epochs=8, learning_rate=5e-5, batch_size=16, warmup_ratio=0.1, max_length=96,
+                         early_stopping_patience=3),
+}
+
+
+def _phrasebank() -> dict:
+    from shared.data import load_phrasebank
+
+    return load_phrasebank()
+
+
+SENTIMENT_CLASSIFIER = ClassifierSpec(
+    name="phrasebank",
+    title="sentiment model (Financial PhraseBank)",
+    load_data=_phrasebank,
+    profiles=PROFILES,
+    expected_minutes={"quick": 3.5, "full": 15},
+    demo_texts=("Operating profit rose 25% to EUR 3.2 million.",
+                "The company warned that sales will fall sharply next year."),
+)
 READY_LINE = "finsentiment: polling"  # what `nlpsuite finsentiment run` prints once its model is loaded
 
 
@@ -20,6 +43,12 @@ class FinSentimentPart:
         from finsentiment.config import load_config
 
         return load_config(path)
+
+    def classifiers(self) -> list[ClassifierSpec]:
+        return [SENTIMENT_CLASSIFIER]
+
+    def prepare_title(self, ctx: SuiteContext) -> str:
+        return "the news monitor: its database and the demo feeds"
 
     def defaults(self, ctx: SuiteContext) -> dict:
         return {"database_url": f"sqlite:///{ctx.var('finsentiment', 'finsentiment.db')}",

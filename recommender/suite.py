@@ -31,6 +31,19 @@ class RecommenderPart:
     def defaults(self, ctx: SuiteContext) -> dict:
         return {"model_dir": str(ctx.var("recommender"))}
 
+    def _fitted(self, ctx: SuiteContext) -> bool:
+        from recommender.config import load_settings
+        from recommender.model import MODEL_FILE
+
+        return (Path(load_settings(ctx.config_file).model_dir) / MODEL_FILE).is_file()
+
+    def prepare_title(self, ctx: SuiteContext) -> str:
+        return ("the recommender: reuse the fitted model" if self._fitted(ctx)
+                else "the recommender: fit on MovieLens-100K")
+
+    def prepare_minutes(self, ctx: SuiteContext) -> float:
+        return 0.1 if self._fitted(ctx) else (1.5 if ctx.settings.profile == "quick" else 15)
+
     def prepare(self, ctx: SuiteContext) -> None:
         from recommender.config import load_settings
         from recommender.model import MODEL_FILE, FitConfig, fit

@@ -72,3 +72,19 @@ def tiny_onnx_fp32(tmp_path_factory, tiny_model) -> Path:
     from shared.export import export_onnx
 
     return export_onnx(tiny_model, tmp_path_factory.mktemp("tiny_onnx_fp32") / "export", int8=False)
+
+
+@pytest.fixture(scope="session")
+def quick_intents(request) -> Path:
+    """The intent model `make run` serves (quick profile), trained once per machine."""
+    from quick_models import quick_model
+
+    return quick_model("intents", request.config.cache.mkdir("quick-models"))
+
+
+@pytest.fixture(scope="session")
+def quick_sentiment(request) -> Path:
+    """The sentiment model `make run` serves (quick profile), trained once per machine."""
+    from quick_models import quick_model
+
+    return quick_model("phrasebank", request.config.cache.mkdir("quick-models"))

@@ -1,10 +1,20 @@
-"""The fallback action: search the FAQ when the intent classifier was not confident enough."""
+"""The fallback action, in two stages, for messages the intent classifier was not sure of.
+
+1. A confident FAQ search hit answers, and the bot asks whether that helped (yes: glad; no:
+   rephrase or a person, see the rules).
+2. No hit: the bot asks the customer to put it another way. A second miss in a row offers a
+   person (a button whose payload bypasses the classifier).
+
+The slot ``fallback_state`` (answered, rephrase, offered_person) tells the rules what "yes"
+and "no" after this action answer.
+"""
 from __future__ import annotations
 
 import logging
 from typing import Dict, List, Text
 
 from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from chatbot.actions.resources import faq_index, settings
@@ -12,19 +22,30 @@ from chatbot.actions.resources import faq_index, settings
 logger = logging.getLogger(__name__)
 
 HANDOFF_BUTTON = {"title": "Talk to a person", "payload": "/request_human"}
+YES_NO = [{"title": "Yes", "payload": "/affirm"}, {"title": "No", "payload": "/deny"}]
+STATE = "fallback_state"
+REPHRASE = ("Sorry, I didn't quite get that. Could you say it another way? For example: "
+            "'my card hasn't arrived' or 'how do I top up?'")
+OFFER_PERSON = "I'm still not sure I understood, sorry. Would you like to talk to a person?"
+
+
+def _missed_just_before(tracker: Tracker) -> bool:
+    """True when the bot's previous turn was this action asking to rephrase."""
+    if tracker.get_slot(STATE) != "rephrase":
+        return False
+    actions = [e.get("name") for e in tracker.events if e.get("event") == "action"
+               and e.get("name") not in ("action_listen", None)]
+    return bool(actions) and actions[-1] == "action_faq_fallback"
 
 
 class ActionFaqFallback(Action):
-    """Best FAQ answer above the similarity threshold, else an honest "not sure" and the
-    offer of a person (a button whose payload bypasses the classifier)."""
-
     def name(self) -> Text:
         return "action_faq_fallback"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[Dict]:
         text = (tracker.latest_message or {}).get("text") or ""
         match = None
-        if text.strip():
+        if text.strip() and not text.startswith("/"):
             try:
                 match = faq_index().best(text, settings().retrieval_threshold)
             except Exception:  # the search failing must not cost the customer an answer
@@ -33,10 +54,11 @@ class ActionFaqFallback(Action):
             dispatcher.utter_message(text=match.entry.answer,
                                      json_message={"faq": {"question": match.entry.question,
                                                            "score": round(match.score, 3)}})
-            return []
-        dispatcher.utter_message(
-            text="I'm sorry, I'm not sure I understood. Could you rephrase it, or would you like to "
-                 "talk to a person?",
-            buttons=[HANDOFF_BUTTON],
-        )
-        return []
+            dispatcher.utter_message(text="Did that answer your question?", buttons=YES_NO)
+            return [SlotSet(STATE, "answered")]
+        if _missed_just_before(tracker):
+            dispatcher.utter_message(text=OFFER_PERSON, buttons=[HANDOFF_BUTTON, {"title": "No, thanks",
+                                                                                  "payload": "/deny"}])
+            return [SlotSet(STATE, "offered_person")]
+        dispatcher.utter_message(text=REPHRASE)
+        return [SlotSet(STATE, "rephrase")]

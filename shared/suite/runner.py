@@ -20,7 +20,7 @@ from pathlib import Path
 import yaml
 
 from shared.config import ConfigError, merge_mappings, read_config_file
-from shared.suite.parts import SuiteContext, load_parts
+from shared.suite.parts import SuiteContext, classifier_specs, load_parts
 from shared.suite.services import Service, ServiceError, Supervisor, http_ready, smtp_ready
 from shared.suite.settings import SuiteSettings, load_settings
 
@@ -29,7 +29,7 @@ EFFECTIVE_CONFIG = "nlpsuite.effective.yml"
 # uvicorn puts its --app-dir (default: the working directory) first on sys.path; point it where
 # the suite's packages are, so that nothing in the working directory can shadow them.
 PACKAGES = str(Path(__file__).resolve().parents[2])
-CLASSIFIERS = ("banking77", "phrasebank")
+START_MINUTES = 0.5  # the servers, once everything is prepared (17 s measured on 2 cores)
 
 
 def _settings(options) -> SuiteSettings:
@@ -73,6 +73,11 @@ def write_effective_config(ctx: SuiteContext, parts, user_config: dict) -> Path:
     return ctx.config_file
 
 
+def _prepare_title(part, ctx: SuiteContext) -> str:
+    describe = getattr(part, "prepare_title", None)
+    return describe(ctx) if describe else f"prepare the {part.name}"
+
+
 def _print_summary(ctx: SuiteContext, started: float) -> None:
     from shared.web import load_plugins
 
@@ -88,8 +93,31 @@ def _print_summary(ctx: SuiteContext, started: float) -> None:
           flush=True)
 
 
+class Plan:
+    """The steps of a run with their expected minutes on 2 cores, printed before the first one,
+    then "step k of n" as each starts, so a first run of several minutes never looks hung."""
+
+    def __init__(self, steps: list[tuple[str, float]]):
+        self.steps, self.done = steps, 0
+
+    def announce(self) -> None:
+        total = sum(minutes for _, minutes in self.steps)
+        lines = [f"  {i}. {title} (about {_minutes(minutes)})" for i, (title, minutes) in enumerate(self.steps, 1)]
+        print(f"nlpsuite run: {len(self.steps)} steps, about {_minutes(total)} on 2 cores:\n" + "\n".join(lines),
+              flush=True)
+
+    def next(self) -> None:
+        title, minutes = self.steps[self.done]
+        self.done += 1
+        print(f"step {self.done} of {len(self.steps)}: {title} (about {_minutes(minutes)})", flush=True)
+
+
+def _minutes(minutes: float) -> str:
+    return f"{minutes:g} min" if minutes >= 1 else f"{max(1, round(minutes * 60))} s"
+
+
 def run_suite(options) -> int:
-    from shared.quickstart import model_paths, prepare_model
+    from shared.quickstart import is_prepared, model_paths, prepare_model
 
     started = time.perf_counter()
     logging.getLogger("httpx").setLevel(logging.WARNING)  # readiness polls are not news
@@ -101,25 +129,36 @@ def run_suite(options) -> int:
 
     supervisor = Supervisor(var_dir / "logs", {**os.environ, "NLPSUITE_CONFIG": str(ctx.config_file),
                                                "PYTHONUNBUFFERED": "1"}, settings.max_restarts)
-    unknown = sorted(set(settings.models) - set(CLASSIFIERS))
+    specs = classifier_specs(parts)
+    unknown = sorted(set(settings.models) - {spec.name for spec in specs})
     if unknown:
-        raise ConfigError(f"suite.models: unknown task(s) {', '.join(unknown)}; known: {', '.join(CLASSIFIERS)}")
-    for name in CLASSIFIERS:
-        given = settings.models.get(name)
+        raise ConfigError(f"suite.models: unknown task(s) {', '.join(unknown)}; "
+                          f"known: {', '.join(spec.name for spec in specs)}")
+    for spec in specs:
+        given = settings.models.get(spec.name)
         if given and not (Path(given) / "nlpsuite.json").is_file():
-            raise ConfigError(f"suite.models.{name}: {given} is not a model folder made by `nlpsuite finetune`")
-        ctx.models[name] = Path(given).resolve() if given else model_paths(name, settings.profile, var_dir)[1]
+            raise ConfigError(f"suite.models.{spec.name}: {given} is not a model folder made by `nlpsuite finetune`")
+        ctx.models[spec.name] = (Path(given).resolve() if given
+                                 else model_paths(spec.name, settings.profile, var_dir)[1])
     write_effective_config(ctx, parts, user_config)
     os.environ["NLPSUITE_CONFIG"] = str(ctx.config_file)  # the parts' own loaders read it too
     first, last = core_services(ctx)
     supervisor.check_ports(first + [s for p in parts for s in p.services(ctx)] + last)  # before any training
 
-    for name in CLASSIFIERS:
-        if name not in settings.models:
-            prepare_model(name, settings.profile, var_dir, settings.threads)
+    training = [spec for spec in specs
+                if spec.name not in settings.models and not is_prepared(spec, settings.profile, var_dir)]
+    plan = Plan([(f"fine-tune the {spec.title}", spec.expected_minutes[settings.profile]) for spec in training]
+                + [(_prepare_title(part, ctx), getattr(part, "prepare_minutes", lambda _ctx: 0.1)(ctx))
+                   for part in parts]
+                + [("start the servers", START_MINUTES)])
+    plan.announce()
+    for spec in training:
+        plan.next()
+        prepare_model(spec, settings.profile, var_dir, settings.threads)
     for part in parts:
-        logger.info("preparing %s", part.name)
+        plan.next()
         part.prepare(ctx)
+    plan.next()
 
     services = first + [s for p in parts for s in p.services(ctx)] + last
     supervisor.check_ports(services)  # again: something may have taken a port while we trained

@@ -6,7 +6,7 @@
       outbox_port: 8025      # the local SMTP server that stores mail in <var_dir>/outbox
       var_dir: var           # models, databases, FAISS files, logs, outbox
       profile: quick         # quick (< 15 min on 2 cores) or full (benchmark quality)
-      models: {}             # e.g. {banking77: path/to/folder}: use a fine-tuned folder, train nothing
+      models: {}             # e.g. {intents: path/to/folder}: use a fine-tuned folder, train nothing
 """
 from __future__ import annotations
 
@@ -28,17 +28,17 @@ class SuiteSettings(StrictModel):
     threads: Optional[int] = Field(None, ge=1, le=256)
     """Torch threads for fine-tuning; default: all cores."""
     models: Dict[str, str] = {}
-    """Already fine-tuned classifier folders by task (``banking77``, ``phrasebank``): used as
+    """Already fine-tuned classifier folders by task (``intents``, ``phrasebank``): used as
     they are instead of fine-tuning the profile's."""
     max_restarts: int = Field(3, ge=0)
     """How often a crashed service is started again before the suite gives up and stops."""
 
     @validator("profile")
     def _known_profile(cls, value):  # noqa: N805 (pydantic validator)
-        from shared.quickstart import PROFILES
+        from shared.suite.parts import PROFILE_NAMES
 
-        if value not in PROFILES:
-            raise ValueError(f"unknown profile {value!r}; one of {', '.join(sorted(PROFILES))}")
+        if value not in PROFILE_NAMES:
+            raise ValueError(f"unknown profile {value!r}; one of {', '.join(sorted(PROFILE_NAMES))}")
         return value
 
 

@@ -29,6 +29,10 @@ class FineTuneArgs:
     class_weights: bool = False
     """Weight the loss by inverse class frequency (for skewed labels such as sentiment)."""
     label_smoothing: float = 0.0
+    typo_augmentation: float = 0.0
+    """Share of the training examples added once more with seeded typos (swapped, dropped,
+    doubled letters, neighbouring keys), so misspelt messages are still understood; validation
+    and test data stay as they are. 0 adds none."""
     teacher: str | None = None
     """A fine-tuned model folder (any base, same labels) to distil from; None trains on the
     labels alone. Its logits on the training texts become soft targets (see ``distillation``)."""

@@ -25,6 +25,7 @@ from transformers import (
 )
 
 from shared.data import DataError, LabelledTexts, drop_duplicates, stratified_split
+from shared.data.augment import add_typo_copies
 from shared.evaluation.calibration import fit_temperature
 from shared.evaluation.model_card import write_model_card
 from shared.evaluation.plots import plot_training_curves
@@ -125,6 +126,7 @@ def finetune(
         logger.info("dropped %d exact duplicate examples from %s", dropped, train.source)
     if validation is None:
         train, validation = stratified_split(train, args.validation_size, seed=args.seed)
+    train = add_typo_copies(train, args.typo_augmentation, seed=args.seed)
     labels = train.label_names
     if len(labels) < 2:
         raise DataError("training data needs at least two labels", path=train.source or None, field="label")

@@ -3,6 +3,7 @@ core intent classifier, 10 intents, a few seconds of fine-tuning), and the real 
 action server on free loopback ports, shared by the conversation, `rasa test` and browser tests."""
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,6 +72,59 @@ def chatbot(tmp_path_factory) -> ChatbotSetup:
     return ChatbotSetup(root, project, model, config_file, settings, examples, vocab, env)
 
 
+@pytest.fixture(scope="session")
+def quick_bot(tmp_path_factory, quick_intents) -> ChatbotSetup:
+    """The bot `nlpsuite run` builds: the full generated project (BANKING77 + the bot's own
+    intents) around the quick-profile intent model, `rasa train`ed (about a minute)."""
+    from chatbot import server
+    from chatbot.project import build_project
+    from chatbot.settings import load_settings
+
+    root = tmp_path_factory.mktemp("quick_bot")
+    config_file = root / "nlpsuite.yml"
+    config_file.write_text(yaml.safe_dump({"chatbot": {
+        "project_dir": str(root / "project"), "models_dir": str(root / "models"),
+        "bank_db": f"sqlite:///{root / 'bank.db'}", "tracker_store": f"sqlite:///{root / 'tracker.db'}",
+        "faq_index": str(root / "faq_index"), "faq": str(Path(__file__).resolve().parents[2] / "data/chatbot/faq.csv"),
+        "classifier": {"model": str(quick_intents), "threads": 1},
+    }}))
+    settings = load_settings(config_file)
+    project = build_project(settings.project_dir, settings,
+                            data_dir=Path(__file__).resolve().parents[2] / "data" / "banking77").project_dir
+    env = server.rasa_env({"NLPSUITE_CONFIG": str(config_file)}, cache_dir=root / "rasa_cache")
+    model = server.train(project, settings.models_dir, name="quick", env=env, log=root / "train.log")
+    return ChatbotSetup(root, project, model, config_file, settings, _examples(project), set(), env)
+
+
+@contextlib.contextmanager
+def _serve(setup: ChatbotSetup):
+    """`rasa run --enable-api` and `rasa run actions` for ``setup`` on free ports."""
+    from chatbot import server
+    from chatbot.project import write_endpoints
+
+    action_port, rasa_port = server.free_port(), server.free_port()
+    write_endpoints(setup.project, setup.settings, action_port=action_port)
+    stack = server.Stack()
+    try:
+        actions = server.start_actions(port=action_port, env=setup.env, log=setup.root / "actions.log")
+        stack.processes.append(actions)
+        rasa = server.start_rasa(setup.project, setup.model, port=rasa_port, env=setup.env,
+                                 log=setup.root / "rasa.log")
+        stack.processes.append(rasa)
+        server.actions_ready(actions)
+        server.rasa_ready(rasa)
+        yield Servers(rasa.url, actions.url, action_port)
+    finally:
+        stack.stop()
+
+
+@pytest.fixture(scope="session")
+def quick_servers(quick_bot):
+    """The quick bot's servers, until the session ends."""
+    with _serve(quick_bot) as servers:
+        yield servers
+
+
 @dataclass
 class Servers:
     rasa: str
@@ -80,21 +134,6 @@ class Servers:
 
 @pytest.fixture(scope="session")
 def servers(chatbot):
-    """`rasa run --enable-api` and `rasa run actions` on free ports, until the session ends."""
-    from chatbot import server
-    from chatbot.project import write_endpoints
-
-    action_port, rasa_port = server.free_port(), server.free_port()
-    write_endpoints(chatbot.project, chatbot.settings, action_port=action_port)
-    stack = server.Stack()
-    try:
-        actions = server.start_actions(port=action_port, env=chatbot.env, log=chatbot.root / "actions.log")
-        stack.processes.append(actions)
-        rasa = server.start_rasa(chatbot.project, chatbot.model, port=rasa_port, env=chatbot.env,
-                                 log=chatbot.root / "rasa.log")
-        stack.processes.append(rasa)
-        server.actions_ready(actions)
-        server.rasa_ready(rasa)
-        yield Servers(rasa.url, actions.url, action_port)
-    finally:
-        stack.stop()
+    """The tiny bot's servers, until the session ends."""
+    with _serve(chatbot) as servers:
+        yield servers

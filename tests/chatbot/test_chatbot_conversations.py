@@ -47,7 +47,7 @@ def test_card_delivery_form_asks_validates_and_looks_up(chatbot, servers):
     sender = new_sender()
     first = texts(say(servers, sender, chatbot.examples["card_arrival"][0]))
     assert "arrive within 5 working days" in first[0] and "customer number" in first[-1]
-    wrong = texts(say(servers, sender, "my number is twelve"))
+    wrong = texts(say(servers, sender, "Ⅻ"))  # nothing the classifier can place: taken as an answer
     assert "doesn't look like a customer number" in wrong[0] and "customer number" in wrong[-1]
     unknown = texts(say(servers, sender, "C9999"))
     assert "couldn't find customer number C9999" in unknown[0]
@@ -64,11 +64,11 @@ def test_freeze_then_unfreeze_card_through_the_form(chatbot, servers):
     assert "last 4 digits" in texts(say(servers, sender, "C1003"))[-1]
     mismatch = texts(say(servers, sender, "0000"))
     assert "couldn't find a card ending in 0000" in mismatch[0] and "3141" in mismatch[0]
-    assert "is frozen" in texts(say(servers, sender, "3141"))[-1]
+    assert "is frozen" in " ".join(texts(say(servers, sender, "3141")))
     assert {c.last4: c.status for c in bank.customer("C1003").cards}["3141"] == "frozen"
     # the customer number is remembered: the second form asks only for the card
     assert "last 4 digits" in texts(say(servers, sender, chatbot.examples["unfreeze_card"][0]))[-1]
-    assert "unfrozen" in texts(say(servers, sender, "the one ending 3141"))[-1]
+    assert "unfrozen" in " ".join(texts(say(servers, sender, "the one ending 3141")))
     assert {c.last4: c.status for c in bank.customer("C1003").cards}["3141"] == "active"
 
 
@@ -103,13 +103,26 @@ def test_fallback_answers_from_the_faq_search(chatbot, servers):
 
 
 @pytest.mark.parametrize("message", ["😀🙈🎉", "Wo finde ich meine Überweisung von gestern?"])
-def test_unreadable_or_foreign_message_offers_a_person(chatbot, servers, message):
+def test_unreadable_or_foreign_message_asks_to_rephrase_then_offers_a_person(chatbot, servers, message):
     sender = new_sender()
-    replies = say(servers, sender, message)
-    assert "not sure I understood" in texts(replies)[0]
+    first = say(servers, sender, message)
+    assert "say it another way" in texts(first)[0] and "buttons" not in first[0]
+    replies = say(servers, sender, message)  # a second miss in a row
+    assert "talk to a person" in texts(replies)[0]
     assert replies[0]["buttons"][0]["payload"] == "/request_human"
     # the button's payload works and hands over
     assert "ticket T-" in texts(say(servers, sender, replies[0]["buttons"][0]["payload"]))[0]
+
+
+def test_a_form_is_interrupted_by_a_question_and_resumes_on_yes(chatbot, servers):
+    sender = new_sender()
+    assert "customer number" in texts(say(servers, sender, chatbot.examples["card_arrival"][1]))[-1]
+    answer = texts(say(servers, sender, chatbot.examples["top_up_limits"][2]))
+    assert "10,000 GBP a day" in answer[0] and "carry on" in answer[-1]
+    assert "customer number" in texts(say(servers, sender, chatbot.examples["affirm"][0]))[-1]
+    stopped = texts(say(servers, sender, chatbot.examples["stop"][0]))
+    assert "stopped" in stopped[0]
+    assert "Harbor Bank assistant" in texts(say(servers, sender, chatbot.examples["greet"][0]))[0]  # the form is gone
 
 
 @pytest.mark.parametrize("message", ["", "   \n\t "])
@@ -157,7 +170,8 @@ def test_parse_gives_calibrated_top10_ranking(chatbot, servers):
     ranking = parsed["intent_ranking"]
     assert parsed["intent"]["name"] == "exchange_rate" and len(ranking) == 10
     assert ranking == sorted(ranking, key=lambda r: -r["confidence"])
-    assert abs(sum(r["confidence"] for r in ranking) - 1.0) < 1e-3  # 10 intents: the whole distribution
+    # 16 intents: the top 10 hold most, not all, of the distribution
+    assert 0.5 < sum(r["confidence"] for r in ranking) < 1.0
     unreadable = httpx.post(f"{servers.rasa}/model/parse", json={"text": "🙈"}, timeout=30).json()
     assert unreadable["intent"]["name"] == "nlu_fallback"
 

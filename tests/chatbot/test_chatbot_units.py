@@ -68,8 +68,16 @@ def test_build_project_generates_data_rules_and_config(tmp_path):
     assert rules["answer card_arrival"][-1] == {"active_loop": "card_status_form"}
     assert rules["answer exchange_rate"] == [{"intent": "exchange_rate"}, {"action": "utter_faq_exchange_rate"}]
     config = yaml.safe_load((tmp_path / "p/config.yml").read_text())
-    assert config["pipeline"][0]["name"] == "chatbot.components.CoreIntentClassifier"
-    assert config["pipeline"][1]["threshold"] == "model"
+    names = [c["name"] for c in config["pipeline"]]
+    assert names == ["RegexEntityExtractor", "chatbot.components.CoreIntentClassifier",
+                     "chatbot.components.CalibratedFallbackClassifier"]
+    assert config["pipeline"][2]["threshold"] == "model"
+    in_form = {r["rule"]: r for r in yaml.safe_load((tmp_path / "p/data/form_rules.yml").read_text())["rules"]}
+    question = in_form["answer exchange_rate during card_status_form"]
+    assert question["condition"] == [{"active_loop": "card_status_form"}]
+    assert question["steps"][-1] == {"action": "utter_continue_card_status_form"}
+    assert in_form["stop ends the form during card_control_form"]["steps"][1:3] == [
+        {"action": "action_deactivate_loop"}, {"active_loop": None}]
     endpoints = yaml.safe_load((tmp_path / "p/endpoints.yml").read_text())
     assert endpoints["tracker_store"] == {"type": "SQL", "dialect": "sqlite", "db": str(tmp_path / "t.db")}
     assert endpoints["action_endpoint"]["url"] == "http://127.0.0.1:5055/webhook"

@@ -1,0 +1,76 @@
+"""The chatbot's intent classifier as the suite trains it: BANKING77's 77 banking intents plus
+the bot's own (greet, goodbye, thanks, affirm, deny, stop, bot_challenge, out_of_scope,
+request_human, freeze_card, unfreeze_card), in one model.
+
+`nlpsuite run` fine-tunes it from this declaration (``INTENT_CLASSIFIER``); `nlpsuite chatbot
+train` fine-tunes on the generated Rasa project, whose NLU data is the same two sources, so both
+ways give the same label set. The test part is BANKING77's test split plus
+``data/chatbot/own_intents_test.csv``: other phrasings of the bot's own intents, never trained on.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from shared.data import DataError, LabelledTexts, load_banking77, load_labelled
+from shared.suite.parts import ClassifierSpec
+from shared.training.args import FineTuneArgs
+
+PACKAGE = Path(__file__).resolve().parent
+REPO = PACKAGE.parent
+OWN_NLU = PACKAGE / "template" / "data" / "core_nlu.yml"
+OWN_TEST = REPO / "data" / "chatbot" / "own_intents_test.csv"
+BANKING77 = REPO / "data" / "banking77"
+
+# Misspelt copies of 30% of the training texts: on the quick profile this kept clean accuracy
+# and gained on misspelt validation texts (docs/benchmarks.md, "typos").
+TYPO_SHARE = 0.3
+PROFILES = {
+    "quick": FineTuneArgs(epochs=2, learning_rate=1e-4, batch_size=32, max_length=48,
+                          early_stopping_patience=1, typo_augmentation=TYPO_SHARE),
+    "full": FineTuneArgs(epochs=10, learning_rate=1e-4, batch_size=32, warmup_ratio=0.1,
+                         max_length=64, early_stopping_patience=3, typo_augmentation=TYPO_SHARE),
+}
+
+
+def own_examples(path: Path = OWN_NLU) -> dict[str, list[str]]:
+    """The bot's own intents and their examples, read from the Rasa template's NLU file."""
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise DataError(f"cannot read the bot's NLU examples: {exc}", path) from None
+    out: dict[str, list[str]] = {}
+    for item in document.get("nlu", []):
+        lines = str(item.get("examples", "")).splitlines()
+        out[item["intent"]] = [line.strip()[2:].strip() for line in lines if line.strip().startswith("- ")]
+    return out
+
+
+def own_intents() -> tuple[str, ...]:
+    return tuple(own_examples())
+
+
+def _joined(*parts: LabelledTexts, source: str) -> LabelledTexts:
+    return LabelledTexts([t for p in parts for t in p.texts], [y for p in parts for y in p.labels], source)
+
+
+def load_intent_data(banking77_dir: Path = BANKING77) -> dict[str, LabelledTexts]:
+    """{"train", "test"}: BANKING77 plus the bot's own intents (see the module docstring)."""
+    banking = load_banking77(banking77_dir)
+    own = own_examples()
+    own_train = LabelledTexts([t for texts in own.values() for t in texts],
+                              [intent for intent, texts in own.items() for _ in texts], str(OWN_NLU))
+    return {"train": _joined(banking["train"], own_train, source=f"{banking77_dir} + {OWN_NLU.name}"),
+            "test": _joined(banking["test"], load_labelled(OWN_TEST, text_col="text", label_col="intent"), source=f"{banking77_dir} test + {OWN_TEST.name}")}
+
+
+INTENT_CLASSIFIER = ClassifierSpec(
+    name="intents",
+    title="intent model (BANKING77 + the bot's own intents)",
+    load_data=load_intent_data,
+    profiles=PROFILES,
+    expected_minutes={"quick": 5, "full": 25},
+    demo_texts=("I still have not received my new card", "How do I top up with Apple Pay?", "hello there",
+                "can I talk to a real person?"),
+)

@@ -1,0 +1,93 @@
+"""The bot `make run` builds, tested on exactly its model (the quick-profile intent model of
+`nlpsuite run`, trained on BANKING77 plus the bot's own intents): every domain intent is in the
+classifier, 30+ multi-turn `rasa test` stories pass, and the journeys of a new user work over
+the REST webhook with the real action server."""
+from __future__ import annotations
+
+import json
+import subprocess
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from chatbot import server
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
+STORIES = Path(__file__).parent / "stories" / "quick_model_stories.yml"
+
+
+def test_the_served_classifier_knows_every_intent_of_the_domain(quick_bot, quick_intents):
+    from shared.model_dir import ModelInfo
+
+    domain_intents = set()
+    for path in (quick_bot.project / "domain").glob("*.yml"):
+        domain_intents |= set(yaml.safe_load(path.read_text()).get("intents", []))
+    labels = set(ModelInfo.load(quick_intents).labels)
+    assert {"greet", "stop", "out_of_scope", "request_human", "freeze_card", "unfreeze_card"} <= domain_intents
+    assert domain_intents == labels, (sorted(domain_intents - labels), sorted(labels - domain_intents))
+
+
+def test_the_bot_s_own_intents_are_recognised_in_phrasings_it_never_saw(quick_intents):
+    from chatbot.intents import OWN_TEST, own_examples
+    from shared.data import load_labelled
+    from shared.inference import Predictor
+
+    heldout = load_labelled(OWN_TEST, text_col="text", label_col="intent")
+    trained = {t.lower() for texts in own_examples().values() for t in texts}
+    assert not [t for t in heldout.texts if t.lower() in trained]
+    predictions = Predictor(quick_intents, "onnx", threads=1).predict(heldout.texts, top_k=1)
+    wrong = [(t, y, p.label) for t, y, p in zip(heldout.texts, heldout.labels, predictions) if p.label != y]
+    assert len(wrong) <= len(heldout) // 10, wrong
+
+
+def test_rasa_test_stories_pass_on_the_quick_model(quick_bot, tmp_path):
+    stories = yaml.safe_load(STORIES.read_text())["stories"]
+    assert len(stories) >= 30
+    out = tmp_path / "results"
+    run = subprocess.run(
+        server.rasa_command("test", "core", "--stories", str(STORIES), "-m", str(quick_bot.model),
+                            "--out", str(out), "--no-plot"),
+        cwd=quick_bot.project, env=quick_bot.env, capture_output=True, text=True, timeout=900)
+    failed = (out / "failed_test_stories.yml").read_text() if (out / "failed_test_stories.yml").is_file() else ""
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    report = json.loads((out / "story_report.json").read_text())
+    assert report["conversation_accuracy"]["total"] == len(stories)
+    assert report["conversation_accuracy"]["accuracy"] == 1.0, failed
+
+
+def _say(servers, sender: str, message: str) -> list[str]:
+    response = httpx.post(f"{servers.rasa}/webhooks/rest/webhook", json={"sender": sender, "message": message},
+                          timeout=120)
+    assert response.status_code == 200, response.text
+    return [r["text"] for r in response.json() if "text" in r]
+
+
+def test_a_new_user_s_conversations_over_the_webhook(quick_servers):
+    def conversation():
+        sender = f"journey-{uuid.uuid4().hex[:8]}"
+        return lambda message: " | ".join(_say(quick_servers, sender, message))
+
+    say = conversation()
+    assert "Harbor Bank assistant" in say("hello there")
+    assert "passed our conversation to a colleague" in conversation()("can I talk to a real person?")
+    assert "not something I can help with" in conversation()("what's the weather like in Paris?")
+
+    say = conversation()
+    assert "customer number" in say("I want to freeze my card")
+    stopped = say("actually never mind, stop")
+    assert "stopped" in stopped and "close" not in stopped.lower(), stopped
+
+    say = conversation()
+    assert "customer number" in say("my card still hasn't arrived")
+    answer = say("I was charged twice for the same coffee")
+    assert "carry on" in answer and "customer number" not in answer, answer
+    assert "customer number" in say("yes")
+    status = say("C1001")
+    assert "ending in 1234 is on its way" in status and "anything else" in status.lower(), status
+
+    say = conversation()
+    say("my card still hasn't arrived")
+    assert "passed our conversation to a colleague" in say("can I talk to a human?")

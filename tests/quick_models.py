@@ -1,0 +1,39 @@
+"""The classifiers `make run` serves, built the way `nlpsuite run` builds them (the quick
+profile, ``shared.quickstart.prepare_model``), for the tests that must hold on exactly those
+models: the chatbot's test stories and webhook conversations, the end-to-end demo alert.
+
+Each is trained once per machine and kept in pytest's cache folder, under a key made of
+everything that decides it (the data files, the profile's hyperparameters, the core's
+training code); a fresh clone (CI) trains them once, about 5 and 4 minutes on 2 cores.
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from core_testdata import REPO
+
+INPUTS = {
+    "intents": ["data/banking77/*.csv", "data/banking77/categories.json", "chatbot/template/data/core_nlu.yml",
+                "data/chatbot/own_intents_test.csv", "chatbot/intents.py"],
+    "phrasebank": ["data/financial_phrasebank/*.csv", "finsentiment/suite.py"],
+}
+CODE = ["shared/training/*.py", "shared/data/*.py", "shared/models/*.py", "shared/export/*.py", "shared/quickstart.py"]
+
+
+def _key(name: str, args) -> str:
+    digest = hashlib.sha256(repr(args).encode())
+    for pattern in INPUTS[name] + CODE:
+        for path in sorted(REPO.glob(pattern)):
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def quick_model(name: str, cache_dir: Path) -> Path:
+    """The int8 folder of the suite's ``name`` classifier on the quick profile (trained if missing)."""
+    from shared.quickstart import prepare_model
+    from shared.suite import classifier_specs, load_parts
+
+    spec = next(s for s in classifier_specs(load_parts()) if s.name == name)
+    var = Path(cache_dir) / f"{name}-{_key(name, spec.profiles['quick'])}"
+    return prepare_model(spec, "quick", var, threads=None)
