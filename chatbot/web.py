@@ -10,9 +10,9 @@ from pathlib import Path
 
 import httpx
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 
-from shared.web import WebPlugin
+from shared.web import WebPlugin, render_page
 
 STATIC = Path(__file__).resolve().parent / "static"
 MAX_BODY = 64 * 1024
@@ -25,9 +25,9 @@ def make_router(rasa_url: str, transport: httpx.AsyncBaseTransport | None = None
     def root() -> RedirectResponse:
         return RedirectResponse("chatbot/")
 
-    @router.get("/")
-    def page() -> FileResponse:
-        return FileResponse(STATIC / "chat.html", media_type="text/html")
+    @router.get("/", response_class=HTMLResponse)
+    def page() -> str:
+        return render_page("support chat", (STATIC / "chat.html").read_text(encoding="utf-8"), active="/chatbot/")
 
     @router.get("/chat.js")
     def script() -> FileResponse:
@@ -65,4 +65,6 @@ def plugin(config_path=None) -> WebPlugin:
             return {"status": "degraded", "rasa": rasa_url, "reason": "Rasa server not reachable"}
 
     return WebPlugin(name="chatbot", title="Support chatbot", router=make_router(rasa_url), prefix="/chatbot",
-                     pages={"chat": "/chatbot/"}, health=health)
+                     pages={"chat": "/chatbot/"}, health=health, nav="Support chat",
+                     description="Harbor Bank's assistant (Rasa 3.6): FAQ answers, card and transfer look-ups, "
+                                 "card freezing, a person when you want one.")

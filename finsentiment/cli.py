@@ -1,4 +1,4 @@
-"""`nlpsuite finsentiment ...`: run (the daemon), poll-once, classify, report, alerts."""
+"""`nlpsuite finsentiment ...`: run (the daemon), poll-once, classify, report, alerts, demo-resolve."""
 from __future__ import annotations
 
 import json
@@ -18,9 +18,25 @@ def _config(options):
 
 
 def _monitor(options):
+    from finsentiment.demo import ensure_demo_feeds
     from finsentiment.monitor import Monitor
 
-    return Monitor(_config(options))
+    config = _config(options)
+    ensure_demo_feeds(config)  # the default feeds are the demo story's, dated from the first run
+    return Monitor(config)
+
+
+def cmd_demo_resolve(options) -> int:
+    from finsentiment.demo import release_resolution
+    from shared.cli import CommandError
+
+    config = _config(options)
+    written = release_resolution(config)
+    if not written:
+        raise CommandError("the configured feeds are not the demo's (finsentiment.demo_dir); nothing to release")
+    print(json.dumps({"demo_feeds": [str(p) for p in written],
+                      "next": "the next poll cycle (or `nlpsuite finsentiment poll-once`) resolves the alert"}))
+    return 0
 
 
 def cmd_run(options) -> int:
@@ -138,6 +154,8 @@ def register(subparsers) -> None:
     p.add_argument("--topic", required=True)
     p.add_argument("--days", type=float, default=7.0)
     p.add_argument("--out", help="PNG path; default: var/finsentiment/reports/<topic>-<days>d.png")
+    add("demo-resolve", cmd_demo_resolve,
+        "demo: release the story's good earnings news, so the next cycle sends the RESOLVED mail")
     p = add("alerts", cmd_alerts, "recent alerts and their delivery status")
     p.add_argument("--limit", type=int, default=20)
     p.add_argument("--json", action="store_true", help="one JSON object per alert")

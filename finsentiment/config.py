@@ -1,8 +1,8 @@
 """The monitor's configuration: the ``finsentiment`` section of the suite's YAML file.
 
 Every field has an embedded default, so ``nlpsuite finsentiment poll-once`` works with no
-file at all: the demo feeds under ``data/feeds/`` (built from the PhraseBank *test* part),
-a few demo topics, SQLite under ``var/finsentiment/`` and a local outbox folder instead of
+file at all: the demo feeds (finsentiment.demo renders data/feeds/story.csv, built from the
+PhraseBank *test* part, into ``var/finsentiment/demo-feeds/``), a few demo topics, SQLite under ``var/finsentiment/`` and a local outbox folder instead of
 SMTP. Unknown keys are errors (``StrictModel``), so a misspelt ``treshold`` does not silently
 fall back to a default. The SMTP password is never a config value: ``smtp.password_env``
 names the environment variable that holds it.
@@ -19,7 +19,8 @@ from shared.config import ConfigError, StrictModel, load_section
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTION = "finsentiment"
-DEMO_FEEDS = ROOT / "data" / "feeds"
+DEMO_DIR = ROOT / "var" / "finsentiment" / "demo-feeds"
+DEMO_FEED_NAMES = ("nordic-wire", "market-news", "company-briefs", "business-daily")
 
 
 class FeedConfig(StrictModel):
@@ -106,8 +107,13 @@ class EmbeddingConfig(StrictModel):
     threshold: float = Field(0.5, ge=-1, le=1)
 
 
+def demo_feeds(folder: str | Path = DEMO_DIR) -> list:
+    """The demo story's feeds in ``folder`` (rendered there by finsentiment.demo)."""
+    return [FeedConfig(name=name, url=str(Path(folder) / f"{name}.xml")) for name in DEMO_FEED_NAMES]
+
+
 def _default_feeds() -> list:
-    return [FeedConfig(name=p.stem, url=str(p)) for p in sorted(DEMO_FEEDS.glob("*.xml"))]
+    return demo_feeds()
 
 
 def _default_topics() -> list:
@@ -122,11 +128,16 @@ def _default_topics() -> list:
                     tickers=["OUT1V", "MEO1V"], description="steel, metals and engineering"),
         TopicConfig(name="Russia", keywords=["Russia", "Russian", "St Petersburg", "Moscow"],
                     description="business in Russia"),
+        TopicConfig(name="Earnings", keywords=["profit", "profits", "sales", "net sales", "earnings", "revenue",
+                                               "revenues", "turnover", "net loss", "operating loss", "EPS"],
+                    description="company results: profits, sales and earnings"),
     ]
 
 
 class FinSentimentConfig(StrictModel):
     feeds: List[FeedConfig] = Field(default_factory=_default_feeds)
+    demo_dir: str = str(DEMO_DIR)
+    """Where the demo story's feeds are rendered (data/feeds/story.csv, dated from the first run)."""
     topics: List[TopicConfig] = Field(default_factory=_default_topics)
     alerts: AlertRule = Field(default_factory=AlertRule)
     recipients: List[str] = ["analyst@localhost"]

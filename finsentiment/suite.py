@@ -5,6 +5,7 @@ polling daemon as a service. A real SMTP host is one config change: ``finsentime
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from shared.suite import ClassifierSpec, Service, SuiteContext
@@ -51,7 +52,11 @@ class FinSentimentPart:
         return "the news monitor: its database and the demo feeds"
 
     def defaults(self, ctx: SuiteContext) -> dict:
+        from finsentiment.config import demo_feeds
+
+        demo = ctx.var("finsentiment", "demo-feeds")
         return {"database_url": f"sqlite:///{ctx.var('finsentiment', 'finsentiment.db')}",
+                "demo_dir": str(demo), "feeds": [json.loads(f.json()) for f in demo_feeds(demo)],
                 "outbox_dir": str(ctx.var("outbox")), "model_dir": str(ctx.models["phrasebank"]),
                 "notifier": "smtp",
                 "smtp": {"host": ctx.settings.host, "port": ctx.settings.outbox_port,
@@ -59,6 +64,7 @@ class FinSentimentPart:
 
     def prepare(self, ctx: SuiteContext) -> None:
         from finsentiment.config import load_config
+        from finsentiment.demo import ensure_demo_feeds
         from shared.cli import CommandError
 
         config = load_config(ctx.config_file)
@@ -66,6 +72,7 @@ class FinSentimentPart:
             raise CommandError(f"finsentiment.model_dir: {config.model_dir} holds no model; "
                                "remove the key to use the suite's, or fine-tune one with `nlpsuite finetune`")
         ctx.var("finsentiment").mkdir(parents=True, exist_ok=True)
+        ensure_demo_feeds(config)  # dated from this first run; reused as they are afterwards
 
     def services(self, ctx: SuiteContext) -> list[Service]:
         return [Service("monitor", ctx.module_command("shared.cli", "finsentiment", "run"),

@@ -10,10 +10,10 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import text
 
-from shared.web import WebPlugin
+from shared.web import WebPlugin, render_page
 
 logger = logging.getLogger(__name__)
-FIRING_STYLE = ' style="background:#fde2e2"'
+REFRESH_S = 30  # the page reloads itself, so an open dashboard follows the monitor
 
 
 def plugin(config_path=None) -> WebPlugin:
@@ -82,26 +82,32 @@ def plugin(config_path=None) -> WebPlugin:
         selected = topic if topic in {t["topic"] for t in topics} else (topics[0]["topic"] if topics else "")
         e = html.escape
         topic_rows = "".join(
-            f"<tr{FIRING_STYLE if t['firing'] else ''}>"
+            f"<tr{' class=firing' if t['firing'] else ''}>"
             f"<td><a href='?topic={e(t['topic'])}&days={days:g}'>{e(t['topic'])}</a></td>"
-            f"<td>{t['window_items']}</td><td>{t['negative_share']:.0%}</td><td>{t['baseline']:.0%}</td>"
-            f"<td>{'FIRING' if t['firing'] else 'ok'}</td></tr>" for t in topics)
+            f"<td class=num>{t['window_items']}</td><td class=num>{t['negative_share']:.0%}</td>"
+            f"<td class=num>{t['baseline']:.0%}</td>"
+            f"<td><span class='badge {'firing' if t['firing'] else 'ok'}'>{'FIRING' if t['firing'] else 'ok'}</span>"
+            "</td></tr>" for t in topics)
         alert_rows = "".join(
             f"<tr><td>{a['created_at'].replace('T', ' ')}</td><td>{e(a['topic'])}</td><td>{a['kind']}</td>"
-            f"<td>{a['negative_share']:.0%} of {a['n_items']}</td><td>{a['status']} ({a['attempts']} tries)</td></tr>"
-            for a in alerts_summary(20)) or "<tr><td colspan='5'>no alerts yet</td></tr>"
+            f"<td class=num>{a['negative_share']:.0%} of {a['n_items']}</td>"
+            f"<td><span class='badge {e(a['status'])}'>{e(a['status'])}</span> "
+            f"<small>({a['attempts']} tries)</small></td></tr>"
+            for a in alerts_summary(20)) or "<tr><td colspan='5' class='muted'>no alerts yet</td></tr>"
         chart_img = (f"<h2>{e(selected)}: last {days:g} days</h2>"
-                     f"<img alt='trend chart' src='chart.png?topic={e(selected)}&days={days:g}'>") if selected else ""
-        return (
-            "<!doctype html><html><head><meta charset='utf-8'><title>finsentiment</title></head><body>"
+                     f"<img class='chart' alt='trend chart' src='chart.png?topic={e(selected)}&days={days:g}'>"
+                     ) if selected else ""
+        body = (
             "<h1>Financial news sentiment</h1>"
-            f"<p>{len(config.feeds)} feeds; alert when at least {config.alerts.min_items} articles in "
-            f"{config.alerts.window_hours:g} h are {config.alerts.negative_share:.0%}+ negative.</p>"
-            "<table border='1' cellpadding='4' cellspacing='0'><tr><th>topic</th><th>articles in window</th>"
-            f"<th>negative share</th><th>baseline</th><th>state</th></tr>{topic_rows}</table>"
-            f"{chart_img}<h2>Recent alerts</h2><table border='1' cellpadding='4' cellspacing='0'>"
-            "<tr><th>created (UTC)</th><th>topic</th><th>kind</th><th>negative</th><th>delivery</th></tr>"
-            f"{alert_rows}</table><p><a href='/'>nlpsuite</a></p></body></html>")
+            f"<p class='lead'>{len(config.feeds)} feeds; a topic fires when at least {config.alerts.min_items} "
+            f"articles in {config.alerts.window_hours:g} h are {config.alerts.negative_share:.0%}+ negative and "
+            f"{config.alerts.min_deviation:.0%} above its own baseline. This page refreshes every {REFRESH_S} s.</p>"
+            "<table><tr><th>topic</th><th class=num>articles in window</th>"
+            f"<th class=num>negative share</th><th class=num>baseline</th><th>state</th></tr>{topic_rows}</table>"
+            f"{chart_img}<h2>Recent alerts</h2><table>"
+            "<tr><th>created (UTC)</th><th>topic</th><th>kind</th><th class=num>negative</th><th>delivery</th></tr>"
+            f"{alert_rows}</table>")
+        return render_page("news sentiment", body, active="/finsentiment/", refresh_s=REFRESH_S)
 
     def health() -> dict:
         try:
@@ -113,4 +119,6 @@ def plugin(config_path=None) -> WebPlugin:
             return {"status": "error", "error": f"{type(exc).__name__}: {exc}"}
 
     return WebPlugin(name="finsentiment", title="Financial news sentiment", router=router, prefix="/finsentiment",
-                     pages={"dashboard": "/finsentiment/"}, health=health)
+                     pages={"dashboard": "/finsentiment/"}, health=health, nav="News sentiment",
+                     description="Sentiment and topics of financial news feeds, trends per topic, "
+                                 "alert mails when negative news spikes.")

@@ -19,7 +19,7 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
-from shared.web import WebPlugin
+from shared.web import WebPlugin, render_page
 
 from recommender.model import MAX_K, MODES
 
@@ -64,22 +64,24 @@ class _State:
 
 
 def _page(user: str, k: int, result: dict | None, error: str | None) -> str:
+    e = html.escape
     rows = ""
     if result:
-        flag = "<p><b>new user</b>: popular items (cold start)</p>" if result["cold_start"] else ""
-        rows = flag + "<ol>" + "".join(
-            f"<li><b>{html.escape(e['title'])}</b> <small>({html.escape(e['item'])}, score {e['score']:.3f})"
-            f"</small><br><i>{html.escape(e['reason'])}</i></li>" for e in result["items"]) + "</ol>"
+        flag = "<p><span class='badge pending'>new user</span> popular items (cold start)</p>" \
+            if result["cold_start"] else ""
+        rows = flag + "<ol class='recs'>" + "".join(
+            f"<li><b>{e(r['title'])}</b> <small>({e(r['item'])}, score {r['score']:.3f})"
+            f"</small><br><i class='muted'>{e(r['reason'])}</i></li>" for r in result["items"]) + "</ol>"
     if error:
-        rows = f"<p style='color:#a00'>{html.escape(error)}</p>"
-    return (
-        "<!doctype html><html><head><meta charset='utf-8'><title>recommender</title></head><body>"
-        "<h1>Recommendations</h1><form method='get'>"
-        f"<label>user <input name='user' value='{html.escape(user)}' required></label> "
-        f"<label>k <input name='k' type='number' min='1' max='{MAX_K}' value='{k}'></label> "
+        rows = f"<p class='error'>{e(error)}</p>"
+    body = (
+        "<h1>Recommendations</h1><p class='lead'>The items a user is most likely to want next, each with the "
+        "reason it was chosen.</p><form class='inline card' method='get'>"
+        f"<label>user<br><input name='user' value='{e(user)}' required></label> "
+        f"<label>k<br><input name='k' type='number' min='1' max='{MAX_K}' value='{k}'></label> "
         "<button type='submit'>look up</button></form>"
-        f"{rows}<p><a href='/'>nlpsuite</a></p></body></html>"
-    )
+        f"{rows}")
+    return render_page("recommendations", body, active="/recommender/")
 
 
 def plugin(config_path=None) -> WebPlugin:
@@ -142,4 +144,6 @@ def plugin(config_path=None) -> WebPlugin:
                 "scorer": model.scorer is not None}
 
     return WebPlugin(name="recommender", title="Recommender", router=router, prefix="/recommender",
-                     pages={"look a user up": "/recommender/"}, health=health)
+                     pages={"look a user up": "/recommender/"}, health=health, nav="Recommendations",
+                     description="k items for a user, from FAISS retrieval over item texts and a "
+                                 "fine-tuned relevance scorer, each with its reason.")

@@ -10,11 +10,34 @@ import html
 import logging
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
+from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.responses import HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse
 
 logger = logging.getLogger(__name__)
+STYLESHEET = Path(__file__).resolve().parent / "static" / "suite.css"
+# The header's links, set by create_app from the installed products (link text -> path).
+_NAV: dict[str, str] = {}
+
+
+def render_page(title: str, body: str, *, active: str = "", refresh_s: int | None = None) -> str:
+    """A page of the suite: the shared stylesheet, a header linking every product, ``body``.
+
+    ``active`` is the path of the header link to highlight; ``refresh_s`` makes the browser
+    reload the page every so many seconds (the dashboard follows the monitor by itself).
+    """
+    e = html.escape
+    links = "".join(f'<a href="{e(path)}"{" class=active" if path == active else ""}>{e(text)}</a>'
+                    for text, path in _NAV.items())
+    refresh = f'<meta http-equiv="refresh" content="{int(refresh_s)}">' if refresh_s else ""
+    return ("<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+            "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+            f"{refresh}<title>{e(title)} · nlpsuite</title><link rel='stylesheet' href='/static/suite.css'></head>"
+            f"<body><header class='suite'><div class='bar'><a class='brand' href='/'>nlpsuite</a>"
+            f"<nav>{links}</nav></div></header><main>{body}</main>"
+            "<footer class='suite'>nlpsuite: one small language model, three products. "
+            "<a href='/health'>health</a></footer></body></html>")
 
 
 @dataclass
@@ -25,6 +48,10 @@ class WebPlugin:
     prefix: str = ""
     pages: dict[str, str] = field(default_factory=dict)  # link text -> path
     health: object = None  # optional callable returning a dict
+    description: str = ""
+    """One line for the home page: what a person does there."""
+    nav: str = ""
+    """The header link's text; default: ``title``."""
 
 
 def load_plugins(config_path=None) -> list[WebPlugin]:
@@ -39,6 +66,12 @@ def create_app(config_path=None, plugins: list[WebPlugin] | None = None) -> Fast
     plugins = load_plugins(config_path) if plugins is None else plugins
     for plugin in plugins:
         app.include_router(plugin.router, prefix=plugin.prefix)
+    _NAV.clear()
+    _NAV.update({(p.nav or p.title): next(iter(p.pages.values())) for p in plugins if p.pages})
+
+    @app.get("/static/suite.css", include_in_schema=False)
+    def stylesheet() -> FileResponse:
+        return FileResponse(STYLESHEET, media_type="text/css")
 
     @app.get("/health")
     def health() -> dict:
@@ -48,16 +81,16 @@ def create_app(config_path=None, plugins: list[WebPlugin] | None = None) -> Fast
 
     @app.get("/", response_class=HTMLResponse)
     def index() -> str:
-        items = "".join(
-            f"<li>{html.escape(p.title)}: "
-            + ", ".join(f'<a href="{html.escape(url)}">{html.escape(text)}</a>' for text, url in p.pages.items())
-            + "</li>"
+        e = html.escape
+        cards = "".join(
+            f"<div class='card'><h2>{e(p.title)}</h2><p class='muted'>{e(p.description)}</p><p>"
+            + " · ".join(f'<a href="{e(url)}">{e(text)}</a>' for text, url in p.pages.items())
+            + "</p></div>"
             for p in plugins
         )
-        return (
-            "<!doctype html><html><head><meta charset='utf-8'><title>nlpsuite</title></head>"
-            f"<body><h1>nlpsuite</h1><ul>{items or '<li>no product installed</li>'}</ul>"
-            "<p><a href='/health'>health</a></p></body></html>"
-        )
+        body = ("<h1>nlpsuite</h1><p class='lead'>One small language model (MiniLM-L6), fine-tuned on this "
+                "machine, behind three products.</p>"
+                f"<div class='cards'>{cards or '<p>no product installed</p>'}</div>")
+        return render_page("home", body, active="/")
 
     return app

@@ -11,22 +11,23 @@ from shared.cli import main
 
 @pytest.fixture
 def tiny_profile(monkeypatch, tiny_base, tiny_data):
-    """The quick profile with the tiny BERT and the synthetic data in place of the real ones."""
-    monkeypatch.setitem(quickstart.PROFILES, "quick", {
-        "banking77": tiny_args(tiny_base), "phrasebank": tiny_args(tiny_base),
-    })
+    """The products' classifiers with the tiny BERT and the synthetic data in place of the real ones."""
+    from dataclasses import replace
 
-    def splits(name):
+    from shared.suite import classifier_specs, load_parts
+
+    def splits():
         return {"train": load_labelled(tiny_data.train), "test": load_labelled(tiny_data.test)}
 
-    monkeypatch.setattr(quickstart, "_splits", splits)
-    monkeypatch.setattr(quickstart, "DEMO_TEXTS", {name: ["my card pin expired"] for name in quickstart.DEMO_TEXTS})
+    specs = [replace(spec, load_data=splits, profiles={"quick": tiny_args(tiny_base)},
+                     demo_texts=("my card pin expired",)) for spec in classifier_specs(load_parts())]
+    monkeypatch.setattr(quickstart, "classifier_specs", lambda parts: specs)
 
 
 def test_run_prepares_exports_and_demos_each_model_then_reuses_them(tiny_profile, tmp_path, capsys, monkeypatch):
     assert main(["run", "--prepare-only", "--var", str(tmp_path), "--threads", "1"]) == 0
     out = capsys.readouterr().out
-    for name in ("banking77", "phrasebank"):
+    for name in ("intents", "phrasebank"):
         exported = tmp_path / "models" / f"{name}-quick-int8"
         assert (exported / "model_int8.onnx").is_file()
         assert (tmp_path / "models" / f"{name}-quick" / "metrics.json").is_file()

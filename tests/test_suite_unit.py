@@ -129,6 +129,6 @@ def test_run_stops_before_training_when_a_port_is_taken_or_a_model_folder_is_wro
         assert main(["run", "--config", str(config)]) == 2
         assert f"port {port}" in capsys.readouterr().err
     config.write_text(yaml.safe_dump({"suite": {"var_dir": str(tmp_path / "var"),
-                                                "models": {"banking77": str(tmp_path)}}}))
+                                                "models": {"intents": str(tmp_path)}}}))
     assert main(["run", "--config", str(config)]) == 2
-    assert "suite.models.banking77" in capsys.readouterr().err
+    assert "suite.models.intents" in capsys.readouterr().err

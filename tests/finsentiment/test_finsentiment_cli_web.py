@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -87,18 +88,55 @@ def test_dashboard_shows_topics_chart_and_alerts(config_file):
     assert client.get("/health").json()["products"]["finsentiment"]["status"] == "ok"
 
 
-def test_demo_feeds_hold_only_phrasebank_test_sentences():
+def test_demo_story_holds_every_phrasebank_test_sentence_once_and_nothing_else():
+    from finsentiment.demo import load_story
+
     split = {int(row["id"]): row["split"] for row in csv.DictReader(open(REPO / "data/financial_phrasebank/split.csv"))}
-    guids = []
-    for path in sorted((REPO / "data" / "feeds").glob("*.xml")):
-        guids += [int(g) for g in re.findall(r"phrasebank-(\d+)</guid>", path.read_text(encoding="utf-8"))]
+    story = load_story()
+    guids = [int(item.guid.removeprefix("phrasebank-")) for item in story]
     assert len(guids) == sum(1 for s in split.values() if s == "test") == len(set(guids))
     assert {split[g] for g in guids} == {"test"}
+    assert {item.phase for item in story} == {"history", "spike", "resolve"}
+
+
+def test_demo_feeds_are_dated_from_the_first_run_and_the_resolution_comes_on_request(tmp_path):
+    from email.utils import parsedate_to_datetime
+
+    from finsentiment.config import FinSentimentConfig, demo_feeds
+    from finsentiment.demo import ensure_demo_feeds, load_story, release_resolution
+
+    config = FinSentimentConfig(demo_dir=str(tmp_path / "demo"), feeds=demo_feeds(tmp_path / "demo"))
+    start = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+
+    def dated() -> dict[str, datetime]:
+        out = {}
+        for feed in config.feeds:
+            text = Path(feed.url).read_text(encoding="utf-8")
+            for guid, date in re.findall(r"<guid[^>]*>([^<]+)</guid>\s*<pubDate>([^<]+)</pubDate>", text):
+                out[guid] = parsedate_to_datetime(date)
+        return out
+
+    assert ensure_demo_feeds(config, start)
+    first = dated()
+    story = {item.guid: item for item in load_story()}
+    assert {story[g].phase for g in first} == {"history", "spike"}
+    assert all(when == start + timedelta(minutes=story[g].minutes) for g, when in first.items())
+    assert max(first.values()) <= start and min(first.values()) >= start - timedelta(days=7)
+    assert not ensure_demo_feeds(config, start + timedelta(hours=5))  # a second run keeps the dates
+    assert dated() == first
+    released = start + timedelta(hours=1)
+    release_resolution(config, released)
+    later = dated()
+    resolved = {g for g in later if story[g].phase == "resolve"}
+    assert resolved and all(later[g] == released for g in resolved)
+    assert {g: later[g] for g in first} == first
+    other = FinSentimentConfig(demo_dir=str(tmp_path / "demo2"), feeds=[{"name": "x", "url": str(tmp_path / "x.xml")}])
+    assert not ensure_demo_feeds(other) and release_resolution(other) == []
 
 
 def test_default_config_points_at_the_demo_feeds_and_the_quickstart_model():
     from finsentiment.config import FinSentimentConfig
 
     config = FinSentimentConfig()
-    assert len(config.feeds) == 4 and all(Path(f.url).is_file() for f in config.feeds)
+    assert len(config.feeds) == 4 and all(Path(f.url).parent == Path(config.demo_dir) for f in config.feeds)
     assert config.model_dir.endswith("var/models/phrasebank-quick-int8") and config.notifier == "outbox"
