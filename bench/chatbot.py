@@ -7,6 +7,8 @@ Both models are trained with `rasa train` on the BANKING77 training split and se
 real `rasa run --enable-api`; intent accuracy and macro-F1 are measured through HTTP
 /model/parse on the BANKING77 test split, and so are parse latencies (p50/p95, one request
 at a time). For ours the REST webhook round trip (NLU + rules + action server) is timed too.
+Both are also scored on the same test texts with one seeded typo per message (``typos``: the
+target is at most 3 points below clean accuracy).
 Ours reuses the fine-tuned core model bench/work/banking77 (from `make bench-core`) through
 the component's `model` option when it exists, else the component fine-tunes MiniLM itself.
 Threads: ``--threads`` for onnxruntime and TensorFlow/torch in the servers (the latency
@@ -20,6 +22,7 @@ import argparse
 import itertools
 import json
 import logging
+import random
 import time
 import uuid
 from pathlib import Path
@@ -64,13 +67,30 @@ def _top_intent(parsed: dict) -> str:
     return ranking[0]["name"] if ranking else (parsed.get("intent") or {}).get("name") or ""
 
 
+TYPO_SEED = 7
+TYPO_NOISE = f"one seeded typo per message (swap, drop, double or neighbouring key; seed {TYPO_SEED})"
+
+
+def _typo_texts(texts: list[str]) -> list[str]:
+    from shared.data import with_typos
+
+    rng = random.Random(TYPO_SEED)
+    return [with_typos(t, rng, rate=0.0) for t in texts]  # rate 0: exactly one misspelt word
+
+
 def _evaluate(url: str, texts: list[str], gold: list[str], latency_runs: int) -> dict:
     client = httpx.Client(timeout=60)
-    predicted = [_top_intent(client.post(f"{url}/model/parse", json={"text": t}).json()) for t in texts]
+
+    def predict(batch: list[str]) -> list[str]:
+        return [_top_intent(client.post(f"{url}/model/parse", json={"text": t}).json()) for t in batch]
+
+    clean = _scores(gold, predict(texts))
+    typos = _scores(gold, predict(_typo_texts(texts)))
+    typos.update(noise=TYPO_NOISE, points_below_clean=round(100 * (clean["accuracy"] - typos["accuracy"]), 2))
     cycle = itertools.cycle(texts)
     parse = latency_ms(lambda: client.post(f"{url}/model/parse", json={"text": next(cycle)}),
                        warmup=10, runs=latency_runs)
-    return {**_scores(gold, predicted), "parse_ms": parse}
+    return {**clean, "typos": typos, "parse_ms": parse}
 
 
 def _train(project: Path, name: str, env: dict, args: list[str] | None = None) -> tuple[Path, float]:

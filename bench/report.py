@@ -163,6 +163,14 @@ def _ms(stats: dict | None) -> str:
     return "n/a" if not stats else f"p50 {_num(stats.get('p50'), 1)} / p95 {_num(stats.get('p95'), 1)}"
 
 
+def _typo_cell(result: dict) -> str:
+    typos = result.get("typos")
+    if not typos:
+        return "not measured"
+    below = typos["points_below_clean"]
+    return f"{_pct(typos['accuracy'])} ({below:.2f} points below clean){_mark(below <= 3)}"
+
+
 def chatbot_section(data: dict) -> list[str]:
     """Ours and Rasa's DIET side by side: the comparison is the point of this benchmark."""
     ours, diet = data.get("ours") or {}, data.get("diet") or {}
@@ -190,6 +198,8 @@ def chatbot_section(data: dict) -> list[str]:
         "|---|---|---|",
         row("accuracy", "accuracy", _pct),
         row("macro-F1", "macro_f1", _pct),
+        f"| accuracy with typos ({(ours.get('typos') or {}).get('noise', 'one seeded typo per message')}) | "
+        f"{_typo_cell(ours)} | {_typo_cell(diet) if diet else 'not run'} |",
         f"| `rasa train` seconds | {_num(ours.get('train_seconds'))}{reused} | {diet_train} |",
         f"| `/model/parse` ms, {threads} thread(s) | {_ms(ours.get('parse_ms'))}{_mark(parse <= 20 if parse else None)} "
         f"| {_ms(diet.get('parse_ms')) if diet else 'not run'} |",
