@@ -88,7 +88,8 @@ def test_the_whole_suite_from_a_clean_var(tmp_path, quick_intents, quick_sentime
         with chromium_page() as page:
             page.goto(f"{base}/")
             for path in ("/chatbot/", "/finsentiment/", "/recommender/"):
-                expect(page.locator(f"a[href='{path}']")).to_have_count(1)
+                expect(page.locator(f"main a[href='{path}']")).to_have_count(1)  # the product's card
+                expect(page.locator(f"header nav a[href='{path}']")).to_have_count(1)  # the shared header
 
             page.goto(f"{base}/chatbot/")
             page.fill("#text", "hello there")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import yaml
 
 from shared.data import DataError
 
@@ -55,7 +56,6 @@ def test_faq_table_errors_name_line_and_field(tmp_path):
 
 
 def test_build_project_generates_data_rules_and_config(tmp_path):
-    import yaml
     from chatbot.project import build_project
     from chatbot.settings import ChatbotSettings
 
@@ -171,3 +171,24 @@ def test_web_proxy_forwards_to_rasa_and_reports_an_unreachable_server():
     app.include_router(make_router("http://rasa.test", httpx.MockTransport(down)), prefix="/chatbot")
     response = TestClient(app).post("/chatbot/webhook", json={"sender": "s", "message": "hi"})
     assert response.status_code == 502 and "not reachable" in response.json()["error"]
+
+
+def test_the_suite_s_intent_data_and_the_generated_project_have_the_same_intents(tmp_path):
+    """`nlpsuite run` trains on chatbot.intents; `nlpsuite chatbot train` on the generated
+    project: both must know every intent of the domain, no more and no less."""
+    from chatbot.intents import load_intent_data
+    from chatbot.project import build_project
+    from chatbot.settings import ChatbotSettings
+
+    settings = ChatbotSettings(tracker_store=f"sqlite:///{tmp_path / 't.db'}")
+    project = build_project(tmp_path / "p", settings, data_dir=REPO / "data" / "banking77").project_dir
+    domain = set()
+    for path in (project / "domain").glob("*.yml"):
+        domain |= set(yaml.safe_load(path.read_text())["intents"])
+    nlu = set()
+    for path in (project / "data").glob("*.yml"):
+        nlu |= {item["intent"] for item in yaml.safe_load(path.read_text()).get("nlu", []) if "intent" in item}
+    data = load_intent_data()
+    assert set(data["train"].labels) == domain == nlu
+    assert set(data["test"].labels) == domain
+    assert len(domain) == 77 + 11
