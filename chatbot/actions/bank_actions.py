@@ -109,6 +109,15 @@ class ActionTransferStatus(Action):
         return []
 
 
+def _requested_operation(tracker: Tracker) -> str:
+    """freeze or unfreeze: what the customer's latest freeze/unfreeze message asked for."""
+    for event in reversed(tracker.events):
+        intent = (event.get("parse_data") or {}).get("intent", {}).get("name") if event.get("event") == "user" else None
+        if intent in ("freeze_card", "unfreeze_card"):
+            return "freeze" if intent == "freeze_card" else "unfreeze"
+    return "freeze"
+
+
 class ActionCardControl(Action):
     """Freeze or unfreeze the card the form collected; the slot card_operation says which."""
 
@@ -116,7 +125,7 @@ class ActionCardControl(Action):
         return "action_card_control"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[Dict]:
-        operation = tracker.get_slot("card_operation") or "freeze"
+        operation = tracker.get_slot("card_operation") or _requested_operation(tracker)
         customer_id, last4 = tracker.get_slot("customer_id"), tracker.get_slot("card_last4")
         status = "frozen" if operation == "freeze" else "active"
         card = bank().set_card_status(customer_id or "", last4 or "", status)

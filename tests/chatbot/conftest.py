@@ -45,7 +45,7 @@ def _tiny_base(folder: Path, texts: list[str]) -> set[str]:
 
 @pytest.fixture(scope="session")
 def chatbot(tmp_path_factory) -> ChatbotSetup:
-    """Generate a small project (5 BANKING77 intents x 12 examples + the bot's own intents),
+    """Generate a small project (5 BANKING77 intents x 30 examples + the bot's own intents),
     build a tiny BERT on its words and `rasa train` it (about 30 s on 2 cores)."""
     import shared  # noqa: F401
     from chatbot import server
@@ -64,7 +64,7 @@ def chatbot(tmp_path_factory) -> ChatbotSetup:
     }}
     config_file.write_text(yaml.safe_dump(config))
     settings = load_settings(config_file)
-    project = build_project(settings.project_dir, settings, per_intent=12, intents=BANKING_INTENTS).project_dir
+    project = build_project(settings.project_dir, settings, per_intent=30, intents=BANKING_INTENTS).project_dir
     examples = _examples(project)
     vocab = _tiny_base(root / "tiny_base", [t for texts in examples.values() for t in texts])
     env = server.rasa_env({"NLPSUITE_CONFIG": str(config_file)}, cache_dir=root / "rasa_cache")
