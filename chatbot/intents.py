@@ -24,7 +24,7 @@ OWN_TEST = REPO / "data" / "chatbot" / "own_intents_test.csv"
 BANKING77 = REPO / "data" / "banking77"
 
 # Misspelt copies of 30% of the training texts: on the quick profile this kept clean accuracy
-# and gained on misspelt validation texts (docs/benchmarks.md, "typos").
+# and gained on misspelt validation texts (docs/chatbot.md, "Typos").
 TYPO_SHARE = 0.3
 # The bot's own intents have 30-100 examples against BANKING77's ~130 per intent; this many
 # extra misspelt copies of each (seeded, distinct texts) bring them level, so two quick epochs

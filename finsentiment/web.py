@@ -79,7 +79,9 @@ def plugin(config_path=None) -> WebPlugin:
     def dashboard(topic: str = "", days: float = Query(7.0, gt=0, le=365)) -> str:
         config, _ = state()
         topics = topics_summary()
-        selected = topic if topic in {t["topic"] for t in topics} else (topics[0]["topic"] if topics else "")
+        # Without a choice, the chart shows the first firing topic: what the reader came to see.
+        firing = [t["topic"] for t in topics if t["firing"]]
+        selected = topic if topic in {t["topic"] for t in topics} else next(iter(firing + [t["topic"] for t in topics]), "")
         e = html.escape
         topic_rows = "".join(
             f"<tr{' class=firing' if t['firing'] else ''}>"
