@@ -86,6 +86,13 @@ def start_suite(root: Path, profile: str) -> tuple[subprocess.Popen, Path]:
     return proc, root / "var" / "logs"
 
 
+def _api_token() -> str:
+    """The token of the suite this benchmark started (Rasa's tracker API needs it)."""
+    from shared.suite.token import load_api_token
+
+    return load_api_token(WORK / "load" / "var", create=False)
+
+
 async def chat(sessions: int, turns: int, texts: list[str], pid_file: Path | None, rasa: str, actions: str,
                think: tuple[float, float]) -> dict:
     """Errors are split by time: those of requests that overlap the action server's outage
@@ -146,7 +153,8 @@ async def chat(sessions: int, turns: int, texts: list[str], pid_file: Path | Non
         await asyncio.gather(*outage)
         found, lost = 0, 0
         for sender, count in sent.items():
-            tracker = (await client.get(f"{rasa}/conversations/{sender}/tracker")).json()
+            tracker = (await client.get(f"{rasa}/conversations/{sender}/tracker",
+                                        params={"token": _api_token()})).json()
             users = sum(1 for e in tracker.get("events", []) if e.get("event") == "user")
             found += users
             lost += max(0, count - users)

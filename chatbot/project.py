@@ -201,7 +201,8 @@ def tracker_store_config(url: str, password_env: str) -> dict:
 
 def write_endpoints(project_dir: str | Path, settings: ChatbotSettings, action_port: Optional[int] = None) -> Path:
     endpoints = {
-        "action_endpoint": {"url": f"http://{settings.host}:{action_port or settings.action_port}/webhook"},
+        # the action server binds loopback only: only Rasa, on the same machine, calls it
+        "action_endpoint": {"url": f"http://127.0.0.1:{action_port or settings.action_port}/webhook"},
         "tracker_store": tracker_store_config(settings.tracker_store, settings.tracker_password_env),
     }
     path = Path(project_dir) / "endpoints.yml"

@@ -20,6 +20,7 @@ from shared.suite import Service, SuiteContext, http_ready
 logger = logging.getLogger(__name__)
 REPO = Path(__file__).resolve().parents[1]
 MODEL_NAME = "suite"
+LOOPBACK = "127.0.0.1"
 STAMP = ".nlpsuite-stamp"
 
 
@@ -111,18 +112,22 @@ class ChatbotPart:
         actions = Service(
             "actions", server.rasa_command("run", "actions", "--actions", "chatbot.actions",
                                            "-p", str(settings.action_port), "--logging-config-file", logging_file),
-            port=settings.action_port, port_key="chatbot.action_port", host=host,
-            ready=http_ready(f"http://{host}:{settings.action_port}/health"), ready_timeout_s=120,
-            env={**env, "SANIC_HOST": host, "NLPSUITE_ACTIONS_PRELOAD": "1"},  # FAQ index loaded before /health
+            port=settings.action_port, port_key="chatbot.action_port", host=LOOPBACK,
+            ready=http_ready(f"http://{LOOPBACK}:{settings.action_port}/health"), ready_timeout_s=120,
+            # only Rasa calls the action server: loopback, whatever suite.host says
+            env={**env, "SANIC_HOST": LOOPBACK, "NLPSUITE_ACTIONS_PRELOAD": "1"},  # FAQ index loaded before /health
             cwd=project if project.is_dir() else None)
         rasa_url = f"http://{host}:{settings.rasa_port}"
         rasa = Service(
-            "rasa", server.rasa_command("run", "--enable-api", "-i", host, "-p", str(settings.rasa_port),
-                                        "-m", str(Path(settings.models_dir).resolve() / f"{MODEL_NAME}.tar.gz"),
-                                        "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
-                                        "--logging-config-file", logging_file),
+            # Rasa's HTTP API (trackers, models) needs the suite's token; the REST channel stays open
+            "rasa", ctx.module_command("chatbot.rasa_launcher", ctx.settings.token_env,
+                                       "run", "--enable-api", "-i", host, "-p", str(settings.rasa_port),
+                                       "-m", str(Path(settings.models_dir).resolve() / f"{MODEL_NAME}.tar.gz"),
+                                       "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
+                                       "--logging-config-file", logging_file),
             port=settings.rasa_port, port_key="chatbot.rasa_port", host=host,
-            ready=http_ready(f"{rasa_url}/status", lambda r: r.status_code == 200 and bool(r.json().get("model_file"))),
+            ready=http_ready(f"{rasa_url}/status", lambda r: r.status_code == 200 and bool(r.json().get("model_file")),
+                             params={"token": ctx.api_token}),
             ready_timeout_s=240, env=env, cwd=project if project.is_dir() else None)
         ctx.links["Rasa REST webhook"] = f"{rasa_url}/webhooks/rest/webhook"
         return [actions, rasa]

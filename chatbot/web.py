@@ -51,15 +51,29 @@ def make_router(rasa_url: str, transport: httpx.AsyncBaseTransport | None = None
     return router
 
 
+def _rasa_token(config_path) -> str | None:
+    """The suite's API token, which `nlpsuite run` starts Rasa's HTTP API with; None outside the suite."""
+    from shared.config import ConfigError
+    from shared.suite.settings import load_settings as suite_settings
+    from shared.suite.token import load_api_token
+
+    suite = suite_settings(config_path)
+    try:
+        return load_api_token(Path(suite.var_dir), suite.token_env, create=False)
+    except ConfigError:
+        return None
+
+
 def plugin(config_path=None) -> WebPlugin:
     from chatbot.settings import load_settings
 
     settings = load_settings(config_path)
     rasa_url = settings.rasa_base_url
+    token = _rasa_token(config_path)
 
     def health() -> dict:
         try:
-            status = httpx.get(f"{rasa_url}/status", timeout=2).json()
+            status = httpx.get(f"{rasa_url}/status", params={"token": token} if token else None, timeout=2).json()
             return {"status": "ok" if status.get("model_file") else "degraded", "rasa": rasa_url}
         except (httpx.HTTPError, ValueError):
             return {"status": "degraded", "rasa": rasa_url, "reason": "Rasa server not reachable"}

@@ -15,11 +15,11 @@ import threading
 import time
 from typing import Optional, Union
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
-from shared.web import WebPlugin, render_page
+from shared.web import WebPlugin, render_page, require_token
 
 from recommender.model import MAX_K, MODES
 
@@ -102,7 +102,7 @@ def plugin(config_path=None) -> WebPlugin:
         with state.lock:
             return model.recommend(user, k, mode=mode)
 
-    @router.post("/interactions", status_code=201)
+    @router.post("/interactions", status_code=201, dependencies=[Depends(require_token)])
     def add_interaction(body: InteractionIn) -> dict:
         model = state.model()
         try:

@@ -171,8 +171,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_run(sub)
     from shared.suite.config_check import register as register_config
+    from shared.suite.token import register as register_token
 
     register_config(sub)
+    register_token(sub)
     for entry in entry_points(group="nlpsuite.commands"):
         entry.load()(sub)
     return parser

@@ -6,13 +6,14 @@ it never imports a product, and the page of links lists exactly the products tha
 """
 from __future__ import annotations
 
+import hmac
 import html
 import logging
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse
 
 logger = logging.getLogger(__name__)
@@ -54,6 +55,24 @@ class WebPlugin:
     """The header link's text; default: ``title``."""
 
 
+def require_token(request: Request) -> None:
+    """FastAPI dependency of every write or admin endpoint: ``Authorization: Bearer <token>``
+    with the suite's API token (`nlpsuite token`), else 401 before anything is read or changed."""
+    expected = getattr(request.app.state, "api_token", None)
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if not expected or scheme.lower() != "bearer" or not hmac.compare_digest(given.strip(), expected):
+        raise HTTPException(401, "missing or wrong API token: send 'Authorization: Bearer <token>' "
+                                 "(`nlpsuite token` prints it)", headers={"WWW-Authenticate": "Bearer"})
+
+
+def _suite_token(config_path) -> str:
+    from shared.suite.settings import load_settings
+    from shared.suite.token import load_api_token
+
+    settings = load_settings(config_path)
+    return load_api_token(Path(settings.var_dir), settings.token_env)
+
+
 def load_plugins(config_path=None) -> list[WebPlugin]:
     plugins = []
     for entry in sorted(entry_points(group="nlpsuite.web"), key=lambda e: e.name):
@@ -61,8 +80,10 @@ def load_plugins(config_path=None) -> list[WebPlugin]:
     return plugins
 
 
-def create_app(config_path=None, plugins: list[WebPlugin] | None = None) -> FastAPI:
+def create_app(config_path=None, plugins: list[WebPlugin] | None = None, api_token: str | None = None) -> FastAPI:
+    """The app; write endpoints require ``api_token`` (default: the suite's, see shared.suite.token)."""
     app = FastAPI(title="nlpsuite")
+    app.state.api_token = api_token or _suite_token(config_path)
     plugins = load_plugins(config_path) if plugins is None else plugins
     for plugin in plugins:
         app.include_router(plugin.router, prefix=plugin.prefix)

@@ -83,6 +83,18 @@ def test_the_whole_suite_from_a_clean_var(tmp_path, quick_intents, quick_sentime
         health = httpx.get(f"{base}/health").json()
         assert health["status"] == "ok", health
 
+        # one API token, made for the user: 0600, printed by `nlpsuite token`, in no log or config
+        printed = subprocess.run([str(Path(sys.executable).parent / "nlpsuite"), "token", "--config", str(effective)],
+                                 capture_output=True, text=True, timeout=120)
+        assert printed.returncode == 0, printed.stderr
+        token = printed.stdout.strip()
+        assert (var / "secrets" / "api-token").stat().st_mode & 0o777 == 0o600
+        assert token not in effective.read_text() and token not in log.read_text()
+        assert all(token not in p.read_text(errors="replace") for p in (var / "logs").glob("*.log"))
+        rasa = summary.split("Rasa REST webhook", 1)[1].split()[0].rsplit("/webhooks", 1)[0]
+        assert httpx.get(f"{rasa}/conversations/anyone/tracker").status_code == 401  # Rasa's API: token only
+        assert httpx.get(f"{rasa}/conversations/anyone/tracker", params={"token": token}).status_code == 200
+
         from playwright.sync_api import expect
 
         with chromium_page() as page:
@@ -119,7 +131,10 @@ def test_the_whole_suite_from_a_clean_var(tmp_path, quick_intents, quick_sentime
             user = "space-fan-0"
             unseen = next(i.id for i in catalogue.items if catalogue.topic_of_item[i.id] == "space"
                           and not any(r.user == user and r.item == i.id for r in catalogue.interactions))
-            posted = httpx.post(f"{base}/recommender/interactions",
+            refused = httpx.post(f"{base}/recommender/interactions",
+                                 json={"user": user, "item": unseen, "event": "purchase"})
+            assert refused.status_code == 401, refused.text
+            posted = httpx.post(f"{base}/recommender/interactions", headers={"Authorization": f"Bearer {token}"},
                                 json={"user": user, "item": unseen, "event": "purchase"})
             assert posted.status_code == 201, posted.text
             result = httpx.get(f"{base}/recommender/recommend", params={"user": user, "k": 5}).json()

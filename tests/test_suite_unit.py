@@ -132,3 +132,41 @@ def test_run_stops_before_training_when_a_port_is_taken_or_a_model_folder_is_wro
                                                 "models": {"intents": str(tmp_path)}}}))
     assert main(["run", "--config", str(config)]) == 2
     assert "suite.models.intents" in capsys.readouterr().err
+
+
+def test_run_refuses_a_network_address_unless_remote_access_is_meant(tmp_path, capsys, monkeypatch):
+    import shared.quickstart
+
+    monkeypatch.setattr(shared.quickstart, "prepare_model",
+                        lambda *a, **k: pytest.fail("trained although the run could not start"))
+    config = tmp_path / "nlpsuite.yml"
+    config.write_text(yaml.safe_dump({"suite": {"var_dir": str(tmp_path / "var"), "host": "0.0.0.0"}}))
+    assert main(["run", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "suite.host: 0.0.0.0" in err and "suite.allow_remote" in err
+    assert not (tmp_path / "var" / "secrets").exists()  # stopped before anything was made
+
+
+def test_the_api_token_is_made_once_private_and_printed(tmp_path, capsys, monkeypatch):
+    import os
+    import stat
+
+    from shared.config import ConfigError
+    from shared.suite.token import load_api_token
+
+    monkeypatch.delenv("NLPSUITE_API_TOKEN", raising=False)
+    config = tmp_path / "nlpsuite.yml"
+    config.write_text(yaml.safe_dump({"suite": {"var_dir": str(tmp_path / "var")}}))
+    assert main(["token", "--config", str(config)]) == 0
+    token = capsys.readouterr().out.strip()
+    path = tmp_path / "var" / "secrets" / "api-token"
+    assert len(token) >= 32 and stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert load_api_token(tmp_path / "var") == token  # the same one every time
+    monkeypatch.setenv("MY_TOKEN", "from-the-environment-0123")
+    assert load_api_token(tmp_path / "var", "MY_TOKEN") == "from-the-environment-0123"
+    monkeypatch.setenv("MY_TOKEN", "short")
+    with pytest.raises(ConfigError, match="shorter than 16"):
+        load_api_token(tmp_path / "var", "MY_TOKEN")
+    os.chmod(path, 0o644)
+    with pytest.raises(ConfigError, match="readable by other users"):
+        load_api_token(tmp_path / "var")

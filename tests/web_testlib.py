@@ -26,6 +26,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+TEST_TOKEN = "test-token-0123456789abcdef"
+AUTH = {"Authorization": f"Bearer {TEST_TOKEN}"}
+
+
 @contextlib.contextmanager
 def serve_app(app, timeout_s: float = 30):
     """A real uvicorn server for ``app`` in a thread; yields its base URL once /health answers."""

@@ -59,6 +59,8 @@ class SuiteContext:
     links: dict[str, str] = field(default_factory=dict)
     """Extra lines for the summary the runner prints (label -> URL or path)."""
     python: str = sys.executable
+    api_token: str = ""
+    """The suite's API token (shared.suite.token); services get it as ``$<suite.token_env>``."""
 
     def module_command(self, module: str, *args: str) -> list[str]:
         """``python -P -m module args``: -P keeps the working directory off sys.path, so a folder

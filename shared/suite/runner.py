@@ -23,6 +23,7 @@ from shared.config import ConfigError, merge_mappings, read_config_file
 from shared.suite.parts import SuiteContext, classifier_specs, load_parts
 from shared.suite.services import Service, ServiceError, Supervisor, http_ready, smtp_ready
 from shared.suite.settings import SuiteSettings, load_settings
+from shared.suite.token import load_api_token
 
 logger = logging.getLogger("nlpsuite.suite")
 EFFECTIVE_CONFIG = "nlpsuite.effective.yml"
@@ -62,7 +63,8 @@ def core_services(ctx: SuiteContext) -> tuple[list[Service], list[Service]]:
 
 
 def write_effective_config(ctx: SuiteContext, parts, user_config: dict) -> Path:
-    document: dict = {"suite": json.loads(ctx.settings.json())}
+    # var_dir absolute: every process finds the same folder (and the API token in it), whatever its cwd
+    document: dict = {"suite": {**json.loads(ctx.settings.json()), "var_dir": str(ctx.var_dir)}}
     for part in parts:
         document[part.name] = part.defaults(ctx)
     document = merge_mappings(document, {k: v for k, v in user_config.items() if k != "suite"})
@@ -86,6 +88,7 @@ def _print_summary(ctx: SuiteContext, started: float) -> None:
         rows += [(f"{plugin.title}: {text}", f"{ctx.web_url}{path}") for text, path in plugin.pages.items()]
     rows += [("health", f"{ctx.web_url}/health"), *ctx.links.items(),
              ("mail outbox", f"{ctx.var('outbox')}/ (SMTP {ctx.settings.host}:{ctx.settings.outbox_port})"),
+             ("API token", "`nlpsuite token` prints it (write and admin endpoints need it)"),
              ("logs", f"{ctx.var('logs')}/")]
     width = max(len(label) for label, _ in rows) + 2
     print(f"\nnlpsuite is running ({time.perf_counter() - started:.0f} s to start; profile {ctx.settings.profile}):\n"
@@ -127,8 +130,14 @@ def run_suite(options) -> int:
     user_config = read_config_file(options.config)
     parts = load_parts()
 
+    if not settings.is_loopback() and not settings.allow_remote:
+        raise ConfigError(f"suite.host: {settings.host} is not a loopback address, so every service would be "
+                          "reachable from the network; set suite.allow_remote: true to mean it (then put TLS in "
+                          "front, see docs/suite.md), or keep the default 127.0.0.1")
+    ctx.api_token = load_api_token(var_dir, settings.token_env)
     supervisor = Supervisor(var_dir / "logs", {**os.environ, "NLPSUITE_CONFIG": str(ctx.config_file),
-                                               "PYTHONUNBUFFERED": "1"}, settings.max_restarts)
+                                               "PYTHONUNBUFFERED": "1", settings.token_env: ctx.api_token},
+                            settings.max_restarts)
     specs = classifier_specs(parts)
     unknown = sorted(set(settings.models) - {spec.name for spec in specs})
     if unknown:

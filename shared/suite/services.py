@@ -44,10 +44,12 @@ class Service:
     cwd: Optional[Path] = None
 
 
-def http_ready(url: str, check: Callable[[httpx.Response], bool] = lambda r: r.status_code == 200):
+def http_ready(url: str, check: Callable[[httpx.Response], bool] = lambda r: r.status_code == 200,
+               params: dict | None = None):
+    """``params`` (an API token, say) go with the request but into no message or log line."""
     def ready() -> bool:
         try:
-            return check(httpx.get(url, timeout=5))
+            return check(httpx.get(url, params=params, timeout=5))
         except httpx.HTTPError:
             return False
     return ready

@@ -7,6 +7,8 @@
       var_dir: var           # models, databases, FAISS files, logs, outbox
       profile: quick         # quick (< 15 min on 2 cores) or full (benchmark quality)
       models: {}             # e.g. {intents: path/to/folder}: use a fine-tuned folder, train nothing
+      allow_remote: false    # a non-loopback host stops the run unless this is true
+      token_env: NLPSUITE_API_TOKEN   # the API token from this variable, else var/secrets/api-token
 """
 from __future__ import annotations
 
@@ -30,6 +32,11 @@ class SuiteSettings(StrictModel):
     models: Dict[str, str] = {}
     """Already fine-tuned classifier folders by task (``intents``, ``phrasebank``): used as
     they are instead of fine-tuning the profile's."""
+    allow_remote: bool = False
+    """Binding ``host`` to anything but loopback exposes every service on the network; the run
+    refuses to start unless this says so (then every API requires the token; put TLS in front)."""
+    token_env: str = "NLPSUITE_API_TOKEN"
+    """The environment variable that may hold the API token; else ``<var_dir>/secrets/api-token``."""
     max_restarts: int = Field(3, ge=0)
     """How often a crashed service is started again before the suite gives up and stops."""
 
@@ -40,6 +47,17 @@ class SuiteSettings(StrictModel):
         if value not in PROFILE_NAMES:
             raise ValueError(f"unknown profile {value!r}; one of {', '.join(sorted(PROFILE_NAMES))}")
         return value
+
+
+    def is_loopback(self) -> bool:
+        import ipaddress
+
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
 
 
 def load_settings(config_path=None) -> SuiteSettings:

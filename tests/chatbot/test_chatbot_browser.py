@@ -5,7 +5,7 @@ import httpx
 import pytest
 import yaml
 
-from web_testlib import chromium_page, needs_chromium, serve_app
+from web_testlib import TEST_TOKEN, chromium_page, needs_chromium, serve_app
 
 pytestmark = needs_chromium
 
@@ -19,7 +19,7 @@ def web_app(chatbot, servers, tmp_path):
     config = yaml.safe_load(chatbot.config_file.read_text())
     config["chatbot"]["rasa_url"] = servers.rasa
     (tmp_path / "nlpsuite.yml").write_text(yaml.safe_dump(config))
-    with serve_app(create_app(plugins=[plugin(tmp_path / "nlpsuite.yml")])) as base:
+    with serve_app(create_app(plugins=[plugin(tmp_path / "nlpsuite.yml")], api_token=TEST_TOKEN)) as base:
         assert httpx.get(f"{base}/health").json()["products"]["chatbot"]["status"] == "ok"
         yield base
 

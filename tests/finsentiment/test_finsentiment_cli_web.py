@@ -13,6 +13,7 @@ import yaml
 
 from fin_testlib import Route, entries_for, rss
 from shared.cli import main
+from web_testlib import TEST_TOKEN
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -76,7 +77,7 @@ def test_dashboard_shows_topics_chart_and_alerts(config_file):
     from shared.web import create_app
 
     assert main(["finsentiment", "poll-once", "--config", str(config_file)]) == 0
-    client = TestClient(create_app(plugins=[plugin(config_file)]))
+    client = TestClient(create_app(plugins=[plugin(config_file)], api_token=TEST_TOKEN))
     page = client.get("/finsentiment/")
     assert page.status_code == 200 and "FIRING" in page.text and "chart.png?topic=Nokia" in page.text
     topics = {t["topic"]: t for t in client.get("/finsentiment/api/topics").json()}

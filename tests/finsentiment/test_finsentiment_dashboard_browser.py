@@ -7,7 +7,7 @@ import yaml
 
 from fin_testlib import FeedEntry, Route, entries_for, rss
 from shared.cli import main
-from web_testlib import chromium_page, needs_chromium, serve_app
+from web_testlib import TEST_TOKEN, chromium_page, needs_chromium, serve_app
 
 pytestmark = needs_chromium
 EVIL_TOPIC = "Nokia <img src=x onerror=window.pwned=1>"
@@ -34,7 +34,7 @@ def test_dashboard_in_a_browser(tmp_path, sentiment_model, feed_server):
     }}))
     assert main(["finsentiment", "poll-once", "--config", str(config_file)]) == 0
 
-    with serve_app(create_app(plugins=[plugin(config_file)])) as base, chromium_page() as page:
+    with serve_app(create_app(plugins=[plugin(config_file)], api_token=TEST_TOKEN)) as base, chromium_page() as page:
         page.goto(f"{base}/finsentiment/")
         rows = page.locator("table").first.locator("tr")
         nokia = rows.filter(has_text="Nokia").first

@@ -12,18 +12,18 @@ from fastapi.testclient import TestClient
 from recommender.store import Store
 from recommender.web import plugin
 from shared.web import create_app
-from web_testlib import free_port
+from web_testlib import AUTH, TEST_TOKEN, free_port
 
 
 def make_app(tmp_path, model_dir):
     config = tmp_path / "nlpsuite.yml"
     config.write_text(f"recommender:\n  model_dir: {model_dir}\n  threads: 1\n", encoding="utf-8")
-    return create_app(plugins=[plugin(config)])
+    return create_app(plugins=[plugin(config)], api_token=TEST_TOKEN)
 
 
 @pytest.fixture
 def client(tmp_path, model_copy):
-    with TestClient(make_app(tmp_path, model_copy)) as test_client:
+    with TestClient(make_app(tmp_path, model_copy), headers=AUTH) as test_client:
         yield test_client
 
 
@@ -110,7 +110,7 @@ def test_real_server_round_trip(tmp_path, model_copy, catalogue):
             assert time.monotonic() < deadline, "server did not start"
             time.sleep(0.05)
         base = f"http://127.0.0.1:{port}/recommender"
-        with httpx.Client(base_url=base, timeout=30) as http:
+        with httpx.Client(base_url=base, timeout=30, headers=AUTH) as http:
             assert http.get("/recommend", params={"user": "live", "k": 3}).json()["cold_start"] is True
             space = [i.id for i in catalogue.items if catalogue.topic_of_item[i.id] == "space"]
             for item in space[:3]:
@@ -122,3 +122,21 @@ def test_real_server_round_trip(tmp_path, model_copy, catalogue):
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong-token-0123456789"},
+                                     {"Authorization": f"Basic {TEST_TOKEN}"}, {"Authorization": "Bearer"}])
+def test_writing_an_interaction_needs_the_api_token_and_a_refusal_changes_nothing(tmp_path, model_copy, catalogue,
+                                                                                  headers):
+    with TestClient(make_app(tmp_path, model_copy)) as anonymous:
+        item = catalogue.items[0].id
+        refused = anonymous.post("/recommender/interactions", json={"user": "intruder", "item": item, "event": "purchase"},
+                                 headers=headers)
+        assert refused.status_code == 401 and "API token" in refused.json()["detail"]
+        assert refused.headers["www-authenticate"] == "Bearer"
+        # reads stay open, and the refused write left no trace
+        after = anonymous.get("/recommender/recommend", params={"user": "intruder", "k": 3}).json()
+        assert after["cold_start"] is True
+        accepted = anonymous.post("/recommender/interactions", json={"user": "intruder", "item": item,
+                                                                     "event": "purchase"}, headers=AUTH)
+        assert accepted.status_code == 201 and accepted.json()["history_size"] == 1
