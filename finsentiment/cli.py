@@ -132,6 +132,8 @@ def cmd_alerts(options) -> int:
     for a in alerts:
         print(f"{a.id:>4}  {a.created_at:%Y-%m-%d %H:%M}  {a.topic[:24]:<24} {a.kind:<9} {a.status:<8} "
               f"{a.attempts:>5}  {a.negative_share:.0%} of {a.n_items} (baseline {a.baseline:.0%})")
+        if a.last_error and a.status != "sent":
+            print(f"      {'refused for good' if a.status == 'failed' else 'last try'}: {a.last_error}")
     return 0
 
 

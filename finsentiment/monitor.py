@@ -141,7 +141,7 @@ class Monitor:
             report.alerts += len(evaluate_alerts(session, self.config.topics, self.config.alerts, self.clock()))
 
     def deliver(self, report: PollReport) -> None:
-        result = deliver_pending(self.store, self.notifier, self.config)
+        result = deliver_pending(self.store, self.notifier, self.config, clock=self.clock)
         report.sent += result["sent"]
         report.send_failed += result["failed"]
 

@@ -2,14 +2,22 @@
 
 A ``Notifier`` only sends a finished ``EmailMessage``; the SMTP one talks to a real server,
 the outbox one writes .eml files (the offline default), the memory one keeps them for tests.
-``deliver_pending`` is the only place that changes an alert's status: it is marked ``sent``
-after the server accepted it, and a failed round leaves it ``failed``, which the next round
-tries again; so an alert is never dropped while the mail server is down.
+Like Alertmanager's notifiers, a failure says whether it is worth retrying
+(``NotifyError.retryable``): a server that is down or answers 4xx will be tried again next
+round; a wrong password, a refused recipient or any 5xx reply will not succeed by repetition,
+so the alert is marked ``failed`` with the reason and waits until the mail settings change.
+
+``deliver_pending`` is the only place that changes an alert's delivery state: ``sent`` once the
+server accepted it (and only then does the topic count as notified, for the repeat interval),
+and a resolved mail never leaves before the firing mail of its spike.
 """
 from __future__ import annotations
 
+import hashlib
 import html
+import json
 import logging
+import os
 import smtplib
 import ssl
 import time
@@ -29,7 +37,20 @@ logger = logging.getLogger(__name__)
 
 
 class NotifyError(Exception):
-    """A message that could not be handed over; the alert stays for the next round."""
+    """A message that could not be handed over. ``retryable``: whether trying again later can
+    succeed (False for a wrong password, a refused recipient, a 5xx reply)."""
+
+    def __init__(self, message: str, *, retryable: bool = True):
+        super().__init__(message)
+        self.retryable = retryable
+
+
+def _smtp_retryable(exc: Exception) -> bool:
+    if isinstance(exc, (smtplib.SMTPAuthenticationError, smtplib.SMTPRecipientsRefused,
+                        smtplib.SMTPNotSupportedError, ssl.SSLCertVerificationError)):
+        return False
+    code = getattr(exc, "smtp_code", None)
+    return not (isinstance(code, int) and code >= 500)  # 4xx and connection trouble: transient
 
 
 class Notifier(Protocol):
@@ -60,7 +81,8 @@ class SmtpNotifier:
                     smtp.login(c.user, c.password())
                 smtp.send_message(message)
         except (OSError, smtplib.SMTPException) as exc:
-            raise NotifyError(f"SMTP {c.host}:{c.port}: {type(exc).__name__}: {exc}") from exc
+            raise NotifyError(f"SMTP {c.host}:{c.port}: {type(exc).__name__}: {exc}",
+                              retryable=_smtp_retryable(exc)) from exc
 
 
 class OutboxNotifier:
@@ -77,17 +99,19 @@ class OutboxNotifier:
 
 
 class MemoryNotifier:
-    """Keeps messages in a list; ``fail_times`` makes the first sends fail (for retry tests)."""
+    """Keeps messages in a list; ``fail_times`` makes the first sends fail (for retry tests),
+    ``permanent`` makes those failures permanent ones."""
 
-    def __init__(self, fail_times: int = 0):
+    def __init__(self, fail_times: int = 0, permanent: bool = False):
         self.messages: list[EmailMessage] = []
         self.fail_times = fail_times
+        self.permanent = permanent
         self.calls = 0
 
     def send(self, message: EmailMessage) -> None:
         self.calls += 1
         if self.calls <= self.fail_times:
-            raise NotifyError("memory notifier: simulated failure")
+            raise NotifyError("memory notifier: simulated failure", retryable=not self.permanent)
         self.messages.append(message)
 
 
@@ -163,18 +187,52 @@ def message_for(store: Store, session, alert: Alert, config: FinSentimentConfig)
     return build_message(alert, articles, chart, config.smtp.sender, config.recipients, rule.window_hours)
 
 
+def mail_settings_fingerprint(config: FinSentimentConfig) -> str:
+    """What decides whether a refused mail could go through now: server, login, sender, recipients."""
+    smtp = config.smtp
+    settings = {"notifier": config.notifier, "host": smtp.host, "port": smtp.port, "user": smtp.user,
+                "password_env": smtp.password_env, "sender": smtp.sender, "recipients": sorted(config.recipients),
+                "ssl": smtp.ssl, "starttls": smtp.starttls, "ca_file": smtp.ca_file, "outbox": config.outbox_dir}
+    if smtp.user:  # a new password is a change too; stored only as a slow, salted digest
+        password = (os.environ.get(smtp.password_env) or "").encode()
+        settings["password"] = hashlib.pbkdf2_hmac("sha256", password, b"nlpsuite-mail-settings", 20_000).hex()
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _deliverable(session, alert: Alert) -> bool:
+    """A resolved mail waits until the firing mail of its spike has been accepted."""
+    if alert.kind == FIRING:
+        return True
+    firing = session.execute(select(Alert.status).where(Alert.group_key == alert.group_key, Alert.kind == FIRING,
+                                                        Alert.id < alert.id)).scalars().all()
+    return all(status == SENT for status in firing)
+
+
+def _mark_notified(session, alert: Alert, when) -> None:
+    from finsentiment.store import TopicState
+
+    state = session.get(TopicState, alert.topic)
+    if state is not None and alert.kind == FIRING and state.group_key == alert.group_key:
+        state.last_notified = when
+
+
 def deliver_pending(store: Store, notifier: Notifier, config: FinSentimentConfig,
-                    sleep: Callable[[float], None] = time.sleep) -> dict:
-    """Send every pending or failed alert, oldest first, with ``smtp.retries`` tries each."""
+                    sleep: Callable[[float], None] = time.sleep, clock: Callable[[], object] = utcnow) -> dict:
+    """Send every pending alert, oldest first, with ``smtp.retries`` tries each; alerts that
+    failed for good are tried again only under other mail settings."""
     sent = failed = 0
+    fingerprint = mail_settings_fingerprint(config)
     with store.session() as session:
-        ids = list(session.execute(select(Alert.id).where(Alert.status.in_([PENDING, FAILED]))
-                                   .order_by(Alert.id)).scalars())
+        ids = list(session.execute(
+            select(Alert.id).where((Alert.status == PENDING)
+                                   | ((Alert.status == FAILED) & (Alert.failed_config != fingerprint)))
+            .order_by(Alert.id)).scalars())
     for alert_id in ids:
         with store.session() as session:
             alert = session.get(Alert, alert_id)
-            if alert.status == SENT:
+            if alert.status == SENT or not _deliverable(session, alert):
                 continue
+            alert.status = PENDING
             message = message_for(store, session, alert, config)
             delay = config.smtp.backoff_s
             for attempt in range(config.smtp.retries):
@@ -182,7 +240,13 @@ def deliver_pending(store: Store, notifier: Notifier, config: FinSentimentConfig
                 try:
                     notifier.send(message)
                 except NotifyError as exc:
-                    alert.status, alert.last_error = FAILED, str(exc)
+                    alert.last_error = str(exc)
+                    if not exc.retryable:
+                        alert.status, alert.failed_config = FAILED, fingerprint
+                        logger.error("alert %d (%s): refused for good, not retried until the mail settings "
+                                     "change: %s", alert.id, alert.topic, exc)
+                        session.commit()
+                        break
                     logger.warning("alert %d (%s): try %d of %d failed: %s", alert.id, alert.topic,
                                    attempt + 1, config.smtp.retries, exc)
                     session.commit()
@@ -190,12 +254,14 @@ def deliver_pending(store: Store, notifier: Notifier, config: FinSentimentConfig
                         sleep(delay)
                         delay *= 2
                     continue
-                alert.status, alert.sent_at, alert.last_error = SENT, utcnow(), None
+                now = clock()
+                alert.status, alert.sent_at, alert.last_error, alert.failed_config = SENT, now, None, None
+                _mark_notified(session, alert, now)
                 session.commit()
                 logger.info("alert %d (%s %s) sent to %s", alert.id, alert.topic, alert.kind,
                             ", ".join(config.recipients))
                 sent += 1
                 break
-            else:
+            if alert.status != SENT:
                 failed += 1
     return {"sent": sent, "failed": failed}

@@ -15,13 +15,16 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 from sqlalchemy import (Boolean, Column, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint,
-                        create_engine, event, func, select)
+                        create_engine, event, func, inspect, select, text)
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, declarative_base, relationship, sessionmaker
 
 Base = declarative_base()
 
 PENDING, SENT, FAILED = "pending", "sent", "failed"
+"""pending: not accepted by a mail server yet (new, or a retryable failure: tried again next round);
+sent: accepted; failed: refused for good (wrong password, rejected recipient, 5xx), not tried
+again until the mail settings change (``failed_config``)."""
 FIRING, RESOLVED = "firing", "resolved"
 
 
@@ -115,6 +118,8 @@ class Alert(Base):
     status = Column(String(20), nullable=False, default=PENDING, index=True)
     attempts = Column(Integer, nullable=False, default=0)
     last_error = Column(Text)
+    failed_config = Column(Text)
+    """Fingerprint of the mail settings under which it failed for good; other settings retry it."""
     created_at = Column(DateTime, nullable=False)
     sent_at = Column(DateTime)
 
@@ -157,7 +162,15 @@ class Store:
                 cursor.execute("PRAGMA foreign_keys=ON")
                 cursor.close()
         Base.metadata.create_all(self.engine)
+        self._add_missing_columns()
         self._sessions = sessionmaker(self.engine, future=True, expire_on_commit=False)
+
+    def _add_missing_columns(self) -> None:
+        """Columns added since a database was created (create_all adds tables, not columns)."""
+        present = {c["name"] for c in inspect(self.engine).get_columns("alerts")}
+        if "failed_config" not in present:
+            with self.engine.begin() as connection:
+                connection.execute(text("ALTER TABLE alerts ADD COLUMN failed_config TEXT"))
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -50,7 +50,7 @@ def plugin(config_path=None) -> WebPlugin:
         _, store = state()
         return [{"id": a.id, "topic": a.topic, "kind": a.kind, "status": a.status, "attempts": a.attempts,
                  "created_at": a.created_at.isoformat(), "negative_share": round(a.negative_share, 4),
-                 "n_items": a.n_items} for a in store.recent_alerts(limit)]
+                 "n_items": a.n_items, "last_error": a.last_error} for a in store.recent_alerts(limit)]
 
     @router.get("/api/topics")
     def api_topics() -> list[dict]:
@@ -94,7 +94,9 @@ def plugin(config_path=None) -> WebPlugin:
             f"<tr><td>{a['created_at'].replace('T', ' ')}</td><td>{e(a['topic'])}</td><td>{a['kind']}</td>"
             f"<td class=num>{a['negative_share']:.0%} of {a['n_items']}</td>"
             f"<td><span class='badge {e(a['status'])}'>{e(a['status'])}</span> "
-            f"<small>({a['attempts']} tries)</small></td></tr>"
+            f"<small>({a['attempts']} tries)</small>"
+            + (f"<br><small class='error'>{e(a['last_error'])}</small>" if a['last_error'] and a['status'] != 'sent'
+               else "") + "</td></tr>"
             for a in alerts_summary(20)) or "<tr><td colspan='5' class='muted'>no alerts yet</td></tr>"
         chart_img = (f"<h2>{e(selected)}: last {days:g} days</h2>"
                      f"<img class='chart' alt='trend chart' src='chart.png?topic={e(selected)}&days={days:g}'>"

@@ -131,6 +131,21 @@ class Inbox:
         return [message_from_bytes(e.original_content or e.content, policy=policy.default) for e in self.envelopes]
 
 
+class Clock:
+    """A monitor's clock that a test moves on by hand."""
+
+    def __init__(self, now):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, **delta):
+        from datetime import timedelta
+
+        self.now += timedelta(**delta)
+
+
 class SmtpServer:
     """aiosmtpd on loopback; ``tls_context`` offers STARTTLS (then required), ``logins`` maps
     user to password and requires AUTH, which aiosmtpd only allows after STARTTLS."""

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from fin_testlib import Route, entries_for, rss
+from fin_testlib import Clock, Route, entries_for, rss
 from finsentiment.fetching import MemoryFetcher
 from finsentiment.monitor import Monitor
 from finsentiment.notify import MemoryNotifier
@@ -11,17 +11,6 @@ from finsentiment.store import FIRING, RESOLVED, SENT, Alert
 from finsentiment.trends import series, topic_trend
 
 T0 = datetime(2024, 3, 4, 9, 0, 0)
-
-
-class Clock:
-    def __init__(self, now: datetime):
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta):
-        self.now += timedelta(**delta)
 
 
 def make_monitor(make_config, loaded_sentiment, **overrides):

@@ -7,7 +7,7 @@ from fin_testlib import FeedEntry, entries_for, rss
 from finsentiment.fetching import MemoryFetcher
 from finsentiment.monitor import Monitor
 from finsentiment.notify import MemoryNotifier, OutboxNotifier, SmtpNotifier
-from finsentiment.store import FAILED, SENT, Alert
+from finsentiment.store import FAILED, PENDING, SENT, Alert
 from shared.config import ConfigError
 
 EVIL = "Nokia reports heavy loss <script>alert('x')</script> & cuts jobs"
@@ -54,7 +54,8 @@ def test_mail_server_down_then_up_sends_exactly_once(make_config, loaded_sentime
     assert (report.alerts, report.sent, report.send_failed) == (1, 0, 1)
     with monitor.store.session() as s:
         [alert] = s.query(Alert).all()
-        assert alert.status == FAILED and alert.attempts == 2 and "127.0.0.1" in alert.last_error
+        # a server that is down may come back: kept pending, with the reason, for the next round
+        assert alert.status == PENDING and alert.attempts == 2 and "127.0.0.1" in alert.last_error
     assert monitor.poll_once().send_failed == 1  # still down: kept, tried again
 
     smtp_server.start()
@@ -101,3 +102,68 @@ def test_smtp_password_only_from_the_named_environment_variable(make_config, mon
     monkeypatch.setenv("FIN_TEST_SMTP_PASSWORD", "s3cret")
     assert config.smtp.password() == "s3cret"
     assert isinstance(SmtpNotifier(config.smtp), SmtpNotifier)
+
+
+def test_an_outage_over_three_repeat_intervals_ends_in_one_firing_mail_then_the_resolved_one(
+        make_config, loaded_sentiment, smtp_server):
+    """Alertmanager's promise: during an outage repeats collapse into one mail per spike; the
+    topic counts as notified only once a server accepted the mail; resolved never comes first."""
+    from datetime import datetime
+
+    from fin_testlib import Clock
+    from finsentiment.store import FIRING, RESOLVED, TopicState
+
+    clock = Clock(datetime(2024, 3, 4, 9, 0, 0))
+    config = make_config(feeds=[{"name": "wire", "url": "mem://wire"}], notifier="smtp",
+                         alerts={"window_hours": 6, "min_items": 4, "negative_share": 0.5, "min_deviation": 0.0,
+                                 "repeat_hours": 2, "cooldown_minutes": 0},
+                         smtp={"host": "127.0.0.1", "port": smtp_server.port, "retries": 1, "backoff_s": 0.0,
+                               "timeout_s": 3, "sender": "monitor@example.com"})
+    fetcher = MemoryFetcher()
+    monitor = Monitor(config, fetcher=fetcher, sentiment=loaded_sentiment, clock=clock)
+    story = []
+    for hour in range(7):  # the spike goes on, fresh bad news every hour, the mail server down
+        story += entries_for("negative", 2, "Nokia", f"h{hour}")
+        fetcher.feeds["mem://wire"] = rss(story)
+        report = monitor.poll_once()
+        assert report.sent == 0
+        clock.advance(hours=1)
+    with monitor.store.session() as s:
+        firing = s.query(Alert).filter_by(kind=FIRING).all()
+        assert len(firing) == 1 and firing[0].status == PENDING  # brought up to date, not queued again
+        assert firing[0].n_items > 4 and s.get(TopicState, "Nokia").last_notified is None
+    # the story ends (good news only) while the server is still down: the resolved alert waits
+    fetcher.feeds["mem://wire"] = rss(story + entries_for("positive", 40, "Nokia", "calm"))
+    clock.advance(hours=7)
+    monitor.poll_once()
+    with monitor.store.session() as s:
+        assert [(a.kind, a.status) for a in s.query(Alert).order_by(Alert.id)] == [(FIRING, PENDING),
+                                                                                  (RESOLVED, PENDING)]
+    smtp_server.start()
+    assert monitor.poll_once().sent == 2
+    subjects = [m["Subject"] for m in smtp_server.inbox.messages]
+    assert len(subjects) == 2 and "FIRING" in subjects[0] and "RESOLVED" in subjects[1], subjects
+    with monitor.store.session() as s:
+        assert s.get(TopicState, "Nokia").last_notified == clock.now
+    assert monitor.poll_once().sent == 0 and len(smtp_server.inbox.messages) == 2
+
+
+def test_a_resolved_mail_waits_while_its_firing_mail_is_refused(make_config, loaded_sentiment):
+    from finsentiment.notify import deliver_pending
+    from finsentiment.store import FIRING, RESOLVED
+
+    config = make_config(smtp={"retries": 1, "backoff_s": 0.0})
+    monitor = Monitor(config, sentiment=loaded_sentiment, notifier=MemoryNotifier(fail_times=1, permanent=True))
+    with monitor.store.session() as s:
+        from datetime import datetime
+
+        when = datetime(2024, 1, 1)
+        for kind in (FIRING, RESOLVED):
+            s.add(Alert(topic="Nokia", group_key="Nokia@1", kind=kind, window_start=when, window_end=when,
+                        n_items=5, n_negative=5, negative_share=1.0, baseline=0.1, status=PENDING, attempts=0,
+                        created_at=when))
+    assert deliver_pending(monitor.store, monitor.notifier, config) == {"sent": 0, "failed": 1}
+    with monitor.store.session() as s:
+        assert [(a.kind, a.status) for a in s.query(Alert).order_by(Alert.id)] == [(FIRING, FAILED),
+                                                                                  (RESOLVED, PENDING)]
+    assert monitor.notifier.messages == [] and monitor.notifier.calls == 1

@@ -2,7 +2,8 @@
 
 The server requires STARTTLS and AUTH; the client must verify the certificate (trusted through
 ``smtp.ca_file``) before it sends the password, and a wrong password or an untrusted certificate
-leaves the alert failed (kept for the next round), never sent in the clear.
+leaves the alert failed (refused for good: tried again only once the mail settings change), never
+sent in the clear.
 """
 from __future__ import annotations
 
@@ -65,6 +66,10 @@ def test_wrong_password_keeps_the_alert_failed(make_config, loaded_sentiment, tl
     status, error = only_alert(monitor)
     assert status == FAILED and "SMTPAuthenticationError" in error
     assert server.inbox.envelopes == [] and server.authenticated == []
+    # a refused login will not succeed by repetition: not tried again while nothing changes
+    assert monitor.poll_once().send_failed == 0
+    with monitor.store.session() as s:
+        assert s.query(Alert).one().attempts == 1
 
     monkeypatch.setenv(PASSWORD_ENV, "s3cret")  # fixed: the kept alert goes out on the next round
     assert monitor.poll_once().sent == 1
