@@ -9,6 +9,9 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
+import time
+from collections import defaultdict, deque
 from asyncio import CancelledError
 from typing import Any, Awaitable, Callable, Optional, Text
 
@@ -26,8 +29,36 @@ TOO_LONG_REPLY = ("That message is too long for me ({n:,} characters; I can read
                   "Could you put your question in a sentence or two?")
 
 
-def _error(status: int, reason: str):
-    return response.json({"error": reason}, status=status)
+DEFAULT_PER_MINUTE = 30
+
+
+def _error(status: int, reason: str, headers: Optional[dict] = None):
+    return response.json({"error": reason}, status=status, headers=headers)
+
+
+class SenderRateLimit:
+    """At most ``per_minute`` messages per sender in any 60 s (a sliding window), so one client
+    cannot flood the bot or other customers' answers; memory is bounded by forgetting idle senders."""
+
+    def __init__(self, per_minute: int = DEFAULT_PER_MINUTE, clock=time.monotonic, max_senders: int = 100_000):
+        self.per_minute, self.clock, self.max_senders = per_minute, clock, max_senders
+        self._seen: dict[str, deque] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def retry_after(self, sender: str) -> Optional[int]:
+        """None when the message may go on (and counts it), else seconds until it may."""
+        now = self.clock()
+        with self._lock:
+            if len(self._seen) > self.max_senders:
+                for key in [k for k, times in self._seen.items() if not times or now - times[-1] > 60]:
+                    del self._seen[key]
+            times = self._seen[sender]
+            while times and now - times[0] >= 60:
+                times.popleft()
+            if len(times) >= self.per_minute:
+                return max(1, int(60 - (now - times[0])) + 1)
+            times.append(now)
+            return None
 
 
 def check_request(body: bytes) -> tuple[Optional[dict], Optional[tuple[int, str]]]:
@@ -53,6 +84,16 @@ def check_request(body: bytes) -> tuple[Optional[dict], Optional[tuple[int, str]
 
 
 class GuardedRestInput(RestInput):
+    """credentials.yml: ``chatbot.channels.GuardedRestInput: {messages_per_minute: 30}``."""
+
+    def __init__(self, messages_per_minute: int = DEFAULT_PER_MINUTE):
+        super().__init__()
+        self.limit = SenderRateLimit(int(messages_per_minute))
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[dict]) -> "GuardedRestInput":
+        return cls(**{k: v for k, v in (credentials or {}).items() if k == "messages_per_minute"})
+
     @classmethod
     def name(cls) -> Text:
         return "rest"
@@ -70,6 +111,10 @@ class GuardedRestInput(RestInput):
             if problem:
                 return _error(*problem)
             text, sender = payload["message"], payload.get("sender", "default")
+            wait = self.limit.retry_after(sender)
+            if wait is not None:
+                return _error(429, f"too many messages from this sender: at most {self.limit.per_minute} a minute; "
+                                   f"try again in {wait} s", headers={"Retry-After": str(wait)})
             if not text.strip():
                 return response.json([{"recipient_id": sender, "text": EMPTY_REPLY}])
             if len(text) > MAX_MESSAGE_CHARS:

@@ -45,6 +45,8 @@ class ChatbotSettings(StrictModel):
     """Below this intent confidence the FallbackClassifier predicts nlu_fallback; "model" takes
     the threshold the classifier chose on validation data (its model card)."""
     uncertain_below: float = 0.5
+    messages_per_minute: int = 30
+    """The REST channel answers 429 to a sender past this many messages in a minute."""
     host: str = "127.0.0.1"
     rasa_port: int = 5005
     action_port: int = 5055

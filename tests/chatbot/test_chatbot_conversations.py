@@ -212,3 +212,15 @@ def test_export_uncertain_then_merge_labels_into_the_next_build(chatbot, servers
         writer.writerows(rows)
     with pytest.raises(DataError, match="review.csv:2: field 'label': unknown intent 'no_such_intent'"):
         build_project(tmp_path / "next", chatbot.settings, per_intent=12, intents=["card_arrival"], labels=out)
+
+
+def test_a_flooding_sender_gets_429_and_others_are_served(chatbot, servers):
+    sender = new_sender()
+    limit = chatbot.settings.messages_per_minute
+    for _ in range(limit):
+        say(servers, sender, "")  # cheap messages still count
+    response = httpx.post(f"{servers.rasa}/webhooks/rest/webhook", json={"sender": sender, "message": "hi"},
+                          timeout=30)
+    assert response.status_code == 429 and "at most" in response.json()["error"]
+    assert int(response.headers["Retry-After"]) >= 1
+    assert "Harbor Bank assistant" in texts(say(servers, new_sender(), chatbot.examples["greet"][0]))[0]

@@ -192,3 +192,18 @@ def test_the_suite_s_intent_data_and_the_generated_project_have_the_same_intents
     assert set(data["train"].labels) == domain == nlu
     assert set(data["test"].labels) == domain
     assert len(domain) == 77 + 11
+
+
+def test_the_rest_channel_limits_messages_per_sender_per_minute():
+    from chatbot.channels import GuardedRestInput, SenderRateLimit
+
+    now = [1000.0]
+    limit = SenderRateLimit(3, clock=lambda: now[0])
+    assert [limit.retry_after("a") for _ in range(3)] == [None, None, None]
+    wait = limit.retry_after("a")
+    assert wait is not None and 1 <= wait <= 61
+    assert limit.retry_after("b") is None  # other senders are not held up
+    now[0] += 61
+    assert limit.retry_after("a") is None  # the window slid on
+    assert GuardedRestInput.from_credentials({"messages_per_minute": 7}).limit.per_minute == 7
+    assert GuardedRestInput.from_credentials(None).limit.per_minute == 30
