@@ -199,10 +199,16 @@ def tracker_store_config(url: str, password_env: str) -> dict:
     return {k: v for k, v in store.items() if v is not None}
 
 
-def write_endpoints(project_dir: str | Path, settings: ChatbotSettings, action_port: Optional[int] = None) -> Path:
+def write_endpoints(project_dir: str | Path, settings: ChatbotSettings, action_port: Optional[int] = None,
+                    token_env: Optional[str] = None) -> Path:
+    """endpoints.yml; with ``token_env``, Rasa sends the API token from that environment variable
+    to the action server (Rasa substitutes ``${VAR}``; the token is never in the file)."""
+    action_endpoint = {"url": f"http://127.0.0.1:{action_port or settings.action_port}/webhook"}
+    if token_env:
+        action_endpoint["token"] = "${%s}" % token_env
     endpoints = {
         # the action server binds loopback only: only Rasa, on the same machine, calls it
-        "action_endpoint": {"url": f"http://127.0.0.1:{action_port or settings.action_port}/webhook"},
+        "action_endpoint": action_endpoint,
         "tracker_store": tracker_store_config(settings.tracker_store, settings.tracker_password_env),
     }
     path = Path(project_dir) / "endpoints.yml"

@@ -83,7 +83,7 @@ class ChatbotPart:
             report = build_project(project, settings, data_dir=REPO / "data" / "banking77")
             logger.info("chatbot: project with %d intents, %d examples in %s", len(report.intents),
                         report.examples, project)
-        write_endpoints(project, settings)
+        write_endpoints(project, settings, token_env=ctx.settings.token_env)  # Rasa -> actions with the token
         seed_demo(Bank(settings.bank_db))
         if not fresh or not (Path(settings.faq_index) / INDEX_FILE).is_file():
             index = FaqIndex.build(load_faq(settings.faq), Embedder(settings.embedder))
@@ -110,8 +110,10 @@ class ChatbotPart:
         ctx.var("logs").mkdir(parents=True, exist_ok=True)
         logging_file = write_logging_config(ctx.var("logs", "logging.yml"))
         actions = Service(
-            "actions", server.rasa_command("run", "actions", "--actions", "chatbot.actions",
-                                           "-p", str(settings.action_port), "--logging-config-file", logging_file),
+            # rasa-sdk behind the suite's token: its actions change the bank's data
+            "actions", ctx.module_command("chatbot.actions_launcher", ctx.settings.token_env,
+                                          "--actions", "chatbot.actions", "-p", str(settings.action_port),
+                                          "--logging-config-file", logging_file),
             port=settings.action_port, port_key="chatbot.action_port", host=LOOPBACK,
             ready=http_ready(f"http://{LOOPBACK}:{settings.action_port}/health"), ready_timeout_s=120,
             # only Rasa calls the action server: loopback, whatever suite.host says

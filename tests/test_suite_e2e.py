@@ -94,6 +94,15 @@ def test_the_whole_suite_from_a_clean_var(tmp_path, quick_intents, quick_sentime
         rasa = summary.split("Rasa REST webhook", 1)[1].split()[0].rsplit("/webhooks", 1)[0]
         assert httpx.get(f"{rasa}/conversations/anyone/tracker").status_code == 401  # Rasa's API: token only
         assert httpx.get(f"{rasa}/conversations/anyone/tracker", params={"token": token}).status_code == 200
+        actions = f"http://127.0.0.1:{action_port}"
+        assert httpx.get(f"{actions}/health").status_code == 200  # the readiness probe stays open
+        assert httpx.post(f"{actions}/webhook", json={"next_action": "action_card_control"}).status_code == 401
+        assert "access-control-allow-origin" not in httpx.get(f"{actions}/health").headers
+        # ... and Rasa, which sends the token, still runs the actions (the form's validation, the look-up)
+        webhook, sender = f"{rasa}/webhooks/rest/webhook", "e2e-card"
+        httpx.post(webhook, json={"sender": sender, "message": "my card still hasn't arrived"}, timeout=60)
+        status = httpx.post(webhook, json={"sender": sender, "message": "C1001"}, timeout=60).json()
+        assert any("is on its way" in r.get("text", "") for r in status), status
 
         from playwright.sync_api import expect
 
