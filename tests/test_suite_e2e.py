@@ -12,7 +12,6 @@ and no process is left.
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
 import sys
