@@ -10,8 +10,6 @@ CORS header is sent. The token comes from the environment, never the command lin
 from __future__ import annotations
 
 import hmac
-import os
-import sys
 
 OPEN_PATHS = ("/health",)
 
@@ -30,12 +28,9 @@ def guard(app, token: str) -> None:
 
 
 def main() -> None:
-    if len(sys.argv) < 2:
-        raise SystemExit("usage: python -m chatbot.actions_launcher TOKEN_ENV [rasa run actions options]")
-    env_name, args = sys.argv[1], sys.argv[2:]
-    token = os.environ.get(env_name)
-    if not token:
-        raise SystemExit(f"${env_name} holds no API token")
+    from chatbot.rasa_launcher import run_rasa, token_and_args
+
+    token, args = token_and_args("python -m chatbot.actions_launcher TOKEN_ENV [rasa run actions options]")
     from rasa_sdk import endpoint
 
     create_app = endpoint.create_app
@@ -47,10 +42,7 @@ def main() -> None:
         return app
 
     endpoint.create_app = guarded_create_app  # endpoint.run() looks it up when it starts
-    sys.argv = ["rasa", "run", "actions", *args]
-    from rasa.__main__ import main as rasa_main
-
-    rasa_main()
+    run_rasa(["run", "actions", *args])
 
 
 if __name__ == "__main__":

@@ -12,17 +12,28 @@ import os
 import sys
 
 
-def main() -> None:
-    if len(sys.argv) < 3:
-        raise SystemExit("usage: python -m chatbot.rasa_launcher TOKEN_ENV run [rasa options]")
+def token_and_args(usage: str) -> tuple[str, list[str]]:
+    """(the token from the variable named by the first argument, the remaining arguments)."""
+    if len(sys.argv) < 2:
+        raise SystemExit(f"usage: {usage}")
     env_name, args = sys.argv[1], sys.argv[2:]
     token = os.environ.get(env_name)
     if not token:
         raise SystemExit(f"${env_name} holds no API token")
-    sys.argv = ["rasa", *args, "--auth-token", token]
+    return token, args
+
+
+def run_rasa(args: list[str]) -> None:
+    """Rasa's own command line, in this process."""
+    sys.argv = ["rasa", *args]
     from rasa.__main__ import main as rasa_main
 
     rasa_main()
+
+
+def main() -> None:
+    token, args = token_and_args("python -m chatbot.rasa_launcher TOKEN_ENV run [rasa options]")
+    run_rasa([*args, "--auth-token", token])
 
 
 if __name__ == "__main__":
