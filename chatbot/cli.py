@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
+import threading
 import time
 from pathlib import Path
 
@@ -110,8 +112,16 @@ def cmd_serve(options) -> int:
         server.wait_until(web, "/health", lambda r: r.status_code == 200)
         print(f"chat page: {web.url}/chatbot/   Rasa: {rasa.url}   actions: {actions.url}   logs: {logs}/",
               flush=True)
-        while all(p.popen.poll() is None for p in stack.processes):
-            time.sleep(1)
+        # Explicit handlers: a process started in the background inherits an ignored SIGINT,
+        # and Ctrl-C or SIGTERM must stop the servers whatever the parent did.
+        stop = threading.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stop.set())
+        while not stop.wait(1.0) and all(p.popen.poll() is None for p in stack.processes):
+            pass
+        if stop.is_set():
+            print("stopping...", flush=True)
+            return 0
         dead = [p for p in stack.processes if p.popen.poll() is not None]
         raise CommandError(f"{dead[0].name} stopped (exit {dead[0].popen.returncode}); see {dead[0].log}")
     except (RuntimeError, TimeoutError) as exc:
