@@ -54,12 +54,10 @@ def make_router(rasa_url: str, transport: httpx.AsyncBaseTransport | None = None
 def _rasa_token(config_path) -> str | None:
     """The suite's API token, which `nlpsuite run` starts Rasa's HTTP API with; None outside the suite."""
     from shared.config import ConfigError
-    from shared.suite.settings import load_settings as suite_settings
-    from shared.suite.token import load_api_token
+    from shared.suite.token import suite_api_token
 
-    suite = suite_settings(config_path)
     try:
-        return load_api_token(Path(suite.var_dir), suite.token_env, create=False)
+        return suite_api_token(config_path, create=False)
     except ConfigError:
         return None
 

@@ -65,14 +65,6 @@ def require_token(request: Request) -> None:
                                  "(`nlpsuite token` prints it)", headers={"WWW-Authenticate": "Bearer"})
 
 
-def _suite_token(config_path) -> str:
-    from shared.suite.settings import load_settings
-    from shared.suite.token import load_api_token
-
-    settings = load_settings(config_path)
-    return load_api_token(Path(settings.var_dir), settings.token_env)
-
-
 def load_plugins(config_path=None) -> list[WebPlugin]:
     plugins = []
     for entry in sorted(entry_points(group="nlpsuite.web"), key=lambda e: e.name):
@@ -83,7 +75,11 @@ def load_plugins(config_path=None) -> list[WebPlugin]:
 def create_app(config_path=None, plugins: list[WebPlugin] | None = None, api_token: str | None = None) -> FastAPI:
     """The app; write endpoints require ``api_token`` (default: the suite's, see shared.suite.token)."""
     app = FastAPI(title="nlpsuite")
-    app.state.api_token = api_token or _suite_token(config_path)
+    if api_token is None:
+        from shared.suite.token import suite_api_token
+
+        api_token = suite_api_token(config_path)
+    app.state.api_token = api_token
     plugins = load_plugins(config_path) if plugins is None else plugins
     for plugin in plugins:
         app.include_router(plugin.router, prefix=plugin.prefix)

@@ -51,12 +51,17 @@ def load_api_token(var_dir: str | Path, env_name: str = "NLPSUITE_API_TOKEN", *,
     return token
 
 
-def cmd_token(options) -> int:
-    """`nlpsuite token`: print the API token (made now if the suite has none yet)."""
+def suite_api_token(config_path=None, *, create: bool = True) -> str:
+    """The token of the suite configured by ``config_path`` (its ``var_dir`` and ``token_env``)."""
     from shared.suite.settings import load_settings
 
-    settings = load_settings(options.config)
-    print(load_api_token(Path(settings.var_dir), settings.token_env))
+    settings = load_settings(config_path)
+    return load_api_token(Path(settings.var_dir), settings.token_env, create=create)
+
+
+def cmd_token(options) -> int:
+    """`nlpsuite token`: print the API token (made now if the suite has none yet)."""
+    print(suite_api_token(options.config))
     return 0
 
 
