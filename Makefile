@@ -13,7 +13,7 @@ export TOKENIZERS_PARALLELISM := false
 # Benchmarks pin their own thread counts; this keeps stray libraries from oversubscribing 2 cores.
 BENCH_THREADS ?= 2
 
-.PHONY: setup teachers browser run test test-fast bench bench-core bench-chatbot bench-finsentiment bench-recommender bench-load lint clean clean-venv help
+.PHONY: setup teachers browser run test test-fast bench bench-core bench-chatbot bench-finsentiment bench-recommender bench-load bench-security lint clean clean-venv help
 
 help:
 	@echo "make run          the main job on embedded defaults (see README.md)"
@@ -23,6 +23,7 @@ help:
 	@echo "                  and PhraseBank, write bench/results/core.json"
 	@echo "make bench-chatbot | bench-finsentiment | bench-recommender   the products' benchmarks"
 	@echo "make bench-load     50 chat sessions + 20 recommendation clients against a suite of its own"
+	@echo "make bench-security every route of every service without a token; mail-failure scenarios"
 	@echo "make bench        every benchmark, then docs/benchmarks.md"
 	@echo "make setup        create .venv from requirements/lock.txt (idempotent)"
 
@@ -79,7 +80,10 @@ bench-recommender: setup
 bench-load: setup
 	$(BIN)/python -m bench.load
 
-bench: bench-core bench-chatbot bench-finsentiment bench-recommender bench-load
+bench-security: setup
+	$(BIN)/python -m bench.security
+
+bench: bench-core bench-chatbot bench-finsentiment bench-recommender bench-load bench-security
 	$(BIN)/python -m bench.report
 
 clean:

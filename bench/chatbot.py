@@ -119,8 +119,22 @@ def _run_ours(project, settings, classifier, env, root, texts, gold, runs) -> di
     finally:
         stack.stop()
     ours.update(train_seconds=ours_seconds, reused_finetuned_model=bool(classifier.model),
+                model=_describe(classifier.model),
                 pipeline="CoreIntentClassifier (MiniLM-L6, onnx int8) + CalibratedFallbackClassifier")
     return ours
+
+
+def _describe(model: str | None) -> dict | None:
+    """Which fine-tuned folder the pipeline served, and how it was trained."""
+    if not model:
+        return None
+    from shared.model_dir import ModelInfo
+
+    info = ModelInfo.load(model)
+    hp = info.hyperparameters
+    return {"folder": str(Path(model).relative_to(Path.cwd()) if Path(model).is_relative_to(Path.cwd()) else model),
+            "labels": len(info.labels), "base": info.base_model, "spelling_correction": bool(info.spelling_file),
+            **{k: hp.get(k) for k in ("epochs", "typo_augmentation", "teacher")}}
 
 
 def _previous_results() -> dict:
@@ -132,13 +146,16 @@ def _thread_env(threads: int) -> dict:
     return {"OMP_NUM_THREADS": str(threads), "TF_NUM_INTRAOP_THREADS": str(threads), "TF_NUM_INTEROP_THREADS": "1"}
 
 
-def run(threads: int, smoke: bool, parts: tuple[str, ...] = ("ours", "diet"), train_threads: int | None = None) -> dict:
+def run(threads: int, smoke: bool, parts: tuple[str, ...] = ("ours", "diet"), train_threads: int | None = None,
+        model: Path | None = None) -> dict:
     train_threads = train_threads or threads
     root = WORK / ("chatbot_smoke" if smoke else "chatbot")
     root.mkdir(parents=True, exist_ok=True)
     reuse = WORK / "banking77"
     classifier = ClassifierSettings(threads=threads, epochs=1 if smoke else 10, max_length=64)
-    if not smoke and (reuse / "nlpsuite.json").is_file():
+    if model is not None:  # a folder fine-tuned elsewhere (e.g. make run's var/models/intents-quick-int8)
+        classifier.model = str(model.resolve())
+    elif not smoke and (reuse / "nlpsuite.json").is_file():
         classifier.model = str(reuse)
     settings = ChatbotSettings(project_dir=str(root / "project"), bank_db=f"sqlite:///{root / 'bank.db'}",
                                tracker_store=f"sqlite:///{root / 'tracker.db'}", faq_index=str(root / "faq_index"),
@@ -202,9 +219,13 @@ def main(argv=None) -> int:
     parser.add_argument("--train-threads", type=int, default=None, help="threads for rasa train (default: --threads)")
     parser.add_argument("--smoke", action="store_true", help="tiny run to check the plumbing (figures meaningless)")
     parser.add_argument("--parts", default="ours,diet", help="which pipelines to run (results merge into the JSON)")
+    parser.add_argument("--model", type=Path, default=None,
+                        help="serve this fine-tuned intent folder in our pipeline (default: bench-core's "
+                             "bench/work/banking77 when present, else rasa train fine-tunes)")
     options = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    results = run(options.threads, options.smoke, tuple(options.parts.split(",")), options.train_threads)
+    results = run(options.threads, options.smoke, tuple(options.parts.split(",")), options.train_threads,
+                  options.model)
     if options.smoke:
         out = WORK / "chatbot_smoke" / "chatbot.json"
         out.write_text(json.dumps(results, indent=2) + "\n")

@@ -27,22 +27,19 @@ import json
 import logging
 import os
 import random
-import shutil
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
 
 import httpx
 import numpy as np
-import yaml
 
-from bench.common import ROOT, WORK, update_results
+from bench.common import WORK, update_results
+from bench.suite import Ports, start_suite
 
 logger = logging.getLogger("bench.load")
-PORTS = {"web": 8101, "outbox": 8026, "rasa": 5006, "actions": 5056}
+PORTS = Ports(web=8101, outbox=8026, rasa=5006, actions=5056)
 
 
 def _percentiles(values: list[float]) -> dict:
@@ -53,48 +50,8 @@ def _percentiles(values: list[float]) -> dict:
             "mean": round(float(arr.mean()), 1), "n": len(values)}
 
 
-def _models(profile: str) -> dict:
-    from shared.quickstart import prepare_model
-    from shared.suite import classifier_specs, load_parts
-
-    var = ROOT / "var"
-    return {spec.name: str(prepare_model(spec, profile, var, None)) for spec in classifier_specs(load_parts())}
-
-
-def start_suite(root: Path, profile: str) -> tuple[subprocess.Popen, Path]:
-    recommender = root / "recommender"
-    if not recommender.exists():
-        source = ROOT / "var" / "recommender"
-        if not (source / "model.json").is_file():
-            raise SystemExit("var/recommender is missing: run `make run` once (it fits the recommender)")
-        shutil.copytree(source, recommender)
-    config = root / "nlpsuite.yml"
-    config.write_text(yaml.safe_dump({
-        "suite": {"var_dir": str(root / "var"), "web_port": PORTS["web"], "outbox_port": PORTS["outbox"],
-                  "models": _models(profile)},
-        "chatbot": {"rasa_port": PORTS["rasa"], "action_port": PORTS["actions"]},
-        "recommender": {"model_dir": str(recommender)},
-    }))
-    log = root / "suite.log"
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "nlpsuite"), "run", "--config", str(config)],
-                            stdout=open(log, "wb"), stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.monotonic() + 900
-    while "nlpsuite is running" not in log.read_text(errors="replace"):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit(f"the suite did not start; see {log}:\n{log.read_text()[-3000:]}")
-        time.sleep(1)
-    return proc, root / "var" / "logs"
-
-
-def _api_token() -> str:
-    """The token of the suite this benchmark started (Rasa's tracker API needs it)."""
-    from shared.suite.token import load_api_token
-
-    return load_api_token(WORK / "load" / "var", create=False)
-
-
 async def chat(sessions: int, turns: int, texts: list[str], pid_file: Path | None, rasa: str, actions: str,
-               think: tuple[float, float]) -> dict:
+               think: tuple[float, float], token: str) -> dict:
     """Errors are split by time: those of requests that overlap the action server's outage
     (from the kill until it answers /health again) are expected and counted apart."""
     latencies, errors, sent = [], [], {}
@@ -154,7 +111,7 @@ async def chat(sessions: int, turns: int, texts: list[str], pid_file: Path | Non
         found, lost = 0, 0
         for sender, count in sent.items():
             tracker = (await client.get(f"{rasa}/conversations/{sender}/tracker",
-                                        params={"token": _api_token()})).json()
+                                        params={"token": token})).json()
             users = sum(1 for e in tracker.get("events", []) if e.get("event") == "user")
             found += users
             lost += max(0, count - users)
@@ -216,22 +173,22 @@ def main(argv=None) -> int:
 
     root = WORK / "load"
     root.mkdir(parents=True, exist_ok=True)
-    proc, logs = start_suite(root, options.profile)
+    suite = start_suite(root, PORTS, options.profile)
+    logs, token = suite.logs, suite.api_token()
     try:
         texts = load_banking77()["test"].texts
-        rasa, actions = f"http://127.0.0.1:{PORTS['rasa']}", f"http://127.0.0.1:{PORTS['actions']}"
+        rasa, actions = PORTS.url("rasa"), PORTS.url("actions")
         think = tuple(float(x) for x in options.think.split(","))
         chat_result = asyncio.run(chat(options.sessions, options.turns, texts, logs / "actions.pid", rasa, actions,
-                                       think))
+                                       think, token))
         # the same sessions as fast as the server answers: the saturation point (no target)
-        stress = asyncio.run(chat(options.sessions, options.turns, texts, None, rasa, actions, (0.0, 0.0)))
+        stress = asyncio.run(chat(options.sessions, options.turns, texts, None, rasa, actions, (0.0, 0.0), token))
         chat_result["action_server_killed"]["restarted_by_supervisor"] = "back_at_s" in chat_result["action_server_killed"]
         users = sorted({row.user for row in load_movielens100k()[1]})
         rec_result = asyncio.run(recommend(options.rec_clients, options.rec_seconds, users,
-                                           f"http://127.0.0.1:{PORTS['web']}"))
+                                           PORTS.url("web")))
     finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(120)
+        suite.stop()
     result = {"chat": chat_result, "chat_no_think_time": stress, "recommend": rec_result, "cpu_count": os.cpu_count(), "smoke": options.smoke,
               "profile": options.profile,
               "targets": {"errors": 0, "webhook_p95_ms_max": 250}}

@@ -86,29 +86,37 @@ def cmd_serve(options) -> int:
     from chatbot import server
     from chatbot.project import write_endpoints
     from shared.cli import CommandError
+    from shared.suite.settings import SuiteSettings
+    from shared.suite.settings import load_settings as load_suite_settings
+    from shared.suite.token import load_api_token
 
     settings = _settings(options)
     project = Path(settings.project_dir)
     model = Path(options.model) if options.model else _latest_model(Path(settings.models_dir))
     if model is None or not model.is_file():
         raise CommandError(f"no trained model in {settings.models_dir}; run `nlpsuite chatbot train` first")
-    write_endpoints(project, settings)
+    suite = load_suite_settings(options.config)
+    if not (suite.allow_remote or SuiteSettings(host=settings.host).is_loopback()):
+        raise CommandError(f"chatbot.host is {settings.host}, not loopback: that exposes Rasa and the chat page "
+                           "on the network; set suite.allow_remote: true to mean it (and put TLS in front)")
+    token = load_api_token(suite.var_dir, suite.token_env)
+    write_endpoints(project, settings, token_env=suite.token_env)  # Rasa -> actions with the token
     extra = {"NLPSUITE_CONFIG": str(Path(options.config).resolve())} if options.config else {}
-    env = server.rasa_env(extra)
+    env = server.rasa_env(extra | {suite.token_env: token})
     logs = Path(options.logs)
     logs.mkdir(parents=True, exist_ok=True)
     stack = server.Stack()
     try:
-        actions = server.start_actions(host=settings.host, port=settings.action_port, env=env,
-                                       log=logs / "actions.log")
+        actions = server.start_actions(host="127.0.0.1", port=settings.action_port, env=env,  # only Rasa calls it
+                                       log=logs / "actions.log", token_env=suite.token_env)
         stack.processes.append(actions)
         rasa = server.start_rasa(project, model.resolve(), host=settings.host, port=settings.rasa_port, env=env,
-                                 log=logs / "rasa.log")
+                                 log=logs / "rasa.log", token_env=suite.token_env)
         stack.processes.append(rasa)
         web = server.start_web(host=settings.host, port=settings.web_port, env=env, log=logs / "web.log")
         stack.processes.append(web)
         server.actions_ready(actions)
-        server.rasa_ready(rasa)
+        server.rasa_ready(rasa, token=token)
         server.wait_until(web, "/health", lambda r: r.status_code == 200)
         print(f"chat page: {web.url}/chatbot/   Rasa: {rasa.url}   actions: {actions.url}   logs: {logs}/",
               flush=True)

@@ -96,20 +96,34 @@ def _spawn(name: str, command: list[str], cwd, env, log: Optional[Path], url: st
     return Process(name, popen, url, log)
 
 
+def _guarded(launcher: str, token_env: Optional[str], args: list[str]) -> list[str]:
+    """Rasa's command line, or with ``token_env`` the launcher that adds the token from the
+    environment (never on the command line, where ``ps`` shows it)."""
+    if token_env is None:
+        return rasa_command(*args)
+    return [sys.executable, "-P", "-m", launcher, token_env, *args]
+
+
 def start_rasa(project_dir, model: str | Path, *, host: str = "127.0.0.1", port: int, env: dict,
-               log: Optional[Path] = None, cors: Optional[str] = None) -> Process:
+               log: Optional[Path] = None, cors: Optional[str] = None, token_env: Optional[str] = None) -> Process:
+    """`rasa run`; with ``token_env`` its HTTP API requires the token in that variable of ``env``."""
     args = ["run", "--enable-api", "-i", host, "-p", str(port), "-m", str(model),
             "--endpoints", "endpoints.yml", "--credentials", "credentials.yml"]
     if cors:
         args += ["--cors", cors]
-    return _spawn("rasa", rasa_command(*args), project_dir, env, log, f"http://{host}:{port}")
+    return _spawn("rasa", _guarded("chatbot.rasa_launcher", token_env, args), project_dir, env, log,
+                  f"http://{host}:{port}")
 
 
-def start_actions(*, host: str = "127.0.0.1", port: int, env: dict, cwd=None, log: Optional[Path] = None) -> Process:
+def start_actions(*, host: str = "127.0.0.1", port: int, env: dict, cwd=None, log: Optional[Path] = None,
+                  token_env: Optional[str] = None) -> Process:
+    """The action server; with ``token_env`` it answers only callers sending that token."""
     env = dict(env, SANIC_HOST=host,  # rasa-sdk reads its bind address from SANIC_HOST
                NLPSUITE_ACTIONS_PRELOAD="1")  # FAQ index loaded before /health answers
-    return _spawn("actions", rasa_command("run", "actions", "--actions", "chatbot.actions", "-p", str(port)),
-                  cwd, env, log, f"http://{host}:{port}")
+    args = ["--actions", "chatbot.actions", "-p", str(port)]
+    command = (rasa_command("run", "actions", *args) if token_env is None
+               else _guarded("chatbot.actions_launcher", token_env, args))
+    return _spawn("actions", command, cwd, env, log, f"http://{host}:{port}")
 
 
 def start_web(*, host: str = "127.0.0.1", port: int, env: dict, cwd=None, log: Optional[Path] = None) -> Process:
@@ -120,14 +134,15 @@ def start_web(*, host: str = "127.0.0.1", port: int, env: dict, cwd=None, log: O
     return _spawn("web", command, cwd, env, log, f"http://{host}:{port}")
 
 
-def wait_until(process: Process, path: str, ready=lambda r: r.status_code == 200, timeout: float = 180) -> None:
+def wait_until(process: Process, path: str, ready=lambda r: r.status_code == 200, timeout: float = 180,
+               params: Optional[dict] = None) -> None:
     """Poll ``process.url + path`` until ``ready(response)``; fail early if the process died."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.popen.poll() is not None:
             raise RuntimeError(f"{process.name} exited with {process.popen.returncode}:\n{process.tail()}")
         try:
-            if ready(httpx.get(process.url + path, timeout=5)):
+            if ready(httpx.get(process.url + path, params=params, timeout=5)):
                 return
         except httpx.HTTPError:
             pass
@@ -135,9 +150,10 @@ def wait_until(process: Process, path: str, ready=lambda r: r.status_code == 200
     raise TimeoutError(f"{process.name} not ready at {process.url}{path} after {timeout:.0f} s:\n{process.tail()}")
 
 
-def rasa_ready(process: Process, timeout: float = 180) -> None:
+def rasa_ready(process: Process, timeout: float = 180, token: Optional[str] = None) -> None:
     """Rasa answers `/` before the model is loaded: wait until /status names a model file."""
-    wait_until(process, "/status", lambda r: r.status_code == 200 and bool(r.json().get("model_file")), timeout)
+    wait_until(process, "/status", lambda r: r.status_code == 200 and bool(r.json().get("model_file")), timeout,
+               params={"token": token} if token else None)
 
 
 def actions_ready(process: Process, timeout: float = 120) -> None:

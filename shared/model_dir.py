@@ -29,6 +29,8 @@ class ModelInfo:
     temperature: float = 1.0
     onnx_file: str | None = None
     confidence_threshold: float | None = None
+    spelling_file: str | None = None
+    """The training vocabulary for spelling correction at inference, when trained with it."""
     data_sha256: str = ""
     hyperparameters: dict = field(default_factory=dict)
     created: str = ""

@@ -53,7 +53,7 @@ def export_onnx(model_dir: str | Path, out_dir: str | Path, *, int8: bool = Fals
             opset_version=opset,
             dynamo=False,
         )
-    for name in _COPIED:
+    for name in _COPIED + ((info.spelling_file,) if info.spelling_file else ()):
         if (model_dir / name).is_file():
             shutil.copy2(model_dir / name, out_dir / name)
     if (model_dir / "plots").is_dir():

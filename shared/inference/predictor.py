@@ -8,6 +8,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from shared.data.spelling import SpellingCorrector
 from shared.evaluation.calibration import apply_temperature
 from shared.inference.backends import available_backends, create_backend, register_backend
 from shared.model_dir import ModelFolderError, ModelInfo
@@ -54,10 +55,12 @@ class Predictor:
     ``backend`` is ``"torch"``, ``"onnx"`` or ``"auto"`` (onnx when the folder holds an
     export, else torch). ``threads`` caps the intra-op threads of the backend.
     Inputs are texts, or (text, text) pairs for a pair-classification head.
+    A folder trained with ``spelling_correction`` has its texts' unknown words corrected
+    against the training vocabulary first; ``correct_spelling=False`` turns that off.
     """
 
     def __init__(self, model_dir: str | Path, backend: str = "auto", *, threads: int | None = None,
-                 batch_size: int = 32):
+                 batch_size: int = 32, correct_spelling: bool = True):
         self.folder = Path(model_dir)
         if not self.folder.is_dir():
             raise ModelFolderError(f"model folder {self.folder} does not exist")
@@ -69,6 +72,9 @@ class Predictor:
         self.backend_name = backend
         self.tokenizer = _load_tokenizer(self.folder, self.info.max_length)
         self.backend = create_backend(backend, self.folder, self.info, threads)
+        self.spelling = None
+        if correct_spelling and self.info.spelling_file:
+            self.spelling = SpellingCorrector.load(self.folder / self.info.spelling_file)
 
     def _encode(self, texts: Sequence) -> dict[str, np.ndarray]:
         encodings = self.tokenizer.encode_batch(list(texts))
@@ -94,6 +100,8 @@ class Predictor:
     def logits(self, texts: Iterable) -> np.ndarray:
         """Raw logits, one row per input, in input order."""
         items = self._validate(texts)
+        if self.spelling is not None:
+            items = [self.spelling.correct(t) if isinstance(t, str) else t for t in items]
         if not items:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
         # Sorting by length keeps padding low inside each batch.

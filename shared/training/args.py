@@ -33,6 +33,11 @@ class FineTuneArgs:
     """Share of the training examples added once more with seeded typos (swapped, dropped,
     doubled letters, neighbouring keys), so misspelt messages are still understood; validation
     and test data stay as they are. 0 adds none."""
+    spelling_correction: bool = False
+    """Save the training vocabulary in the model folder, so the served model maps a message's
+    unknown words to the nearest training word one edit away before classifying it
+    (``shared.data.spelling``). Complements ``typo_augmentation``: augmentation teaches the
+    model misspelt word pieces, correction removes most misspellings before it sees them."""
     teacher: str | None = None
     """A fine-tuned model folder (any base, same labels) to distil from; None trains on the
     labels alone. Its logits on the training texts become soft targets (see ``distillation``)."""

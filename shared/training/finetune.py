@@ -26,6 +26,7 @@ from transformers import (
 
 from shared.data import DataError, LabelledTexts, drop_duplicates, stratified_split
 from shared.data.augment import add_typo_copies
+from shared.data.spelling import SpellingCorrector
 from shared.evaluation.calibration import fit_temperature
 from shared.evaluation.model_card import write_model_card
 from shared.evaluation.plots import plot_training_curves
@@ -126,6 +127,7 @@ def finetune(
         logger.info("dropped %d exact duplicate examples from %s", dropped, train.source)
     if validation is None:
         train, validation = stratified_split(train, args.validation_size, seed=args.seed)
+    spelling = SpellingCorrector.from_texts(train.texts) if args.spelling_correction else None  # clean words only
     train = add_typo_copies(train, args.typo_augmentation, seed=args.seed)
     labels = train.label_names
     if len(labels) < 2:
@@ -241,6 +243,7 @@ def finetune(
         data_sha256=data_sha256(train),
         hyperparameters=hyperparameters,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        spelling_file=spelling.save(output_dir).name if spelling else None,
     )
     info.save(output_dir)
     metrics |= {

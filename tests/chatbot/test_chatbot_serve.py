@@ -40,7 +40,15 @@ def test_serve_answers_on_every_server_then_ctrl_c_leaves_nothing(chatbot, tmp_p
         answer = httpx.post(f"http://127.0.0.1:{ports['rasa_port']}/webhooks/rest/webhook",
                             json={"sender": "serve-test", "message": text}, timeout=60).json()
         assert any("10,000 GBP a day" in m.get("text", "") for m in answer)
-        assert httpx.get(f"http://127.0.0.1:{ports['action_port']}/health").status_code == 200
+        actions = f"http://127.0.0.1:{ports['action_port']}"
+        assert httpx.get(f"{actions}/health").status_code == 200
+        # the HTTP APIs behind the suite's token, as in `nlpsuite run`; the REST channel above is open
+        token = subprocess.run([str(Path(sys.executable).parent / "nlpsuite"), "token", "--config", str(config_file)],
+                               capture_output=True, text=True, check=True).stdout.strip()
+        tracker = f"http://127.0.0.1:{ports['rasa_port']}/conversations/serve-test/tracker"
+        assert httpx.get(tracker).status_code == 401
+        assert httpx.get(tracker, params={"token": token}).json()["sender_id"] == "serve-test"
+        assert httpx.post(f"{actions}/webhook", json={"next_action": "action_card_control"}).status_code == 401
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(60)

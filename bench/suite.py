@@ -1,0 +1,92 @@
+"""A suite of the benchmark's own: `nlpsuite run` in a folder under bench/work, on its own ports,
+so it never touches a running `make run`.
+
+The classifiers are the main job's (var/models, prepared here if missing) and, when `make run`
+has fitted one, a copy of its recommender (else the suite fits its own, a few minutes more).
+"""
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from bench.common import ROOT
+
+
+@dataclass(frozen=True)
+class Ports:
+    web: int
+    outbox: int
+    rasa: int
+    actions: int
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{getattr(self, service)}"
+
+
+def prepared_models(profile: str) -> dict:
+    """Every product's classifier of ``profile``, fine-tuned into var/models unless there."""
+    from shared.quickstart import prepare_model
+    from shared.suite import classifier_specs, load_parts
+
+    return {spec.name: str(prepare_model(spec, profile, ROOT / "var", None)) for spec in classifier_specs(load_parts())}
+
+
+@dataclass
+class BenchSuite:
+    root: Path
+    ports: Ports
+    proc: subprocess.Popen
+    config: Path
+
+    @property
+    def var(self) -> Path:
+        return self.root / "var"
+
+    @property
+    def logs(self) -> Path:
+        return self.var / "logs"
+
+    def api_token(self) -> str:
+        """The token this suite made for itself (Rasa's tracker API and the writes need it)."""
+        from shared.suite.token import load_api_token
+
+        return load_api_token(self.var, create=False)
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGINT)
+        self.proc.wait(120)
+
+
+def start_suite(root: Path, ports: Ports, profile: str = "quick", timeout_s: float = 1500) -> BenchSuite:
+    """`nlpsuite run` in ``root``; returns once it prints "nlpsuite is running"."""
+    root.mkdir(parents=True, exist_ok=True)
+    section = {}
+    recommender, source = root / "recommender", ROOT / "var" / "recommender"
+    if recommender.exists() or (source / "model.json").is_file():
+        if not recommender.exists():
+            shutil.copytree(source, recommender)
+        section = {"recommender": {"model_dir": str(recommender)}}
+    config = root / "nlpsuite.yml"
+    config.write_text(yaml.safe_dump({
+        "suite": {"var_dir": str(root / "var"), "web_port": ports.web, "outbox_port": ports.outbox,
+                  "models": prepared_models(profile)},
+        "chatbot": {"rasa_port": ports.rasa, "action_port": ports.actions},
+        **section,
+    }))
+    log = root / "suite.log"
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "nlpsuite"), "run", "--config", str(config)],
+                            stdout=open(log, "wb"), stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + timeout_s
+    while "nlpsuite is running" not in log.read_text(errors="replace"):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.send_signal(signal.SIGINT)
+            raise SystemExit(f"the suite did not start; see {log}:\n{log.read_text()[-3000:]}")
+        time.sleep(1)
+    return BenchSuite(root, ports, proc, config)
