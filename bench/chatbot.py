@@ -33,9 +33,10 @@ import yaml
 import shared  # noqa: F401
 from bench.common import WORK, latency_ms, update_results
 from chatbot import server
+from chatbot.banking77 import load_banking77
 from chatbot.project import build_project, write_endpoints
 from chatbot.settings import ChatbotSettings, ClassifierSettings
-from shared.data import load_banking77
+from shared.app.supervisor import Supervisor
 
 logger = logging.getLogger("bench.chatbot")
 SMOKE_INTENTS = ["card_arrival", "exchange_rate", "top_up_limits", "change_pin", "atm_support"]
@@ -104,20 +105,18 @@ def _run_ours(project, settings, classifier, env, root, texts, gold, runs) -> di
     ours_model, ours_seconds = _train(project, "ours", env)
     action_port, rasa_port = server.free_port(), server.free_port()
     write_endpoints(project, settings, action_port=action_port)
-    stack = server.Stack()
+    rasa = server.rasa_service(project, ours_model, port=rasa_port, env=env, name="rasa_ours")
+    supervisor = Supervisor(root, env, max_restarts=0)
     try:
-        stack.processes.append(server.start_actions(port=action_port, env=env, log=root / "actions.log"))
-        rasa = server.start_rasa(project, ours_model, port=rasa_port, env=env, log=root / "rasa_ours.log")
-        stack.processes.append(rasa)
-        server.actions_ready(stack.processes[0])
-        server.rasa_ready(rasa)
-        ours = _evaluate(rasa.url, texts, gold, runs)
+        supervisor.start([server.actions_service(port=action_port, env=env), rasa])
+        url = server.url(rasa)
+        ours = _evaluate(url, texts, gold, runs)
         client, cycle = httpx.Client(timeout=60), itertools.cycle(texts)
-        webhook = lambda: client.post(f"{rasa.url}/webhooks/rest/webhook",  # noqa: E731
+        webhook = lambda: client.post(f"{url}/webhooks/rest/webhook",  # noqa: E731
                                       json={"sender": f"bench-{uuid.uuid4().hex[:8]}", "message": next(cycle)})
         ours["webhook_ms"] = latency_ms(webhook, warmup=10, runs=runs)
     finally:
-        stack.stop()
+        supervisor.stop()
     ours.update(train_seconds=ours_seconds, reused_finetuned_model=bool(classifier.model),
                 model=_describe(classifier.model),
                 pipeline="CoreIntentClassifier (MiniLM-L6, onnx int8) + CalibratedFallbackClassifier")
@@ -199,13 +198,14 @@ def run(threads: int, smoke: bool, parts: tuple[str, ...] = ("ours", "diet"), tr
     if done.returncode != 0:
         raise RuntimeError(f"DIET training failed; see {root / 'train_diet.log'}")
     diet_seconds = round(time.perf_counter() - started, 1)
-    rasa = server.start_rasa(project, project / "models" / "diet.tar.gz", port=server.free_port(), env=env,
-                             log=root / "rasa_diet.log")
+    rasa = server.rasa_service(project, project / "models" / "diet.tar.gz", port=server.free_port(), env=env,
+                               name="rasa_diet")
+    supervisor = Supervisor(root, env, max_restarts=0)
     try:
-        server.rasa_ready(rasa)
-        diet = _evaluate(rasa.url, texts, gold, runs)
+        supervisor.start([rasa])
+        diet = _evaluate(server.url(rasa), texts, gold, runs)
     finally:
-        rasa.stop()
+        supervisor.stop()
     diet.update(train_seconds=diet_seconds, train_threads=train_threads, pipeline="Rasa 3.6 default: CountVectors + DIETClassifier (100 epochs)")
     results["diet"] = diet
     if ours:

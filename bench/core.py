@@ -20,11 +20,12 @@ import time
 
 import shared  # noqa: F401  (offline, torch-only environment)
 from bench.common import WORK, latency_ms, update_results
-from shared.data import load_banking77, load_phrasebank
+from chatbot.banking77 import load_banking77
+from chatbot.intents import PROFILES as INTENT_PROFILES
+from finsentiment.phrasebank import load_phrasebank
+from finsentiment.suite import PROFILES as SENTIMENT_PROFILES
 from shared.export import export_onnx
 from shared.inference import Predictor
-from chatbot.intents import PROFILES as INTENT_PROFILES
-from finsentiment.suite import PROFILES as SENTIMENT_PROFILES
 from shared.training import FineTuneArgs, finetune
 
 logger = logging.getLogger("bench.core")

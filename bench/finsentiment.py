@@ -28,7 +28,7 @@ from pathlib import Path
 
 import shared  # noqa: F401  (offline, torch-only environment)
 from bench.common import ROOT, WORK, update_results
-from shared.data import load_phrasebank
+from finsentiment.phrasebank import load_phrasebank
 
 logger = logging.getLogger("bench.finsentiment")
 

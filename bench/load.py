@@ -168,8 +168,8 @@ def main(argv=None) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)
     if options.smoke:
         options.sessions, options.turns, options.rec_clients, options.rec_seconds = 5, 4, 3, 5
+    from chatbot.banking77 import load_banking77
     from recommender.movielens import load_movielens100k
-    from shared.data import load_banking77
 
     root = WORK / "load"
     root.mkdir(parents=True, exist_ok=True)

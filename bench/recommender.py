@@ -37,7 +37,6 @@ from pathlib import Path
 import numpy as np
 
 import shared  # noqa: F401  (offline environment first)
-
 from bench.common import WORK, latency_ms, machine, update_results
 
 ANCHORS = {"SAR": 0.382, "BPR": 0.442, "BiVAE": 0.475}

@@ -38,7 +38,7 @@ REFUSED = (401, 403)
 # Open by design; every other route must refuse a caller without the token.
 PUBLIC = {
     "rasa": {("GET", "/"), ("GET", "/version"),  # hello and version: no data
-             ("POST", "/webhooks/rest/webhook"), ("GET", "/webhooks/rest/")},  # the REST channel: the front door
+             ("POST", "/webhooks/rest/webhook"), ("GET", "/webhooks/rest")},  # the REST channel: the front door
     "actions": {("GET", "/health")},  # readiness probe
     # the web app on loopback: pages, read-only JSON, the chat and its proxy to the REST channel
     "web": {"GET", ("POST", "/chatbot/webhook")},
@@ -77,7 +77,7 @@ def action_routes() -> list[tuple[str, str]]:
 
 
 def web_routes(config: Path) -> list[tuple[str, str]]:
-    from shared.web import create_app
+    from shared.app.web import create_app
 
     app = create_app(config, api_token="probe-token-0123456789")
     return sorted({(m, r.path) for r in app.routes for m in (getattr(r, "methods", None) or ())
@@ -210,10 +210,13 @@ class _Server:
             self.controller.stop()
             self.controller = None
 
+    def kinds(self) -> list[str]:
+        """The accepted mails in order: FIRING or RESOLVED (one alert group in every scenario)."""
+        return ["FIRING" if "FIRING" in mail["Subject"] else "RESOLVED" for mail in self.accepted]
+
     def mails(self) -> dict:
         counts: dict[str, int] = {}
-        for mail in self.accepted:
-            kind = "FIRING" if "FIRING" in mail["Subject"] else "RESOLVED"
+        for kind in self.kinds():
             counts[kind] = counts.get(kind, 0) + 1
         return counts
 
@@ -225,9 +228,10 @@ def _rss(titles: list[tuple[str, str]]) -> bytes:
 
 
 def _scenario(folder: Path, sentiment, server: _Server, *, outage_polls: int = 0, user: str | None = None,
-              password: str | None = None, fix: dict | None = None) -> dict:
+              password: str | None = None, fix: dict | None = None, recover: bool = False) -> dict:
     """A Nokia spike (fresh bad news every hour for ``outage_polls`` + 1 polls), then calm;
-    the server as given. ``fix``: SMTP settings changed afterwards (the user mends the config)."""
+    the server as given. ``fix``: the user mends the password afterwards; ``recover``: the
+    server stops refusing afterwards (a 4xx that was temporary)."""
     from finsentiment.config import FinSentimentConfig
     from finsentiment.fetching import MemoryFetcher
     from finsentiment.monitor import Monitor
@@ -271,12 +275,27 @@ def _scenario(folder: Path, sentiment, server: _Server, *, outage_polls: int = 0
                       for a in s.query(Alert).order_by(Alert.id)]
     result = {"polls_sent": polls, "mails_accepted": server.mails(), "alerts": before_fix}
     if fix:
-        if "password" in fix:
-            os.environ["BENCH_SMTP_PASSWORD"] = fix["password"]
-        monitor = Monitor(config(**fix.get("smtp", {})), fetcher=fetcher, sentiment=sentiment, clock=clock)
-        result["after_config_change"] = {"sent": monitor.poll_once().sent, "mails_accepted": server.mails()}
+        os.environ["BENCH_SMTP_PASSWORD"] = fix["password"]
+        monitor = Monitor(config(), fetcher=fetcher, sentiment=sentiment, clock=clock)
+        result["after_password_mended"] = {"sent": monitor.poll_once().sent, "mails_accepted": server.mails()}
+    if recover:
+        server.data_reply = None
+        result["after_server_recovered"] = {"sent": monitor.poll_once().sent, "mails_accepted": server.mails()}
+    result["order"] = server.kinds()
     server.stop()
     return result
+
+
+def _judge(result: dict, *, refused_for_good: bool) -> dict:
+    """``ok``: one FIRING then one RESOLVED mail in the end, nothing twice, nothing before its
+    firing mail; a permanent refusal tried once and then left alone until the config changed."""
+    first, order = result["alerts"][0], result["order"]
+    if refused_for_good:  # no mail until the cause is mended; then both, in order
+        ok = (first["status"] == "failed" and first["tries"] == 1 and not result["mails_accepted"]
+              and order in ([], ["FIRING", "RESOLVED"]))
+    else:
+        ok = order == ["FIRING", "RESOLVED"]
+    return {**result, "ok": ok}
 
 
 def delivery(profile: str) -> dict:
@@ -289,19 +308,22 @@ def delivery(profile: str) -> dict:
 
         shutil.rmtree(root)
     scenarios = {
-        "outage: server down for 7 hourly polls of one spike, back after it ended":
-            _scenario(root / "outage", sentiment, _Server().start(), outage_polls=7),
-        "wrong password (535): failed for good, retried once the password is mended":
+        "outage: server down for 7 hourly polls of one spike, back after it ended": _judge(
+            _scenario(root / "outage", sentiment, _Server().start(), outage_polls=7), refused_for_good=False),
+        "wrong password (535): failed for good, sent once the password is mended": _judge(
             _scenario(root / "auth", sentiment, _Server(logins={"monitor": "right"}).start(), user="monitor",
-                      password="wrong", fix={"password": "right"}),
-        "recipient refused (550)": _scenario(root / "rcpt", sentiment,
-                                             _Server(rcpt_reply="550 5.1.1 no such mailbox").start()),
-        "message rejected (554)": _scenario(root / "data554", sentiment,
-                                            _Server(data_reply="554 5.7.1 message refused").start()),
-        "try again later (451)": _scenario(root / "data451", sentiment,
-                                           _Server(data_reply="451 4.3.0 try again later").start()),
+                      password="wrong", fix={"password": "right"}), refused_for_good=True),
+        "recipient refused (550): failed for good": _judge(
+            _scenario(root / "rcpt", sentiment, _Server(rcpt_reply="550 5.1.1 no such mailbox").start()),
+            refused_for_good=True),
+        "message rejected (554): failed for good": _judge(
+            _scenario(root / "data554", sentiment, _Server(data_reply="554 5.7.1 message refused").start()),
+            refused_for_good=True),
+        "try again later (451): kept and retried each round, sent once the server accepts": _judge(
+            _scenario(root / "data451", sentiment, _Server(data_reply="451 4.3.0 try again later").start(),
+                      recover=True), refused_for_good=False),
     }
-    return {"scenarios": scenarios}
+    return {"scenarios": scenarios, "all_ok": all(s["ok"] for s in scenarios.values())}
 
 
 def main(argv=None) -> int:

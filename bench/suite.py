@@ -32,8 +32,8 @@ class Ports:
 
 def prepared_models(profile: str) -> dict:
     """Every product's classifier of ``profile``, fine-tuned into var/models unless there."""
-    from shared.quickstart import prepare_model
-    from shared.suite import classifier_specs, load_parts
+    from shared.app.discovery import classifier_specs, load_parts
+    from shared.app.quickstart import prepare_model
 
     return {spec.name: str(prepare_model(spec, profile, ROOT / "var", None)) for spec in classifier_specs(load_parts())}
 
@@ -55,7 +55,7 @@ class BenchSuite:
 
     def api_token(self) -> str:
         """The token this suite made for itself (Rasa's tracker API and the writes need it)."""
-        from shared.suite.token import load_api_token
+        from shared.product.token import load_api_token
 
         return load_api_token(self.var, create=False)
 

@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import signal
-import threading
 import time
 from pathlib import Path
 
@@ -23,7 +21,7 @@ logger = logging.getLogger(__name__)
 def _settings(options):
     from chatbot.settings import load_settings
     from shared.config import ConfigError
-    from shared.cli import CommandError
+    from shared.errors import CommandError
 
     try:
         return load_settings(options.config)
@@ -53,8 +51,8 @@ def cmd_init_db(options) -> int:
 
 
 def cmd_build_index(options) -> int:
-    from shared.embeddings import Embedder
     from chatbot.faq import FaqIndex, load_faq
+    from shared.embeddings import Embedder
 
     settings = _settings(options)
     index = FaqIndex.build(load_faq(settings.faq), Embedder(settings.embedder))
@@ -65,7 +63,7 @@ def cmd_build_index(options) -> int:
 
 def cmd_train(options) -> int:
     from chatbot import server
-    from shared.cli import CommandError
+    from shared.errors import CommandError
 
     settings = _settings(options)
     project = Path(options.project or settings.project_dir)
@@ -82,13 +80,15 @@ def _latest_model(models_dir: Path):
     return models[-1] if models else None
 
 
-def cmd_serve(options) -> int:
+def cmd_serve(options):
+    """`nlpsuite chatbot serve`: the action server, Rasa and the web app with the chat page,
+    behind the suite's token; returned to the app, which runs them under its supervisor."""
     from chatbot import server
     from chatbot.project import write_endpoints
-    from shared.cli import CommandError
-    from shared.suite.settings import SuiteSettings
-    from shared.suite.settings import load_settings as load_suite_settings
-    from shared.suite.token import load_api_token
+    from shared.errors import CommandError
+    from shared.product import ServeRequest, SuiteSettings
+    from shared.product.settings import load_settings as load_suite_settings
+    from shared.product.token import load_api_token
 
     settings = _settings(options)
     project = Path(settings.project_dir)
@@ -102,44 +102,21 @@ def cmd_serve(options) -> int:
     token = load_api_token(suite.var_dir, suite.token_env)
     write_endpoints(project, settings, token_env=suite.token_env)  # Rasa -> actions with the token
     extra = {"NLPSUITE_CONFIG": str(Path(options.config).resolve())} if options.config else {}
-    env = server.rasa_env(extra | {suite.token_env: token})
+    env = server.rasa_env(extra)
+    actions = server.actions_service(port=settings.action_port, env=env, cwd=project, token_env=suite.token_env)
+    rasa = server.rasa_service(project, model, host=settings.host, port=settings.rasa_port, env=env,
+                               token_env=suite.token_env, token=token)
     logs = Path(options.logs)
-    logs.mkdir(parents=True, exist_ok=True)
-    stack = server.Stack()
-    try:
-        actions = server.start_actions(host="127.0.0.1", port=settings.action_port, env=env,  # only Rasa calls it
-                                       log=logs / "actions.log", token_env=suite.token_env)
-        stack.processes.append(actions)
-        rasa = server.start_rasa(project, model.resolve(), host=settings.host, port=settings.rasa_port, env=env,
-                                 log=logs / "rasa.log", token_env=suite.token_env)
-        stack.processes.append(rasa)
-        web = server.start_web(host=settings.host, port=settings.web_port, env=env, log=logs / "web.log")
-        stack.processes.append(web)
-        server.actions_ready(actions)
-        server.rasa_ready(rasa, token=token)
-        server.wait_until(web, "/health", lambda r: r.status_code == 200)
-        print(f"chat page: {web.url}/chatbot/   Rasa: {rasa.url}   actions: {actions.url}   logs: {logs}/",
-              flush=True)
-        # Explicit handlers: a process started in the background inherits an ignored SIGINT,
-        # and Ctrl-C or SIGTERM must stop the servers whatever the parent did.
-        stop = threading.Event()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, lambda *_: stop.set())
-        while not stop.wait(1.0) and all(p.popen.poll() is None for p in stack.processes):
-            pass
-        if stop.is_set():
-            print("stopping...", flush=True)
-            return 0
-        dead = [p for p in stack.processes if p.popen.poll() is not None]
-        raise CommandError(f"{dead[0].name} stopped (exit {dead[0].popen.returncode}); see {dead[0].log}")
-    except (RuntimeError, TimeoutError) as exc:
-        raise CommandError(str(exc)) from None
-    finally:
-        stack.stop()
+    web = f"http://{settings.host}:{settings.web_port}"
+    return ServeRequest([actions, rasa], logs, env={**extra, suite.token_env: token}, web_host=settings.host,
+                        web_port=settings.web_port,
+                        ready_message=f"chat page: {web}/chatbot/   Rasa: {server.url(rasa)}   "
+                                      f"actions: {server.url(actions)}   logs: {logs}/")
 
 
 def cmd_export_uncertain(options) -> int:
     from sqlalchemy.engine import make_url
+
     from chatbot.uncertain import uncertain_messages, write_csv
 
     settings = _settings(options)

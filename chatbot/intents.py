@@ -13,15 +13,15 @@ from pathlib import Path
 
 import yaml
 
-from shared.data import DataError, LabelledTexts, load_banking77, load_labelled, noisy_copy
-from shared.suite.parts import ClassifierSpec
+from chatbot.banking77 import BANKING77, load_banking77
+from shared.data import DataError, LabelledTexts, load_labelled, noisy_copy
+from shared.product import ClassifierSpec
 from shared.training.args import FineTuneArgs
 
 PACKAGE = Path(__file__).resolve().parent
 REPO = PACKAGE.parent
 OWN_NLU = PACKAGE / "template" / "data" / "core_nlu.yml"
 OWN_TEST = REPO / "data" / "chatbot" / "own_intents_test.csv"
-BANKING77 = REPO / "data" / "banking77"
 
 # Misspelt copies of 30% of the training texts: on the quick profile this kept clean accuracy
 # and gained on misspelt validation texts (docs/chatbot.md, "Typos").

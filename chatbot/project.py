@@ -22,10 +22,11 @@ from typing import Iterable, Optional
 
 import yaml
 
-from shared.data import DataError, load_banking77
+from chatbot.banking77 import BANKING77, load_banking77
 from chatbot.faq import RETRIEVAL_ONLY, answers_by_intent, load_faq, response_name
 from chatbot.intents import own_intents
 from chatbot.settings import ChatbotSettings
+from shared.data import DataError
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +95,7 @@ def read_labels(path: str | Path, known: Iterable[str]) -> list[tuple[str, str]]
 
 
 def sample_banking77(per_intent: Optional[int], intents: Optional[list[str]], seed: int,
-                     data_dir: str | Path = "data/banking77") -> dict[str, list[str]]:
+                     data_dir: str | Path = BANKING77) -> dict[str, list[str]]:
     train = load_banking77(data_dir)["train"]
     grouped: dict[str, list[str]] = defaultdict(list)
     for text, label in zip(train.texts, train.labels):
@@ -219,7 +220,7 @@ def write_endpoints(project_dir: str | Path, settings: ChatbotSettings, action_p
 
 def build_project(out_dir: str | Path, settings: ChatbotSettings, *, per_intent: Optional[int] = None,
                   intents: Optional[list[str]] = None, labels: Optional[str | Path] = None, seed: int = 42,
-                  data_dir: str | Path = "data/banking77") -> BuildReport:
+                  data_dir: str | Path = BANKING77) -> BuildReport:
     out = Path(out_dir)
     faq = load_faq(settings.faq)
     answers = answers_by_intent(faq)

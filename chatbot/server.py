@@ -1,29 +1,29 @@
-"""Start and stop the chatbot's processes: Rasa (REST channel + HTTP API), the rasa-sdk action
-server and the suite web app with the chat page, all bound to loopback by default.
+"""The chatbot's servers as the suite's supervisor runs them: the one place that builds the
+command lines of `rasa run` and of the rasa-sdk action server, plus `rasa train`.
 
-Used by `nlpsuite chatbot serve`, the tests and the benchmark, so each of them starts the
-real servers the same way.
+`nlpsuite run` (``chatbot.suite``), `nlpsuite chatbot serve`, the tests and the benchmark all
+describe the servers with ``rasa_service`` and ``actions_service`` and hand them to the app's
+``Supervisor``, so each starts the real servers the same way. With ``token_env``, the servers
+take the suite's API token from that environment variable (``chatbot.rasa_launcher``,
+``chatbot.actions_launcher``): never from the command line, where ``ps`` shows it.
 """
 from __future__ import annotations
 
-import logging
 import os
-import signal
 import socket
 import subprocess
 import sys
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-import httpx
+from shared.product import Service, http_ready
 
-logger = logging.getLogger(__name__)
 BIN = Path(sys.executable).parent
+LOOPBACK = "127.0.0.1"
 
 
-def free_port(host: str = "127.0.0.1") -> int:
+def free_port(host: str = LOOPBACK) -> int:
+    """A port nothing listens on now (for tests and benchmarks that run servers side by side)."""
     with socket.socket() as s:
         s.bind((host, 0))
         return s.getsockname()[1]
@@ -43,7 +43,57 @@ def rasa_env(extra: Optional[dict] = None, cache_dir: Optional[str | Path] = Non
 
 
 def rasa_command(*args: str) -> list[str]:
+    """Rasa's own command line (`rasa train`, `rasa test`, or a server without the token)."""
     return [str(BIN / "rasa"), *args]
+
+
+def _guarded(launcher: str, token_env: Optional[str], args: list[str], python: str) -> list[str]:
+    """Rasa's command line, or with ``token_env`` the launcher that adds the token from the
+    environment. ``-P`` keeps the working directory off sys.path."""
+    if token_env is None:
+        return rasa_command(*args)
+    return [python, "-P", "-m", launcher, token_env, *args]
+
+
+def rasa_service(project_dir: str | Path, model: str | Path, *, port: int, env: dict, host: str = LOOPBACK,
+                 token_env: Optional[str] = None, token: Optional[str] = None, logging_config=None,
+                 cors: Optional[str] = None, name: str = "rasa", python: str = sys.executable) -> Service:
+    """`rasa run --enable-api` with the REST channel; with ``token_env`` its HTTP API requires
+    the token (``token``: the same value, for the readiness check). Ready once /status names
+    the loaded model (Rasa answers `/` before that)."""
+    args = ["run", "--enable-api", "-i", host, "-p", str(port), "-m", str(Path(model).resolve()),
+            "--endpoints", "endpoints.yml", "--credentials", "credentials.yml"]
+    if cors:
+        args += ["--cors", cors]
+    if logging_config:
+        args += ["--logging-config-file", str(logging_config)]
+    return Service(name, _guarded("chatbot.rasa_launcher", token_env, args, python), port=port,
+                   port_key="chatbot.rasa_port", host=host,
+                   ready=http_ready(f"http://{host}:{port}/status",
+                                    lambda r: r.status_code == 200 and bool(r.json().get("model_file")),
+                                    params={"token": token} if token else None),
+                   ready_timeout_s=240, env=env, cwd=Path(project_dir))
+
+
+def actions_service(*, port: int, env: dict, cwd=None, token_env: Optional[str] = None, logging_config=None,
+                    python: str = sys.executable) -> Service:
+    """The rasa-sdk action server, on loopback whatever else is exposed: only Rasa calls it.
+    With ``token_env`` it answers only callers that send the token."""
+    args = ["--actions", "chatbot.actions", "-p", str(port)]
+    if logging_config:
+        args += ["--logging-config-file", str(logging_config)]
+    command = (rasa_command("run", "actions", *args) if token_env is None
+               else _guarded("chatbot.actions_launcher", token_env, args, python))
+    return Service("actions", command, port=port, port_key="chatbot.action_port", host=LOOPBACK,
+                   ready=http_ready(f"http://{LOOPBACK}:{port}/health"), ready_timeout_s=120,
+                   # rasa-sdk reads its bind address from SANIC_HOST; the FAQ index loads before /health
+                   env={**env, "SANIC_HOST": LOOPBACK, "NLPSUITE_ACTIONS_PRELOAD": "1"},
+                   cwd=Path(cwd) if cwd else None)
+
+
+def url(service: Service) -> str:
+    """Where a described server answers."""
+    return f"http://{service.host}:{service.port}"
 
 
 def train(project_dir: str | Path, out_dir: str | Path, *, name: Optional[str] = None, env: Optional[dict] = None,
@@ -64,116 +114,3 @@ def train(project_dir: str | Path, out_dir: str | Path, *, name: Optional[str] =
         raise RuntimeError(f"rasa train failed (exit {result.returncode})" + (f"; see {log}" if log else ""))
     models = sorted(out_dir.glob(f"{name or '*'}.tar.gz"), key=lambda p: p.stat().st_mtime)
     return models[-1]
-
-
-@dataclass
-class Process:
-    name: str
-    popen: subprocess.Popen
-    url: str
-    log: Optional[Path] = None
-
-    def stop(self, timeout: float = 15) -> None:
-        if self.popen.poll() is not None:
-            return
-        self.popen.send_signal(signal.SIGINT)
-        try:
-            self.popen.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.popen.kill()
-            self.popen.wait(5)
-
-    def tail(self, n: int = 40) -> str:
-        if self.log and self.log.is_file():
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
-        return ""
-
-
-def _spawn(name: str, command: list[str], cwd, env, log: Optional[Path], url: str) -> Process:
-    output = open(log, "w") if log else subprocess.DEVNULL
-    popen = subprocess.Popen(command, cwd=cwd, env=env, stdout=output, stderr=subprocess.STDOUT)
-    logger.info("started %s (pid %d): %s", name, popen.pid, " ".join(command))
-    return Process(name, popen, url, log)
-
-
-def _guarded(launcher: str, token_env: Optional[str], args: list[str]) -> list[str]:
-    """Rasa's command line, or with ``token_env`` the launcher that adds the token from the
-    environment (never on the command line, where ``ps`` shows it)."""
-    if token_env is None:
-        return rasa_command(*args)
-    return [sys.executable, "-P", "-m", launcher, token_env, *args]
-
-
-def start_rasa(project_dir, model: str | Path, *, host: str = "127.0.0.1", port: int, env: dict,
-               log: Optional[Path] = None, cors: Optional[str] = None, token_env: Optional[str] = None) -> Process:
-    """`rasa run`; with ``token_env`` its HTTP API requires the token in that variable of ``env``."""
-    args = ["run", "--enable-api", "-i", host, "-p", str(port), "-m", str(model),
-            "--endpoints", "endpoints.yml", "--credentials", "credentials.yml"]
-    if cors:
-        args += ["--cors", cors]
-    return _spawn("rasa", _guarded("chatbot.rasa_launcher", token_env, args), project_dir, env, log,
-                  f"http://{host}:{port}")
-
-
-def start_actions(*, host: str = "127.0.0.1", port: int, env: dict, cwd=None, log: Optional[Path] = None,
-                  token_env: Optional[str] = None) -> Process:
-    """The action server; with ``token_env`` it answers only callers sending that token."""
-    env = dict(env, SANIC_HOST=host,  # rasa-sdk reads its bind address from SANIC_HOST
-               NLPSUITE_ACTIONS_PRELOAD="1")  # FAQ index loaded before /health answers
-    args = ["--actions", "chatbot.actions", "-p", str(port)]
-    command = (rasa_command("run", "actions", *args) if token_env is None
-               else _guarded("chatbot.actions_launcher", token_env, args))
-    return _spawn("actions", command, cwd, env, log, f"http://{host}:{port}")
-
-
-def start_web(*, host: str = "127.0.0.1", port: int, env: dict, cwd=None, log: Optional[Path] = None) -> Process:
-    command = [sys.executable, "-P", "-m", "uvicorn", "--factory", "shared.web:create_app", "--host", host,
-               "--app-dir", str(Path(__file__).resolve().parents[1]),  # not the working directory
-               "--port", str(port), "--log-level", "warning",
-               "--ws", "none"]  # rasa pins websockets 10, too old for uvicorn's websocket support
-    return _spawn("web", command, cwd, env, log, f"http://{host}:{port}")
-
-
-def wait_until(process: Process, path: str, ready=lambda r: r.status_code == 200, timeout: float = 180,
-               params: Optional[dict] = None) -> None:
-    """Poll ``process.url + path`` until ``ready(response)``; fail early if the process died."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.popen.poll() is not None:
-            raise RuntimeError(f"{process.name} exited with {process.popen.returncode}:\n{process.tail()}")
-        try:
-            if ready(httpx.get(process.url + path, params=params, timeout=5)):
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise TimeoutError(f"{process.name} not ready at {process.url}{path} after {timeout:.0f} s:\n{process.tail()}")
-
-
-def rasa_ready(process: Process, timeout: float = 180, token: Optional[str] = None) -> None:
-    """Rasa answers `/` before the model is loaded: wait until /status names a model file."""
-    wait_until(process, "/status", lambda r: r.status_code == 200 and bool(r.json().get("model_file")), timeout,
-               params={"token": token} if token else None)
-
-
-def actions_ready(process: Process, timeout: float = 120) -> None:
-    wait_until(process, "/health", timeout=timeout)
-
-
-@dataclass
-class Stack:
-    processes: list[Process] = field(default_factory=list)
-
-    def stop(self, timeout: float = 20) -> None:
-        """SIGINT to every process at once, then one shared deadline: stopping takes as long as
-        the slowest process, not the sum of them (a loaded machine stops in time too)."""
-        running = [p for p in reversed(self.processes) if p.popen.poll() is None]
-        for process in running:
-            process.popen.send_signal(signal.SIGINT)
-        deadline = time.monotonic() + timeout
-        for process in running:
-            try:
-                process.popen.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                process.popen.kill()
-                process.popen.wait(5)

@@ -10,17 +10,15 @@ must be rebuilt; otherwise a second run reuses them.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import time
 from pathlib import Path
 
-from shared.suite import Service, SuiteContext, http_ready
+from shared.product import Service, SuiteContext
 
 logger = logging.getLogger(__name__)
 REPO = Path(__file__).resolve().parents[1]
 MODEL_NAME = "suite"
-LOOPBACK = "127.0.0.1"
 STAMP = ".nlpsuite-stamp"
 
 
@@ -102,36 +100,19 @@ class ChatbotPart:
 
     def services(self, ctx: SuiteContext) -> list[Service]:
         from chatbot import server
-        from shared.logging_setup import write_logging_config
 
         settings = self._settings(ctx)
-        project, host = Path(settings.project_dir), settings.host
+        project = Path(settings.project_dir)
         env = server.rasa_env(cache_dir=ctx.var("chatbot", "rasa_cache"))
-        ctx.var("logs").mkdir(parents=True, exist_ok=True)
-        logging_file = write_logging_config(ctx.var("logs", "logging.yml"))
-        actions = Service(
-            # rasa-sdk behind the suite's token: its actions change the bank's data
-            "actions", ctx.module_command("chatbot.actions_launcher", ctx.settings.token_env,
-                                          "--actions", "chatbot.actions", "-p", str(settings.action_port),
-                                          "--logging-config-file", logging_file),
-            port=settings.action_port, port_key="chatbot.action_port", host=LOOPBACK,
-            ready=http_ready(f"http://{LOOPBACK}:{settings.action_port}/health"), ready_timeout_s=120,
-            # only Rasa calls the action server: loopback, whatever suite.host says
-            env={**env, "SANIC_HOST": LOOPBACK, "NLPSUITE_ACTIONS_PRELOAD": "1"},  # FAQ index loaded before /health
-            cwd=project if project.is_dir() else None)
-        rasa_url = f"http://{host}:{settings.rasa_port}"
-        rasa = Service(
-            # Rasa's HTTP API (trackers, models) needs the suite's token; the REST channel stays open
-            "rasa", ctx.module_command("chatbot.rasa_launcher", ctx.settings.token_env,
-                                       "run", "--enable-api", "-i", host, "-p", str(settings.rasa_port),
-                                       "-m", str(Path(settings.models_dir).resolve() / f"{MODEL_NAME}.tar.gz"),
-                                       "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
-                                       "--logging-config-file", logging_file),
-            port=settings.rasa_port, port_key="chatbot.rasa_port", host=host,
-            ready=http_ready(f"{rasa_url}/status", lambda r: r.status_code == 200 and bool(r.json().get("model_file")),
-                             params={"token": ctx.api_token}),
-            ready_timeout_s=240, env=env, cwd=project if project.is_dir() else None)
-        ctx.links["Rasa REST webhook"] = f"{rasa_url}/webhooks/rest/webhook"
+        # rasa-sdk behind the suite's token: its actions change the bank's data
+        actions = server.actions_service(port=settings.action_port, env=env, cwd=project if project.is_dir() else None,
+                                         token_env=ctx.settings.token_env, logging_config=ctx.logging_config,
+                                         python=ctx.python)
+        # Rasa's HTTP API (trackers, models) needs the suite's token; the REST channel stays open
+        rasa = server.rasa_service(project, Path(settings.models_dir) / f"{MODEL_NAME}.tar.gz", host=settings.host,
+                                   port=settings.rasa_port, env=env, token_env=ctx.settings.token_env,
+                                   token=ctx.api_token, logging_config=ctx.logging_config, python=ctx.python)
+        ctx.links["Rasa REST webhook"] = f"{server.url(rasa)}/webhooks/rest/webhook"
         return [actions, rasa]
 
 

@@ -12,7 +12,7 @@ import httpx
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 
-from shared.web import WebPlugin, render_page
+from shared.product import WebPlugin, render_page
 
 STATIC = Path(__file__).resolve().parent / "static"
 MAX_BODY = 64 * 1024
@@ -54,7 +54,7 @@ def make_router(rasa_url: str, transport: httpx.AsyncBaseTransport | None = None
 def _rasa_token(config_path) -> str | None:
     """The suite's API token, which `nlpsuite run` starts Rasa's HTTP API with; None outside the suite."""
     from shared.config import ConfigError
-    from shared.suite.token import suite_api_token
+    from shared.product.token import suite_api_token
 
     try:
         return suite_api_token(config_path, create=False)

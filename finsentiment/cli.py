@@ -8,8 +8,8 @@ from pathlib import Path
 
 def _config(options):
     from finsentiment.config import load_config
-    from shared.cli import CommandError
     from shared.config import ConfigError
+    from shared.errors import CommandError
 
     try:
         return load_config(options.config)
@@ -28,7 +28,7 @@ def _monitor(options):
 
 def cmd_demo_resolve(options) -> int:
     from finsentiment.demo import release_resolution
-    from shared.cli import CommandError
+    from shared.errors import CommandError
 
     config = _config(options)
     written = release_resolution(config)
@@ -61,7 +61,7 @@ def cmd_poll_once(options) -> int:
 
 def cmd_classify(options) -> int:
     from finsentiment.classify import SentimentModel, build_topic_matcher
-    from shared.cli import CommandError
+    from shared.errors import CommandError
 
     texts = list(options.texts)
     if not texts or texts == ["-"]:
@@ -82,8 +82,8 @@ def cmd_classify(options) -> int:
 def cmd_report(options) -> int:
     from finsentiment.store import Store, utcnow
     from finsentiment.trends import chart_png, series, topic_trend
-    from shared.cli import CommandError
     from shared.config import ConfigError
+    from shared.errors import CommandError
 
     config = _config(options)
     if options.days <= 0:

@@ -21,7 +21,6 @@ import os
 import smtplib
 import ssl
 import time
-from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
@@ -32,11 +31,13 @@ from sqlalchemy import select
 from finsentiment.config import FinSentimentConfig, SmtpConfig
 from finsentiment.store import FAILED, FIRING, PENDING, SENT, Alert, Article, Store, utcnow
 from finsentiment.trends import chart_png, series
+from shared.errors import NlpSuiteError
+from shared.mailbox import store_eml
 
 logger = logging.getLogger(__name__)
 
 
-class NotifyError(Exception):
+class NotifyError(NlpSuiteError):
     """A message that could not be handed over. ``retryable``: whether trying again later can
     succeed (False for a wrong password, a refused recipient, a 5xx reply)."""
 
@@ -86,16 +87,17 @@ class SmtpNotifier:
 
 
 class OutboxNotifier:
-    """Writes each mail as ``<outbox>/<time>-<n>.eml``; any mail client opens them."""
+    """Writes each mail as an .eml file in the outbox folder (``shared.mailbox``); any mail
+    client opens them."""
 
     def __init__(self, folder: str | Path):
         self.folder = Path(folder)
 
     def send(self, message: EmailMessage) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        stem = time.strftime("%Y%m%d-%H%M%S")
-        n = len(list(self.folder.glob(f"{stem}-*.eml")))
-        (self.folder / f"{stem}-{n}.eml").write_bytes(bytes(message))
+        try:
+            store_eml(self.folder, bytes(message))
+        except OSError as exc:  # a full disk may pass; a folder we may not write to will not
+            raise NotifyError(f"outbox {self.folder}: {exc}", retryable=not isinstance(exc, PermissionError)) from exc
 
 
 class MemoryNotifier:

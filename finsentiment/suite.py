@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from shared.suite import ClassifierSpec, Service, SuiteContext
+from shared.product import ClassifierSpec, Service, SuiteContext
 from shared.training.args import FineTuneArgs
 
 PROFILES = {
@@ -19,7 +19,7 @@ PROFILES = {
 
 
 def _phrasebank() -> dict:
-    from shared.data import load_phrasebank
+    from finsentiment.phrasebank import load_phrasebank
 
     return load_phrasebank()
 
@@ -65,7 +65,7 @@ class FinSentimentPart:
     def prepare(self, ctx: SuiteContext) -> None:
         from finsentiment.config import load_config
         from finsentiment.demo import ensure_demo_feeds
-        from shared.cli import CommandError
+        from shared.errors import CommandError
 
         config = load_config(ctx.config_file)
         if not (Path(config.model_dir) / "nlpsuite.json").is_file():
@@ -75,7 +75,7 @@ class FinSentimentPart:
         ensure_demo_feeds(config)  # dated from this first run; reused as they are afterwards
 
     def services(self, ctx: SuiteContext) -> list[Service]:
-        return [Service("monitor", ctx.module_command("shared.cli", "finsentiment", "run"),
+        return [Service("monitor", ctx.module_command("shared.app.cli", "finsentiment", "run"),
                         ready_log=READY_LINE, ready_timeout_s=120)]
 
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import text
 
-from shared.web import WebPlugin, render_page
+from shared.product import WebPlugin, render_page
 
 logger = logging.getLogger(__name__)
 REFRESH_S = 30  # the page reloads itself, so an open dashboard follows the monitor

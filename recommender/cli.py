@@ -18,9 +18,8 @@ def _report(loaded, limit: int = 20) -> None:
 
 
 def _load_model(options):
-    from shared.cli import CommandError
-
     from recommender.model import Recommender
+    from shared.errors import CommandError
 
     try:
         return Recommender.load(options.model, threads=options.threads)
@@ -29,10 +28,9 @@ def _load_model(options):
 
 
 def cmd_fit(options) -> int:
-    from shared.cli import CommandError
-
     from recommender.data import load_interactions, load_items
     from recommender.model import FitConfig, RecommenderError, fit
+    from shared.errors import CommandError
 
     items = load_items(options.items)
     _report(items)
@@ -58,9 +56,8 @@ def cmd_fit(options) -> int:
 
 
 def cmd_recommend(options) -> int:
-    from shared.cli import CommandError
-
     from recommender.model import RecommenderError
+    from shared.errors import CommandError
 
     model = _load_model(options)
     started = time.perf_counter()

@@ -41,6 +41,7 @@ from recommender.profiles import Popularity, ProfileConfig, item_weights, profil
 from recommender.ranking import FEATURES, Blend, fit_blend
 from recommender.scorer import RelevanceScorer, context_text
 from recommender.store import STORE_FILE, Store, UnknownItemError
+from shared.errors import NlpSuiteError
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ MODES = ("full", "retrieval", "popularity")
 MAX_K = 100
 
 
-class RecommenderError(ValueError):
+class RecommenderError(NlpSuiteError, ValueError):
     """A request the caller can fix (bad k, unknown item, bad event); HTTP 4xx, CLI exit 2."""
 
 

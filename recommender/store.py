@@ -8,10 +8,23 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable
 
-from sqlalchemy import (Boolean, Column, Float, Integer, MetaData, String, Table, Text, create_engine, event,
-                        select, update)
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    select,
+    update,
+)
 
 from recommender.data import Interaction, Item
+from shared.errors import NlpSuiteError
 
 STORE_FILE = "store.sqlite"
 
@@ -35,7 +48,7 @@ interactions_table = Table(
 )
 
 
-class UnknownItemError(LookupError):
+class UnknownItemError(NlpSuiteError, LookupError):
     """An interaction names an item that is not in the catalogue."""
 
 

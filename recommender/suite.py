@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from shared.suite import Service, SuiteContext
+from shared.product import Service, SuiteContext
 
 logger = logging.getLogger(__name__)
 QUICK = {"finetune_encoder": False, "scorer_users": 100}  # the collaborative part needs no training

@@ -19,9 +19,8 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
-from shared.web import WebPlugin, render_page, require_token
-
 from recommender.model import MAX_K, MODES
+from shared.product import WebPlugin, render_page, require_token
 
 
 class InteractionIn(BaseModel):
@@ -85,10 +84,9 @@ def _page(user: str, k: int, result: dict | None, error: str | None) -> str:
 
 
 def plugin(config_path=None) -> WebPlugin:
-    from shared.data import DataError  # noqa: F401  (keeps import errors at startup, not per request)
-
     from recommender.data import Interaction, parse_timestamp
     from recommender.model import RecommenderError
+    from shared.data import DataError  # noqa: F401  (keeps import errors at startup, not per request)
 
     state = _State(config_path)
     router = APIRouter()

@@ -21,12 +21,14 @@ from typing import Type, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from shared.errors import NlpSuiteError
+
 T = TypeVar("T", bound=BaseModel)
 ENV_PREFIX = "NLPSUITE__"
 DEFAULT_FILE = "nlpsuite.yml"
 
 
-class ConfigError(ValueError):
+class ConfigError(NlpSuiteError, ValueError):
     """A config file or value that cannot be used; the message names the file and key."""
 
 

@@ -11,12 +11,14 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from shared.errors import NlpSuiteError
+
 MANIFEST = "nlpsuite.json"
 METRICS = "metrics.json"
 PLOTS = "plots"
 
 
-class ModelFolderError(FileNotFoundError):
+class ModelFolderError(NlpSuiteError, FileNotFoundError):
     """A folder that is not a usable nlpsuite model folder."""
 
 

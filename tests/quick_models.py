@@ -1,5 +1,5 @@
 """The classifiers `make run` serves, built the way `nlpsuite run` builds them (the quick
-profile, ``shared.quickstart.prepare_model``), for the tests that must hold on exactly those
+profile, ``shared.app.quickstart.prepare_model``), for the tests that must hold on exactly those
 models: the chatbot's test stories and webhook conversations, the end-to-end demo alert.
 
 Each is trained once per machine and kept in pytest's cache folder, under a key made of
@@ -32,8 +32,8 @@ def _key(name: str, args) -> str:
 
 def quick_model(name: str, cache_dir: Path) -> Path:
     """The int8 folder of the suite's ``name`` classifier on the quick profile (trained if missing)."""
-    from shared.quickstart import prepare_model
-    from shared.suite import classifier_specs, load_parts
+    from shared.app.discovery import classifier_specs, load_parts
+    from shared.app.quickstart import prepare_model
 
     spec = next(s for s in classifier_specs(load_parts()) if s.name == name)
     var = Path(cache_dir) / f"{name}-{_key(name, spec.profiles['quick'])}"

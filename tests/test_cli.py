@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from core_testdata import LABELS, write_csv
-from shared.cli import EXIT_BAD_INPUT, main
+
+from shared.app.cli import EXIT_BAD_INPUT, main
 from shared.model_dir import ModelInfo
 
 NLPSUITE = Path(sys.executable).parent / "nlpsuite"

@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
+from chatbot.banking77 import load_banking77
+from finsentiment.phrasebank import load_phrasebank
 from shared.data import (
     DataError,
     LabelledTexts,
     apply_split_file,
     drop_duplicates,
-    load_banking77,
     load_labelled,
-    load_phrasebank,
     stratified_split,
 )
 

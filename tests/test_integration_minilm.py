@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 
-from shared.data import load_banking77
+from chatbot.banking77 import load_banking77
 from shared.inference import Predictor
 from shared.model_dir import ModelInfo
 from shared.models import resolve_model

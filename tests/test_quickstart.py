@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import pytest
-
-import shared.quickstart as quickstart
 from core_testdata import tiny_args
+
+import shared.app.quickstart as quickstart
+from shared.app.cli import main
 from shared.data import load_labelled
-from shared.cli import main
 
 
 @pytest.fixture
@@ -14,7 +14,7 @@ def tiny_profile(monkeypatch, tiny_base, tiny_data):
     """The products' classifiers with the tiny BERT and the synthetic data in place of the real ones."""
     from dataclasses import replace
 
-    from shared.suite import classifier_specs, load_parts
+    from shared.app.discovery import classifier_specs, load_parts
 
     def splits():
         return {"train": load_labelled(tiny_data.train), "test": load_labelled(tiny_data.test)}

@@ -11,10 +11,12 @@ from email.message import EmailMessage
 
 import pytest
 import yaml
-
-from shared.cli import CommandError, main
-from shared.suite import Service, ServiceError, Supervisor
 from web_testlib import free_port
+
+from shared.app.cli import main
+from shared.app.supervisor import ServiceError, Supervisor
+from shared.errors import CommandError
+from shared.product import Service
 
 SLEEPER = [sys.executable, "-c", "import time; print('up', flush=True); time.sleep(120)"]
 
@@ -68,7 +70,7 @@ def test_a_taken_port_is_named_with_its_key_before_anything_starts(tmp_path):
 
 
 def test_outbox_stores_each_mail_as_an_eml_file(tmp_path):
-    from shared.outbox import serve
+    from shared.app.outbox import serve
 
     port, stop = free_port(), threading.Event()
     thread = threading.Thread(target=serve, args=(tmp_path / "outbox", "127.0.0.1", port, stop), daemon=True)
@@ -116,9 +118,9 @@ def test_config_check_names_the_wrong_key_and_section(tmp_path, capsys, monkeypa
 
 
 def test_run_stops_before_training_when_a_port_is_taken_or_a_model_folder_is_wrong(tmp_path, capsys, monkeypatch):
-    import shared.quickstart
+    import shared.app.quickstart
 
-    monkeypatch.setattr(shared.quickstart, "prepare_model",
+    monkeypatch.setattr(shared.app.quickstart, "prepare_model",
                         lambda *a, **k: pytest.fail("trained although the run could not start"))
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
@@ -135,9 +137,9 @@ def test_run_stops_before_training_when_a_port_is_taken_or_a_model_folder_is_wro
 
 
 def test_run_refuses_a_network_address_unless_remote_access_is_meant(tmp_path, capsys, monkeypatch):
-    import shared.quickstart
+    import shared.app.quickstart
 
-    monkeypatch.setattr(shared.quickstart, "prepare_model",
+    monkeypatch.setattr(shared.app.quickstart, "prepare_model",
                         lambda *a, **k: pytest.fail("trained although the run could not start"))
     config = tmp_path / "nlpsuite.yml"
     config.write_text(yaml.safe_dump({"suite": {"var_dir": str(tmp_path / "var"), "host": "0.0.0.0"}}))
@@ -152,7 +154,7 @@ def test_the_api_token_is_made_once_private_and_printed(tmp_path, capsys, monkey
     import stat
 
     from shared.config import ConfigError
-    from shared.suite.token import load_api_token
+    from shared.product.token import load_api_token
 
     monkeypatch.delenv("NLPSUITE_API_TOKEN", raising=False)
     config = tmp_path / "nlpsuite.yml"

@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 import shared  # noqa: E402,F401
 from finsentiment.classify import build_topic_matcher  # noqa: E402
 from finsentiment.config import FinSentimentConfig  # noqa: E402
-from shared.data import load_phrasebank  # noqa: E402
+from finsentiment.phrasebank import load_phrasebank  # noqa: E402
 
 FEEDS = ["nordic-wire", "market-news", "company-briefs", "business-daily"]
 SPIKE_TOPIC = "Earnings"

@@ -15,10 +15,12 @@ from typing import Optional, Protocol
 
 import feedparser
 
+from shared.errors import NlpSuiteError
+
 logger = logging.getLogger(__name__)
 
 
-class FeedError(Exception):
+class FeedError(NlpSuiteError):
     """A feed that could not be fetched or parsed; the poller logs it and goes on with the others."""
 
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from shared.errors import NlpSuiteError
 
-class DataError(ValueError):
+
+class DataError(NlpSuiteError, ValueError):
     """Bad input data; the message always names the file and, where known, the line
     (1-based, as an editor shows it) and the field."""
 

@@ -8,19 +8,16 @@ data/scripts/make_phrasebank_split.py) rather than something recomputed at run t
 from __future__ import annotations
 
 import csv
-import json
 import logging
 from pathlib import Path
 
 from sklearn.model_selection import train_test_split
 
 from .errors import DataError
-from .loading import LabelledTexts, load_labelled
+from .loading import LabelledTexts
 
 logger = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DATA_ROOT = REPO_ROOT / "data"
 SPLIT_ORDER = ("train", "validation", "test")
 
 
@@ -99,33 +96,3 @@ def apply_split_file(data: LabelledTexts, split_file: str | Path) -> dict[str, L
         logger.warning("%s covers %d of %d rows of %s", split_file, len(seen), len(data), data.source)
     order = [s for s in SPLIT_ORDER if s in groups] + sorted(set(groups) - set(SPLIT_ORDER))
     return {name: data.subset(groups[name]) for name in order}
-
-
-def _data_dir(data_dir: str | Path) -> Path:
-    """Relative paths are taken from the repo root so results do not depend on the working directory."""
-    p = Path(data_dir)
-    return p if p.is_absolute() else REPO_ROOT / p
-
-
-def load_phrasebank(data_dir: str | Path = "data/financial_phrasebank") -> dict[str, LabelledTexts]:
-    """Financial PhraseBank (50% agree) on the committed split: {"train", "validation", "test"}.
-
-    Duplicates are kept: the split ids index the raw rows, and every reported figure uses them.
-    """
-    d = _data_dir(data_dir)
-    data = load_labelled(d / "sentences_50agree.csv", text_col="content", label_col="label")
-    return apply_split_file(data, d / "split.csv")
-
-
-def load_banking77(data_dir: str | Path = "data/banking77") -> dict[str, LabelledTexts]:
-    """BANKING77 as published: {"train", "test"}, both checked against categories.json."""
-    d = _data_dir(data_dir)
-    cats = d / "categories.json"
-    try:
-        known = json.loads(cats.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise DataError(f"cannot read the category list: {e}", cats) from None
-    return {
-        name: load_labelled(d / f"{name}.csv", text_col="text", label_col="category", known_labels=known)
-        for name in ("train", "test")
-    }

@@ -17,10 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from shared.errors import NlpSuiteError
+
 logger = logging.getLogger(__name__)
 
 
-class ModelNotFoundError(LookupError):
+class ModelNotFoundError(NlpSuiteError, LookupError):
     """A model name or path that cannot be resolved offline."""
 
 

@@ -98,24 +98,22 @@ def quick_bot(tmp_path_factory, quick_intents) -> ChatbotSetup:
 
 @contextlib.contextmanager
 def _serve(setup: ChatbotSetup):
-    """`rasa run --enable-api` and `rasa run actions` for ``setup`` on free ports."""
+    """`rasa run --enable-api` and `rasa run actions` for ``setup`` on free ports, under the
+    suite's supervisor (logs in ``setup.root``)."""
     from chatbot import server
     from chatbot.project import write_endpoints
+    from shared.app.supervisor import Supervisor
 
     action_port, rasa_port = server.free_port(), server.free_port()
     write_endpoints(setup.project, setup.settings, action_port=action_port)
-    stack = server.Stack()
+    actions = server.actions_service(port=action_port, env=setup.env)
+    rasa = server.rasa_service(setup.project, setup.model, port=rasa_port, env=setup.env)
+    supervisor = Supervisor(setup.root, setup.env, max_restarts=0)
     try:
-        actions = server.start_actions(port=action_port, env=setup.env, log=setup.root / "actions.log")
-        stack.processes.append(actions)
-        rasa = server.start_rasa(setup.project, setup.model, port=rasa_port, env=setup.env,
-                                 log=setup.root / "rasa.log")
-        stack.processes.append(rasa)
-        server.actions_ready(actions)
-        server.rasa_ready(rasa)
-        yield Servers(rasa.url, actions.url, action_port)
+        supervisor.start([actions, rasa])
+        yield Servers(server.url(rasa), server.url(actions), action_port)
     finally:
-        stack.stop()
+        supervisor.stop()
 
 
 @pytest.fixture(scope="session")

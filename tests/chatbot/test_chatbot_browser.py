@@ -4,7 +4,6 @@ from __future__ import annotations
 import httpx
 import pytest
 import yaml
-
 from web_testlib import TEST_TOKEN, chromium_page, needs_chromium, serve_app
 
 pytestmark = needs_chromium
@@ -14,7 +13,7 @@ pytestmark = needs_chromium
 def web_app(chatbot, servers, tmp_path):
     """The suite web app with the chatbot plugin, on a free loopback port, pointed at the test Rasa."""
     from chatbot.web import plugin
-    from shared.web import create_app
+    from shared.app.web import create_app
 
     config = yaml.safe_load(chatbot.config_file.read_text())
     config["chatbot"]["rasa_url"] = servers.rasa

@@ -181,7 +181,7 @@ def test_export_uncertain_then_merge_labels_into_the_next_build(chatbot, servers
 
     say(servers, new_sender(), "Opening hours")  # falls back: uncertain
     out = tmp_path / "review.csv"
-    run = subprocess.run([sys.executable, "-m", "shared.cli", "chatbot", "--config", str(chatbot.config_file),
+    run = subprocess.run([sys.executable, "-m", "shared.app.cli", "chatbot", "--config", str(chatbot.config_file),
                           "export-uncertain", "--out", str(out)], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     rows = list(csv.DictReader(out.open(encoding="utf-8")))

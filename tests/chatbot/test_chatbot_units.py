@@ -94,7 +94,7 @@ def test_postgres_tracker_store_takes_its_password_from_the_environment():
 
 
 def test_build_data_command_reports_bad_intent_with_exit_2(tmp_path, capsys):
-    from shared.cli import main
+    from shared.app.cli import main
 
     assert main(["chatbot", "build-data", "--out", str(tmp_path / "p"), "--intents", "nope"]) == 2
     assert "not BANKING77 intents: nope" in capsys.readouterr().err
@@ -144,6 +144,7 @@ def test_uncertain_guess_looks_past_the_fallback():
 def test_web_proxy_forwards_to_rasa_and_reports_an_unreachable_server():
     from fastapi import FastAPI
     from fastapi.testclient import TestClient
+
     from chatbot.web import make_router
 
     seen = []

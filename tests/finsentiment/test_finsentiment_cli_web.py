@@ -1,4 +1,4 @@
-"""The CLI commands end to end (in process, through shared.cli.main), the dashboard through the
+"""The CLI commands end to end (in process, through shared.app.cli.main), the dashboard through the
 suite's FastAPI app, and the demo feeds' provenance."""
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from fin_testlib import Route, entries_for, rss
-from shared.cli import main
 from web_testlib import TEST_TOKEN
+
+from shared.app.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -74,7 +74,7 @@ def test_dashboard_shows_topics_chart_and_alerts(config_file):
     from fastapi.testclient import TestClient
 
     from finsentiment.web import plugin
-    from shared.web import create_app
+    from shared.app.web import create_app
 
     assert main(["finsentiment", "poll-once", "--config", str(config_file)]) == 0
     client = TestClient(create_app(plugins=[plugin(config_file)], api_token=TEST_TOKEN))

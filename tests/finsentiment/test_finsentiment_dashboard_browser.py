@@ -4,10 +4,10 @@ click away, and the alert is listed. Headlines are untrusted: a script in one ne
 from __future__ import annotations
 
 import yaml
-
 from fin_testlib import FeedEntry, Route, entries_for, rss
-from shared.cli import main
 from web_testlib import TEST_TOKEN, chromium_page, needs_chromium, serve_app
+
+from shared.app.cli import main
 
 pytestmark = needs_chromium
 EVIL_TOPIC = "Nokia <img src=x onerror=window.pwned=1>"
@@ -19,7 +19,7 @@ def test_dashboard_in_a_browser(tmp_path, sentiment_model, feed_server):
     from playwright.sync_api import expect
 
     from finsentiment.web import plugin
-    from shared.web import create_app
+    from shared.app.web import create_app
 
     feed_server.routes["/wire.xml"] = Route(rss(
         entries_for("negative", 5, "Nokia", "web") + entries_for("positive", 3, "Nordea", "web2")

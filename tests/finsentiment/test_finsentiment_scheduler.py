@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 
 import yaml
+from fin_testlib import Route, entries_for, rss
 from sqlalchemy import create_engine, text
 
-from fin_testlib import Route, entries_for, rss
 from finsentiment.fetching import MemoryFetcher
 from finsentiment.monitor import Monitor
 from finsentiment.notify import MemoryNotifier
@@ -95,7 +95,7 @@ def test_daemon_process_stops_on_sigterm(tmp_path, sentiment_model, feed_server)
         "alerts": {"min_items": 4},
     }}))
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    process = subprocess.Popen([sys.executable, "-m", "shared.cli", "finsentiment", "run", "--config", str(config_file)],
+    process = subprocess.Popen([sys.executable, "-m", "shared.app.cli", "finsentiment", "run", "--config", str(config_file)],
                                cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.time() + 90

@@ -8,11 +8,11 @@ import time
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from web_testlib import AUTH, TEST_TOKEN, free_port
 
 from recommender.store import Store
 from recommender.web import plugin
-from shared.web import create_app
-from web_testlib import AUTH, TEST_TOKEN, free_port
+from shared.app.web import create_app
 
 
 def make_app(tmp_path, model_dir):

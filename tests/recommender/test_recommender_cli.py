@@ -6,7 +6,7 @@ import json
 import pytest
 
 from recommender.data import Interaction, write_interactions_csv
-from shared.cli import main
+from shared.app.cli import main
 
 
 def run(capsys, *argv):

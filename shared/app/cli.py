@@ -1,8 +1,9 @@
-"""The ``nlpsuite`` command: the core's subcommands, plus those the apps register.
+"""The ``nlpsuite`` command: the core's subcommands, the suite's, plus those products register.
 
-Apps add their own subcommands (``nlpsuite chatbot ...``) through the entry-point group
-``nlpsuite.commands``: each entry is a function ``register(subparsers)``. The core thereby
-never imports an app, and an app that is not installed simply has no subcommand.
+Products add their own subcommands (``nlpsuite chatbot ...``) through the entry-point group
+``nlpsuite.commands``: each entry is a function ``register(subparsers)``. The app thereby
+never imports a product, and a product that is not installed simply has no subcommand.
+Every user error is an ``NlpSuiteError`` (``shared.errors``), caught here once.
 """
 from __future__ import annotations
 
@@ -14,14 +15,11 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 import shared  # noqa: F401  (offline, torch-only environment before any HF import)
+from shared.errors import NlpSuiteError
 
 logger = logging.getLogger("nlpsuite")
 
 EXIT_BAD_INPUT = 2
-
-
-class CommandError(Exception):
-    """An error the user can fix; printed without a traceback, exit status 2."""
 
 
 def _add_data_options(parser: argparse.ArgumentParser) -> None:
@@ -167,33 +165,44 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("models", help="list the pretrained models of the offline registry")
     p.set_defaults(func=cmd_models)
 
-    from shared.quickstart import register as register_run
+    from shared.app.runner import register as register_run
 
     register_run(sub)
-    from shared.suite.config_check import register as register_config
-    from shared.suite.token import register as register_token
+    from shared.app.config_check import register as register_config
 
     register_config(sub)
-    register_token(sub)
+    p = sub.add_parser("token", help="print the API token the suite's write and admin endpoints require")
+    p.add_argument("--config", help="suite config file (default: $NLPSUITE_CONFIG or ./nlpsuite.yml)")
+    p.set_defaults(func=cmd_token)
     for entry in entry_points(group="nlpsuite.commands"):
         entry.load()(sub)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    from shared.config import ConfigError
-    from shared.data import DataError
-    from shared.model_dir import ModelFolderError
-    from shared.models import ModelNotFoundError
+def cmd_token(options) -> int:
+    """`nlpsuite token`: print the API token (made now if the suite has none yet)."""
+    from shared.product.token import suite_api_token
 
+    print(suite_api_token(options.config))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     options = parser.parse_args(argv)
-    from shared.logging_setup import configure_logging
+    from shared.app.logging_setup import configure_logging
 
     configure_logging(logging.DEBUG if options.verbose else None)
     try:
-        return options.func(options) or 0
-    except (DataError, ModelNotFoundError, ModelFolderError, CommandError, ConfigError) as exc:
+        result = options.func(options)
+        from shared.product.services import ServeRequest
+
+        if isinstance(result, ServeRequest):  # a product's `serve`: the app runs its servers
+            from shared.app.serve import serve
+
+            return serve(result)
+        return result or 0
+    except NlpSuiteError as exc:
         print(f"nlpsuite {options.command}: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:

@@ -13,7 +13,8 @@ import logging
 import time
 from pathlib import Path
 
-from shared.suite.parts import PROFILE_NAMES, ClassifierSpec, classifier_specs, load_parts
+from shared.app.discovery import classifier_specs, load_parts
+from shared.product import ClassifierSpec
 
 logger = logging.getLogger(__name__)
 
@@ -64,25 +65,3 @@ def prepare_and_demo(var_dir: Path, profile: str, threads: int | None) -> int:
             print(f"  {text!r} -> {prediction.label} ({prediction.confidence:.2f})")
     print(f"\nready in {time.perf_counter() - started:.0f} s; models under {var_dir / 'models'}")
     return 0
-
-
-def cmd_run(options) -> int:
-    from shared.suite.runner import _settings, run_suite
-
-    if options.prepare_only:
-        settings = _settings(options)
-        return prepare_and_demo(Path(settings.var_dir).resolve(), settings.profile, settings.threads)
-    return run_suite(options)
-
-
-def register(subparsers) -> None:
-    p = subparsers.add_parser("run", help="the main job: prepare every product and run the whole suite")
-    p.add_argument("--config", help="suite config file (default: $NLPSUITE_CONFIG or ./nlpsuite.yml)")
-    p.add_argument("--profile", choices=PROFILE_NAMES, default=None,
-                   help="quick (default; about 12 min on 2 cores the first time) or full (benchmark quality)")
-    p.add_argument("--var", dest="var_dir", default=None, help="folder for models, databases, logs; default: var/")
-    p.add_argument("--threads", type=int, default=None, help="torch threads for fine-tuning; default: all cores")
-    p.add_argument("--web-port", type=int, default=None, help="the web app's port; default 8000 (suite.web_port)")
-    p.add_argument("--prepare-only", action="store_true",
-                   help="only fine-tune/export the products' classifiers and classify a few demo texts")
-    p.set_defaults(func=cmd_run)

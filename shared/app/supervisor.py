@@ -16,53 +16,16 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
 
-import httpx
+from shared.errors import CommandError, NlpSuiteError
+from shared.product.services import Service
 
 logger = logging.getLogger("nlpsuite.suite")
 PR_SET_PDEATHSIG = 1
 
 
-class ServiceError(RuntimeError):
+class ServiceError(NlpSuiteError, RuntimeError):
     """A service that would not start or keeps crashing; the message ends with its log tail."""
-
-
-@dataclass
-class Service:
-    name: str
-    command: list[str]
-    port: Optional[int] = None
-    port_key: str = ""
-    """The config key that sets ``port``, named in the error when the port is taken."""
-    host: str = "127.0.0.1"
-    ready: Optional[Callable[[], bool]] = None
-    ready_log: Optional[str] = None
-    """Ready once the service's log holds this text (for services without a port)."""
-    ready_timeout_s: float = 180.0
-    env: dict = field(default_factory=dict)
-    cwd: Optional[Path] = None
-
-
-def http_ready(url: str, check: Callable[[httpx.Response], bool] = lambda r: r.status_code == 200,
-               params: dict | None = None):
-    """``params`` (an API token, say) go with the request but into no message or log line."""
-    def ready() -> bool:
-        try:
-            return check(httpx.get(url, params=params, timeout=5))
-        except httpx.HTTPError:
-            return False
-    return ready
-
-
-def smtp_ready(host: str, port: int):
-    def ready() -> bool:
-        try:
-            with socket.create_connection((host, port), timeout=2) as s:
-                return s.recv(64).startswith(b"220")
-        except OSError:
-            return False
-    return ready
 
 
 def port_in_use(host: str, port: int) -> bool:
@@ -107,7 +70,6 @@ class Supervisor:
 
     def check_ports(self, services: list[Service]) -> None:
         """Every port free before anything starts, so a clash never leaves half a suite running."""
-        from shared.cli import CommandError
 
         seen: dict[int, str] = {}
         for s in services:

@@ -12,8 +12,8 @@ from shared.config import ConfigError, config_path, read_config_file
 
 
 def check(path=None) -> dict:
-    from shared.suite.parts import load_parts
-    from shared.suite.settings import load_settings
+    from shared.app.discovery import load_parts
+    from shared.product.settings import load_settings
 
     document = read_config_file(path)
     where = config_path(path) or "defaults/environment"

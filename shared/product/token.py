@@ -53,19 +53,7 @@ def load_api_token(var_dir: str | Path, env_name: str = "NLPSUITE_API_TOKEN", *,
 
 def suite_api_token(config_path=None, *, create: bool = True) -> str:
     """The token of the suite configured by ``config_path`` (its ``var_dir`` and ``token_env``)."""
-    from shared.suite.settings import load_settings
+    from shared.product.settings import load_settings
 
     settings = load_settings(config_path)
     return load_api_token(Path(settings.var_dir), settings.token_env, create=create)
-
-
-def cmd_token(options) -> int:
-    """`nlpsuite token`: print the API token (made now if the suite has none yet)."""
-    print(suite_api_token(options.config))
-    return 0
-
-
-def register(subparsers) -> None:
-    p = subparsers.add_parser("token", help="print the API token the suite's write and admin endpoints require")
-    p.add_argument("--config", help="suite config file (default: $NLPSUITE_CONFIG or ./nlpsuite.yml)")
-    p.set_defaults(func=cmd_token)

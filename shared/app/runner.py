@@ -19,21 +19,22 @@ from pathlib import Path
 
 import yaml
 
+from shared.app.discovery import classifier_specs, load_parts
+from shared.app.logging_setup import write_logging_config
+from shared.app.supervisor import ServiceError, Supervisor
+from shared.app.web import web_service
 from shared.config import ConfigError, merge_mappings, read_config_file
-from shared.suite.parts import SuiteContext, classifier_specs, load_parts
-from shared.suite.services import Service, ServiceError, Supervisor, http_ready, smtp_ready
-from shared.suite.settings import SuiteSettings, load_settings
-from shared.suite.token import load_api_token
+from shared.product import PROFILE_NAMES, Service, SuiteContext, SuiteSettings, smtp_ready
+from shared.product.settings import load_settings
+from shared.product.token import load_api_token
 
 logger = logging.getLogger("nlpsuite.suite")
 EFFECTIVE_CONFIG = "nlpsuite.effective.yml"
-# uvicorn puts its --app-dir (default: the working directory) first on sys.path; point it where
-# the suite's packages are, so that nothing in the working directory can shadow them.
-PACKAGES = str(Path(__file__).resolve().parents[2])
 START_MINUTES = 0.5  # the servers, once everything is prepared (17 s measured on 2 cores)
 
 
-def _settings(options) -> SuiteSettings:
+def settings_from_options(options) -> SuiteSettings:
+    """The ``suite`` section of ``options.config``, with the command line's overrides."""
     settings = load_settings(options.config)
     for key in ("profile", "threads", "var_dir", "web_port"):
         value = getattr(options, key, None)
@@ -44,22 +45,13 @@ def _settings(options) -> SuiteSettings:
 
 def core_services(ctx: SuiteContext) -> tuple[list[Service], list[Service]]:
     """(first, last): the mail outbox starts before the products, the web app after them."""
-    from shared.logging_setup import write_logging_config
-
     s = ctx.settings
-    ctx.var("logs").mkdir(parents=True, exist_ok=True)
-    logging_file = write_logging_config(ctx.var("logs", "logging.yml"))
-    outbox = Service("outbox", ctx.module_command("shared.outbox", "--dir", str(ctx.var("outbox")),
+    logging_file = str(ctx.logging_config)
+    outbox = Service("outbox", ctx.module_command("shared.app.outbox", "--dir", str(ctx.var("outbox")),
                                                      "--host", s.host, "--port", str(s.outbox_port)),
                      port=s.outbox_port, port_key="suite.outbox_port", host=s.host,
                      ready=smtp_ready(s.host, s.outbox_port), ready_timeout_s=30)
-    web = Service("web", ctx.module_command("uvicorn", "--factory", "shared.web:create_app", "--app-dir", PACKAGES,
-                                               "--log-config", logging_file, "--host", s.host,
-                                               "--port", str(s.web_port), "--log-level", "warning",
-                                               "--ws", "none"),  # rasa pins websockets 10: too old for uvicorn's
-                  port=s.web_port, port_key="suite.web_port", host=s.host,
-                  ready=http_ready(f"{ctx.web_url}/health"), ready_timeout_s=120)
-    return [outbox], [web]
+    return [outbox], [web_service(s.host, s.web_port, logging_config=logging_file, python=ctx.python)]
 
 
 def write_effective_config(ctx: SuiteContext, parts, user_config: dict) -> Path:
@@ -81,7 +73,7 @@ def _prepare_title(part, ctx: SuiteContext) -> str:
 
 
 def _print_summary(ctx: SuiteContext, started: float) -> None:
-    from shared.web import load_plugins
+    from shared.app.web import load_plugins
 
     rows = [("home", f"{ctx.web_url}/")]
     for plugin in load_plugins(ctx.config_file):
@@ -120,13 +112,15 @@ def _minutes(minutes: float) -> str:
 
 
 def run_suite(options) -> int:
-    from shared.quickstart import is_prepared, model_paths, prepare_model
+    from shared.app.quickstart import is_prepared, model_paths, prepare_model
 
     started = time.perf_counter()
     logging.getLogger("httpx").setLevel(logging.WARNING)  # readiness polls are not news
-    settings = _settings(options)
+    settings = settings_from_options(options)
     var_dir = Path(settings.var_dir).resolve()
     ctx = SuiteContext(settings=settings, var_dir=var_dir, config_file=var_dir / EFFECTIVE_CONFIG)
+    ctx.var("logs").mkdir(parents=True, exist_ok=True)
+    ctx.logging_config = Path(write_logging_config(ctx.var("logs", "logging.yml")))
     user_config = read_config_file(options.config)
     parts = load_parts()
 
@@ -188,3 +182,27 @@ def run_suite(options) -> int:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
         logger.info("all services stopped")
+
+
+def cmd_run(options) -> int:
+    """`nlpsuite run`: the whole suite, or with ``--prepare-only`` just its classifiers."""
+    from shared.app.quickstart import prepare_and_demo
+
+    if options.prepare_only:
+        settings = settings_from_options(options)
+        return prepare_and_demo(Path(settings.var_dir).resolve(), settings.profile, settings.threads)
+    return run_suite(options)
+
+
+def register(subparsers) -> None:
+    """The `run` command."""
+    p = subparsers.add_parser("run", help="the main job: prepare every product and run the whole suite")
+    p.add_argument("--config", help="suite config file (default: $NLPSUITE_CONFIG or ./nlpsuite.yml)")
+    p.add_argument("--profile", choices=PROFILE_NAMES, default=None,
+                   help="quick (default; about 12 min on 2 cores the first time) or full (benchmark quality)")
+    p.add_argument("--var", dest="var_dir", default=None, help="folder for models, databases, logs; default: var/")
+    p.add_argument("--threads", type=int, default=None, help="torch threads for fine-tuning; default: all cores")
+    p.add_argument("--web-port", type=int, default=None, help="the web app's port; default 8000 (suite.web_port)")
+    p.add_argument("--prepare-only", action="store_true",
+                   help="only fine-tune/export the products' classifiers and classify a few demo texts")
+    p.set_defaults(func=cmd_run)

@@ -1,22 +1,22 @@
 """The local mail outbox: a real SMTP server on loopback that stores each message it receives
 as an .eml file, so alert mails can be read in any mail client without a mail account.
 
-    python -m shared.outbox --dir var/outbox [--host 127.0.0.1 --port 8025]
+    python -m shared.app.outbox --dir var/outbox [--host 127.0.0.1 --port 8025]
 
 `nlpsuite run` starts it and points the monitor's SMTP notifier at it; a real mail server is
-one config change away (``finsentiment.smtp.host``). Files are written to a temporary name
-and renamed, so a reader never sees half a message.
+one config change away (``finsentiment.smtp.host``). Each mail is stored by
+``shared.mailbox.store_eml`` (atomic: a reader never sees half a message).
 """
 from __future__ import annotations
 
 import argparse
-import itertools
 import logging
 import os
 import signal
 import threading
-import time
 from pathlib import Path
+
+from shared.mailbox import store_eml
 
 logger = logging.getLogger("nlpsuite.outbox")
 
@@ -27,17 +27,10 @@ class OutboxHandler:
     def __init__(self, folder: str | os.PathLike):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
-        self._counter = itertools.count()
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
-        name = f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{os.getpid()}-{next(self._counter)}.eml"
-        body = envelope.original_content or envelope.content
-        if isinstance(body, str):
-            body = body.encode("utf-8")
-        partial = self.folder / f".{name}.part"
-        partial.write_bytes(body)
-        partial.replace(self.folder / name)
-        logger.info("stored mail from %s to %s as %s", envelope.mail_from, ", ".join(envelope.rcpt_tos), name)
+        path = store_eml(self.folder, envelope.original_content or envelope.content)
+        logger.info("stored mail from %s to %s as %s", envelope.mail_from, ", ".join(envelope.rcpt_tos), path.name)
         return "250 Message stored in the outbox"
 
 
@@ -60,7 +53,7 @@ def serve(folder: str | os.PathLike, host: str = "127.0.0.1", port: int = 8025,
 
 
 def main(argv=None) -> int:
-    from shared.logging_setup import configure_logging
+    from shared.app.logging_setup import configure_logging
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dir", required=True, help="folder for the .eml files")

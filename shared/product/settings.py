@@ -42,7 +42,7 @@ class SuiteSettings(StrictModel):
 
     @validator("profile")
     def _known_profile(cls, value):  # noqa: N805 (pydantic validator)
-        from shared.suite.parts import PROFILE_NAMES
+        from shared.product.classifiers import PROFILE_NAMES
 
         if value not in PROFILE_NAMES:
             raise ValueError(f"unknown profile {value!r}; one of {', '.join(sorted(PROFILE_NAMES))}")

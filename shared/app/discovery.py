@@ -1,0 +1,24 @@
+"""The installed products, found by name (entry-point group ``nlpsuite.suite``), so the app
+starts whatever products are installed without importing them by name."""
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+
+from shared.product import ClassifierSpec, SuitePart
+
+ENTRY_POINT_GROUP = "nlpsuite.suite"
+
+
+def load_parts() -> list[SuitePart]:
+    return [entry.load()() for entry in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name)]
+
+
+def classifier_specs(parts) -> list[ClassifierSpec]:
+    """Every classifier the installed products declare, in part order (names must be unique)."""
+    specs: list[ClassifierSpec] = []
+    for part in parts:
+        for spec in getattr(part, "classifiers", lambda: [])():
+            if any(s.name == spec.name for s in specs):
+                raise ValueError(f"two products declare the classifier {spec.name!r}")
+            specs.append(spec)
+    return specs

@@ -1,0 +1,82 @@
+"""The suite's one web app: a FastAPI application that mounts what each product contributes
+(``shared.product.web.WebPlugin``, entry-point group ``nlpsuite.web``), so the app never
+imports a product, and the home page lists exactly the products that are installed.
+"""
+from __future__ import annotations
+
+import html
+import sys
+from importlib.metadata import entry_points
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import FileResponse, HTMLResponse
+
+from shared.product import Service, http_ready
+from shared.product import web as product_web
+from shared.product.web import STYLESHEET, WebPlugin, render_page
+
+# uvicorn puts its --app-dir (default: the working directory) first on sys.path; point it where
+# the suite's packages are, so that nothing in the working directory can shadow them.
+PACKAGES = str(Path(__file__).resolve().parents[2])
+
+
+def web_service(host: str, port: int, *, logging_config=None, python: str = sys.executable) -> Service:
+    """The web app under uvicorn: the one place its command line is built (`nlpsuite run` and
+    every product's `serve`). It reads the effective config from ``$NLPSUITE_CONFIG``."""
+    command = [python, "-P", "-m", "uvicorn", "--factory", "shared.app.web:create_app", "--app-dir", PACKAGES,
+               "--host", host, "--port", str(port), "--log-level", "warning",
+               "--ws", "none"]  # rasa pins websockets 10: too old for uvicorn's websocket support
+    if logging_config:
+        command += ["--log-config", str(logging_config)]
+    return Service("web", command, port=port, port_key="suite.web_port", host=host,
+                   ready=http_ready(f"http://{host}:{port}/health"), ready_timeout_s=120)
+
+
+def load_plugins(config_path=None) -> list[WebPlugin]:
+    """Every installed product's web plugin, built for ``config_path``."""
+    plugins = []
+    for entry in sorted(entry_points(group="nlpsuite.web"), key=lambda e: e.name):
+        plugins.append(entry.load()(config_path))
+    return plugins
+
+
+def create_app(config_path=None, plugins: list[WebPlugin] | None = None, api_token: str | None = None) -> FastAPI:
+    """The app; write endpoints require ``api_token`` (default: the suite's, see shared.product.token)."""
+    app = FastAPI(title="nlpsuite")
+    if api_token is None:
+        from shared.product.token import suite_api_token
+
+        api_token = suite_api_token(config_path)
+    app.state.api_token = api_token
+    plugins = load_plugins(config_path) if plugins is None else plugins
+    for plugin in plugins:
+        app.include_router(plugin.router, prefix=plugin.prefix)
+    product_web.NAV.clear()
+    product_web.NAV.update({(p.nav or p.title): next(iter(p.pages.values())) for p in plugins if p.pages})
+
+    @app.get("/static/suite.css", include_in_schema=False)
+    def stylesheet() -> FileResponse:
+        return FileResponse(STYLESHEET, media_type="text/css")
+
+    @app.get("/health")
+    def health() -> dict:
+        parts = {p.name: (p.health() if p.health else {"status": "ok"}) for p in plugins}
+        ok = all(part.get("status") == "ok" for part in parts.values())
+        return {"status": "ok" if ok else "degraded", "products": parts}
+
+    @app.get("/", response_class=HTMLResponse)
+    def index() -> str:
+        e = html.escape
+        cards = "".join(
+            f"<div class='card'><h2>{e(p.title)}</h2><p class='muted'>{e(p.description)}</p><p>"
+            + " · ".join(f'<a href="{e(url)}">{e(text)}</a>' for text, url in p.pages.items())
+            + "</p></div>"
+            for p in plugins
+        )
+        body = ("<h1>nlpsuite</h1><p class='lead'>One small language model (MiniLM-L6), fine-tuned on this "
+                "machine, behind three products.</p>"
+                f"<div class='cards'>{cards or '<p>no product installed</p>'}</div>")
+        return render_page("home", body, active="/")
+
+    return app

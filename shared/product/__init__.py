@@ -1,0 +1,28 @@
+"""The contract between the app and the products, in the core: what a product declares (its
+classifiers, its servers, its web pages) and what the app hands it (``SuiteContext``).
+
+Products import these names from here and nothing from ``shared.app``; the app discovers the
+products by entry point and imports none of them by name (docs/architecture.md). The names
+load on first use, so a command that needs none of them (``nlpsuite --help``) pays nothing
+for FastAPI or httpx.
+"""
+from __future__ import annotations
+
+import importlib
+
+_HOMES = {
+    "PROFILE_NAMES": "classifiers", "ClassifierSpec": "classifiers",
+    "SuiteContext": "context", "SuitePart": "context",
+    "ServeRequest": "services", "Service": "services", "http_ready": "services", "smtp_ready": "services",
+    "SuiteSettings": "settings",
+    "WebPlugin": "web", "render_page": "web", "require_token": "web",
+}
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str):
+    if name not in _HOMES:
+        raise AttributeError(f"module 'shared.product' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"shared.product.{_HOMES[name]}"), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,71 @@
+"""What the app hands a product while it runs the suite, and what a product gives back.
+
+A product's suite part (entry-point group ``nlpsuite.suite``) gives four things, and may
+declare a fifth:
+
+- ``load_config(path)``: its section of nlpsuite.yml, validated (``nlpsuite config check``);
+- ``defaults(ctx)``: its config section under the suite (paths inside ``var/``, the models the
+  app prepared); the user's nlpsuite.yml and ``NLPSUITE__...`` variables still win;
+- ``prepare(ctx)``: build what its servers need (databases, indexes, trained models), skipping
+  what is already there, so a second run is quick;
+- ``services(ctx)``: the processes to start, each with a readiness check;
+- ``classifiers()``: the classifiers the app fine-tunes for it before ``prepare``
+  (``ClassifierSpec``).
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional, Protocol
+
+from shared.product.services import Service
+from shared.product.settings import SuiteSettings
+
+
+@dataclass
+class SuiteContext:
+    """The running suite as a product sees it: settings, folders, prepared models, the token."""
+
+    settings: SuiteSettings
+    var_dir: Path
+    config_file: Path
+    """The effective config every process reads (written by the runner into ``var_dir``)."""
+    models: dict[str, Path] = field(default_factory=dict)
+    """The prepared classifiers by task name (``ClassifierSpec.name``): their int8 folders."""
+    links: dict[str, str] = field(default_factory=dict)
+    """Extra lines for the summary the runner prints (label -> URL or path)."""
+    python: str = sys.executable
+    api_token: str = ""
+    """The suite's API token (shared.product.token); services get it as ``$<suite.token_env>``."""
+    logging_config: Optional[Path] = None
+    """A logging config file with the suite's log format (for `rasa run --logging-config-file`,
+    `uvicorn --log-config`), written by the app before it asks for services."""
+
+    def module_command(self, module: str, *args: str) -> list[str]:
+        """``python -P -m module args``: -P keeps the working directory off sys.path, so a folder
+        there named like a package (a ``recommender/`` model folder, say) cannot shadow it."""
+        return [self.python, "-P", "-m", module, *args]
+
+    def var(self, *parts: str) -> Path:
+        """A path under the suite's ``var/`` folder."""
+        return self.var_dir.joinpath(*parts)
+
+    @property
+    def web_url(self) -> str:
+        return f"http://{self.settings.host}:{self.settings.web_port}"
+
+
+class SuitePart(Protocol):
+    """A product's part in `nlpsuite run` (see the module docstring)."""
+
+    name: str
+    """Also the name of the product's section in nlpsuite.yml."""
+
+    def load_config(self, path=None): ...
+
+    def defaults(self, ctx: SuiteContext) -> dict: ...
+
+    def prepare(self, ctx: SuiteContext) -> None: ...
+
+    def services(self, ctx: SuiteContext) -> list[Service]: ...

@@ -1,0 +1,67 @@
+"""What a product needs to add pages and endpoints to the suite's one web app.
+
+Products register a plugin factory under the entry-point group ``nlpsuite.web``:
+``factory(config_path) -> WebPlugin``. The app (``shared.app.web``) builds the FastAPI
+application from whatever is installed. Pages share one look through ``render_page``; write
+endpoints depend on ``require_token``.
+"""
+from __future__ import annotations
+
+import hmac
+import html
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fastapi import HTTPException, Request
+
+logger = logging.getLogger(__name__)
+STYLESHEET = Path(__file__).resolve().parents[1] / "static" / "suite.css"
+# The header's links, set by the app from the installed products (link text -> path).
+NAV: dict[str, str] = {}
+
+
+def render_page(title: str, body: str, *, active: str = "", refresh_s: int | None = None) -> str:
+    """A page of the suite: the shared stylesheet, a header linking every product, ``body``.
+
+    ``active`` is the path of the header link to highlight; ``refresh_s`` makes the browser
+    reload the page every so many seconds (the dashboard follows the monitor by itself).
+    """
+    e = html.escape
+    links = "".join(f'<a href="{e(path)}"{" class=active" if path == active else ""}>{e(text)}</a>'
+                    for text, path in NAV.items())
+    refresh = f'<meta http-equiv="refresh" content="{int(refresh_s)}">' if refresh_s else ""
+    return ("<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+            "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+            f"{refresh}<title>{e(title)} · nlpsuite</title><link rel='stylesheet' href='/static/suite.css'></head>"
+            f"<body><header class='suite'><div class='bar'><a class='brand' href='/'>nlpsuite</a>"
+            f"<nav>{links}</nav></div></header><main>{body}</main>"
+            "<footer class='suite'>nlpsuite: one small language model, three products. "
+            "<a href='/health'>health</a></footer></body></html>")
+
+
+@dataclass
+class WebPlugin:
+    """What a product adds to the suite's web app: a router under ``prefix``, its pages for the
+    header and home page, and an optional health check."""
+
+    name: str
+    title: str
+    router: object  # fastapi.APIRouter
+    prefix: str = ""
+    pages: dict[str, str] = field(default_factory=dict)  # link text -> path
+    health: object = None  # optional callable returning a dict
+    description: str = ""
+    """One line for the home page: what a person does there."""
+    nav: str = ""
+    """The header link's text; default: ``title``."""
+
+
+def require_token(request: Request) -> None:
+    """FastAPI dependency of every write or admin endpoint: ``Authorization: Bearer <token>``
+    with the suite's API token (`nlpsuite token`), else 401 before anything is read or changed."""
+    expected = getattr(request.app.state, "api_token", None)
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if not expected or scheme.lower() != "bearer" or not hmac.compare_digest(given.strip(), expected):
+        raise HTTPException(401, "missing or wrong API token: send 'Authorization: Bearer <token>' "
+                                 "(`nlpsuite token` prints it)", headers={"WWW-Authenticate": "Bearer"})
