@@ -19,6 +19,7 @@ help:
 	@echo "make run          the main job on embedded defaults (see README.md)"
 	@echo "make test         set up, then run the whole test suite"
 	@echo "make test-fast    tests without the real-model integration test"
+	@echo "make lint         check the import layers (import-linter contracts in pyproject.toml)"
 	@echo "make bench-core   fine-tune mpnet-base teachers, distil them into MiniLM-L6 students on BANKING77"
 	@echo "                  and PhraseBank, write bench/results/core.json"
 	@echo "make bench-chatbot | bench-finsentiment | bench-recommender   the products' benchmarks"
@@ -58,11 +59,15 @@ $(TEACHERS): requirements/teachers.txt $(STAMP)
 run: setup
 	$(BIN)/nlpsuite run
 
-test: setup
+test: setup lint
 	$(BIN)/python -m pytest
 
-test-fast: setup
+test-fast: setup lint
 	$(BIN)/python -m pytest -m "not slow"
+
+# The layers (app above products above core), see docs/architecture.md and pyproject.toml.
+lint: setup
+	$(BIN)/lint-imports
 
 bench-core: setup teachers
 	$(BIN)/python -m bench.core --threads $(BENCH_THREADS)

@@ -209,10 +209,54 @@ def chatbot_section(data: dict) -> list[str]:
          if gain is not None else "Accuracy gain over DIET: not measured yet (the DIET part has not run)."),
         "",
     ]
+    served = data.get("make_run_model")
+    if served:
+        model = served.get("model") or {}
+        lines += [
+            f"The intent model `make run` serves (`python -m bench.chatbot --parts ours --model "
+            f"{model.get('folder', '?')}`: {model.get('labels', '?')} labels, {model.get('epochs', '?')} epochs, "
+            f"typo augmentation {model.get('typo_augmentation')}, spelling correction "
+            f"{'on' if model.get('spelling_correction') else 'off'}), same test texts, "
+            f"{served.get('threads', '?')} thread(s):",
+            "",
+            "| figure | value |", "|---|---|",
+            f"| accuracy | {_pct(served.get('accuracy'))} |",
+            f"| accuracy with typos | {_typo_cell(served)} |",
+            f"| `/model/parse` ms | {_ms(served.get('parse_ms'))} |",
+            f"| REST webhook round trip ms | {_ms(served.get('webhook_ms'))} |",
+            "",
+        ]
     return lines
 
 
-SECTIONS = {"core": core_section, "chatbot": chatbot_section,
+def security_section(data: dict) -> list[str]:
+    """Every route's answer without a token, and the mail-failure scenarios."""
+    endpoints, delivery = data.get("endpoints") or {}, data.get("delivery") or {}
+    lines = ["## security", "", "Command: `make bench-security` (`python -m bench.security`).", ""]
+    if endpoints:
+        violations = endpoints.get("violations") or []
+        lines += [f"{endpoints.get('routes')} routes; {endpoints.get('refused_without_token')} refuse a caller without "
+                  f"the token (and with a wrong one), {endpoints.get('public')} are public by design; "
+                  f"**{len(violations)} violations**{_mark(not violations)}.", "",
+                  "| service | method | route | no token | wrong token | public |", "|---|---|---|---|---|---|"]
+        for service, rows in (endpoints.get("services") or {}).items():
+            lines += [f"| {service} | {r['method']} | `{r['path']}` | {r['status']} | {r['wrong_token_status']} | "
+                      f"{'yes' if r['public'] else ''} |" for r in rows]
+        secrets = endpoints.get("secrets") or {}
+        lines += ["", "Token: file mode " + str(secrets.get("token_file_mode")) + "; in the effective config: "
+                  f"{secrets.get('token_in_effective_config')}; in the logs: {secrets.get('token_in_logs')}; "
+                  f"in the process list: {secrets.get('token_in_process_list')}.", ""]
+    if delivery:
+        lines += ["| mail scenario | mails accepted (in order) | alerts (kind: status, tries) | ok |", "|---|---|---|---|"]
+        for name, result in (delivery.get("scenarios") or {}).items():
+            alerts = ", ".join(f"{a['kind']}: {a['status']}, {a['tries']}" for a in result.get("alerts", []))
+            lines.append(f"| {name} | {' then '.join(result.get('order') or []) or 'none'} | {alerts} | "
+                         f"{_mark(result.get('ok')).strip() or result.get('ok')} |")
+        lines.append("")
+    return lines
+
+
+SECTIONS = {"core": core_section, "chatbot": chatbot_section, "security": security_section,
             **{n: generic_section(n) for n in ("finsentiment", "recommender", "load")}}
 
 

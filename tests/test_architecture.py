@@ -1,0 +1,59 @@
+"""The layers hold and are checked: import-linter's contracts (pyproject.toml) pass on the
+tree, fail on a tree with a forbidden import, and cover every package of the core."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+LINT = Path(sys.executable).parent / "lint-imports"
+PACKAGES = ("shared", "chatbot", "finsentiment", "recommender")
+
+
+def _contracts() -> list[dict]:
+    return tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
+
+
+def _lint(root: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([str(LINT), "--config", str(REPO / "pyproject.toml"), "--no-cache"], cwd=root,
+                          env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"}, capture_output=True, text=True)
+
+
+@pytest.fixture
+def tree(tmp_path) -> Path:
+    for name in PACKAGES:
+        shutil.copytree(REPO / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__", "static", "template"))
+    return tmp_path
+
+
+def test_every_core_package_is_under_the_core_contract():
+    core = set(next(c for c in _contracts() if c["name"].startswith("The core"))["source_modules"])
+    found = {f"shared.{p.stem if p.is_file() else p.name}" for p in (REPO / "shared").iterdir()
+             if (p.suffix == ".py" and p.stem != "__init__") or (p / "__init__.py").is_file()}
+    assert found - {"shared.app"} == core, "classify the new module: core (this contract) or app (shared/app)"
+
+
+def test_the_contracts_hold(tree):
+    result = _lint(tree)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "4 kept, 0 broken" in result.stdout
+
+
+@pytest.mark.parametrize("module, line, broken", [
+    ("shared/data/loading.py", "import shared.app.cli", "The core imports neither the app nor any product"),
+    ("shared/training/args.py", "import chatbot.intents", "The core imports neither the app nor any product"),
+    ("recommender/scorer.py", "import shared.app.runner", "Products use the core, never the app"),
+    ("finsentiment/alerts.py", "import recommender.model", "Products do not import each other"),
+    ("shared/app/runner.py", "import finsentiment.monitor", "The app finds products by entry point"),
+])
+def test_a_forbidden_import_breaks_its_contract(tree, module, line, broken):
+    path = tree / module
+    path.write_text(path.read_text() + f"\n{line}  # a layering mistake\n")
+    result = _lint(tree)
+    assert result.returncode != 0
+    assert f"{broken}" in result.stdout and "BROKEN" in result.stdout, result.stdout
