@@ -80,22 +80,18 @@ class CoreIntentClassifier(GraphComponent, IntentClassifier):
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
+        from chatbot.settings import COMPONENT_DEFAULTS
+        from shared.training.args import FineTuneArgs
+
         return {
             "model": None,  # an already fine-tuned model folder: skip training, export it
-            "base": "minilm-l6",  # registered encoder name or local Hugging Face folder
-            "epochs": 5.0,
-            "learning_rate": 1e-4,
-            "batch_size": 32,
-            "max_length": 64,
-            "patience": 2,
-            "seed": 42,
+            # every fine-tuning hyperparameter, by its FineTuneArgs name (declared there once)
+            **FineTuneArgs.defaults(**COMPONENT_DEFAULTS),
             "threads": None,  # intra-op threads for training and serving; None: all cores
             "backend": "onnx",  # "onnx" (int8 by default) or "torch"
             "int8": True,
-            "validation_size": 0.1,
             "wrong_cost": 1.0,  # see chatbot.threshold
             "ranking_length": 10,
-            "progress": False,
         }
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
@@ -145,11 +141,7 @@ class CoreIntentClassifier(GraphComponent, IntentClassifier):
         from shared.training import FineTuneArgs, finetune
 
         cfg = self.component_config
-        args = FineTuneArgs(
-            base=str(cfg["base"]), epochs=float(cfg["epochs"]), learning_rate=float(cfg["learning_rate"]),
-            batch_size=int(cfg["batch_size"]), max_length=int(cfg["max_length"]), threads=cfg["threads"],
-            seed=int(cfg["seed"]), early_stopping_patience=int(cfg["patience"]), progress=bool(cfg["progress"]),
-        )
+        args = FineTuneArgs.from_mapping(cfg)
         with tempfile.TemporaryDirectory(prefix="nlpsuite-intent-") as tmp:
             trained = Path(tmp) / "trained"
             logger.info("fine-tuning %s on %d examples of %d intents", args.base, len(train), len(set(train.labels)))

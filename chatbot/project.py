@@ -156,9 +156,7 @@ def form_rules(faq_intents: Iterable[str]) -> list[dict]:
 
 def config_yaml(settings: ChatbotSettings) -> dict:
     c = settings.classifier
-    classifier = {"name": "chatbot.components.CoreIntentClassifier", "base": c.base, "epochs": c.epochs,
-                  "learning_rate": c.learning_rate, "batch_size": c.batch_size, "max_length": c.max_length,
-                  "patience": c.patience,
+    classifier = {"name": "chatbot.components.CoreIntentClassifier", **c.hyperparameters(),
                   "threads": c.threads, "backend": c.backend}
     if c.model:
         classifier["model"] = str(Path(c.model).resolve())

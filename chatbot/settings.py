@@ -8,24 +8,52 @@ from __future__ import annotations
 
 from typing import Optional, Union
 
+from pydantic import root_validator
+
 from shared.config import StrictModel, load_section
 
 
+# The component's own training defaults where they differ from FineTuneArgs' (a higher learning
+# rate suits the few examples per intent of a Rasa project; no progress bars inside rasa train).
+COMPONENT_DEFAULTS = {"learning_rate": 1e-4, "progress": False}
+
+
 class ClassifierSettings(StrictModel):
-    """Options of the Rasa component ``chatbot.components.CoreIntentClassifier``."""
+    """Options of the Rasa component ``chatbot.components.CoreIntentClassifier``.
+
+    Besides the keys below, any fine-tuning hyperparameter of ``shared.training.FineTuneArgs``
+    may be given by its name (``epochs``, ``learning_rate``, ``early_stopping_patience``, ...):
+    it is declared there once, with its help text, and passed through to the component.
+    """
 
     model: Optional[str] = None
     """An already fine-tuned model folder (e.g. bench/work/banking77): no training, just export."""
-    base: str = "minilm-l6"
-    epochs: float = 5.0
-    learning_rate: float = 1e-4
-    batch_size: int = 32
-    max_length: int = 64
-    patience: int = 2
-    """Evaluations without a validation macro-F1 gain before training stops."""
     threads: Optional[int] = None
     backend: str = "onnx"
     target_precision: float = 0.9
+
+    class Config:
+        extra = "allow"  # checked below: only FineTuneArgs' names
+
+    @root_validator(pre=True)
+    def _only_hyperparameters(cls, values):  # noqa: N805 (pydantic validator)
+        from shared.training.args import FineTuneArgs
+
+        if "patience" in values:  # its name before the options were derived from FineTuneArgs
+            values = {**values, "early_stopping_patience": values["patience"]}
+            del values["patience"]
+        unknown = sorted(set(values) - set(cls.__fields__) - set(FineTuneArgs.names()))
+        if unknown:
+            raise ValueError(f"unknown key(s) {', '.join(unknown)}: neither a classifier option nor a "
+                             "fine-tuning hyperparameter (shared.training.FineTuneArgs)")
+        return values
+
+    def hyperparameters(self) -> dict:
+        """The fine-tuning hyperparameters given here, on top of the component's defaults."""
+        from shared.training.args import FineTuneArgs
+
+        given = {k: v for k, v in self.dict().items() if k in FineTuneArgs.names()}
+        return {**COMPONENT_DEFAULTS, **given}
 
 
 class ChatbotSettings(StrictModel):

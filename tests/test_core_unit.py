@@ -343,7 +343,7 @@ def test_manifest_labels_sorted_and_hyperparameters_recorded(tiny_model, tiny_ba
 
 
 def test_data_hash_identifies_the_training_data(tiny_data):
-    from shared.training.finetune import data_sha256
+    from shared.training.pipeline import data_sha256
 
     data = load_labelled(tiny_data.train)
     same = LabelledTexts(list(data.texts), list(data.labels))

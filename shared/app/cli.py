@@ -36,20 +36,13 @@ def _load(path: str, options, known_labels=None):
 
 
 def cmd_finetune(options) -> int:
-    from shared.training import FineTuneArgs, finetune
+    from shared.training import finetune
+    from shared.training.args import from_cli_options
 
     train = _load(options.data, options)
     validation = _load(options.validation, options, known_labels=train.label_names) if options.validation else None
     test = _load(options.test, options, known_labels=train.label_names) if options.test else None
-    args = FineTuneArgs(
-        base=options.base, head=options.head, epochs=options.epochs, learning_rate=options.lr,
-        batch_size=options.batch_size, max_length=options.max_length, threads=options.threads,
-        seed=options.seed, class_weights=options.class_weights, warmup_ratio=options.warmup,
-        weight_decay=options.weight_decay, early_stopping_patience=options.patience,
-        max_steps=options.max_steps, progress=not options.no_progress,
-        teacher=options.teacher, distill_alpha=options.distill_alpha,
-        distill_temperature=options.distill_temperature,
-    )
+    args = from_cli_options(options)
     result = finetune(train, args, options.out, validation=validation, test=test)
     summary = {k: result.metrics[k] for k in ("evaluated_on", "accuracy", "macro_f1", "ece")}
     print(json.dumps({"model": str(result.output_dir), **summary, "train_seconds": round(result.train_seconds, 1)}))
@@ -113,30 +106,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    from shared.training.args import add_cli_options
+
     p = sub.add_parser("finetune", help="fine-tune a classifier on a labelled CSV/JSONL/Rasa YAML file")
     p.add_argument("--data", required=True, help="training file (.csv, .jsonl or Rasa NLU .yml)")
     p.add_argument("--validation", help="validation file; default: 10%% held out from --data")
     p.add_argument("--test", help="test file; metrics.json reports on it when given")
     _add_data_options(p)
-    p.add_argument("--base", default="minilm-l6", help="registered model name or local HF folder; default: minilm-l6")
-    p.add_argument("--head", default="sequence-classification")
     p.add_argument("--out", required=True, help="output model folder")
-    p.add_argument("--epochs", type=float, default=5.0)
-    p.add_argument("--lr", type=float, default=5e-5)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--max-length", type=int, default=64)
-    p.add_argument("--warmup", type=float, default=0.1, help="warm-up share of the steps")
-    p.add_argument("--weight-decay", type=float, default=0.01)
-    p.add_argument("--patience", type=int, default=2, help="early-stopping patience in evaluations")
-    p.add_argument("--max-steps", type=int, default=-1)
-    p.add_argument("--class-weights", action="store_true", help="inverse-frequency class weights")
-    p.add_argument("--teacher", help="fine-tuned model folder to distil from (same labels, any base)")
-    p.add_argument("--distill-alpha", type=float, default=0.5,
-                   help="weight of the hard labels when distilling; the rest matches the teacher")
-    p.add_argument("--distill-temperature", type=float, default=2.0, help="softmax temperature of the soft targets")
-    p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--no-progress", action="store_true")
+    add_cli_options(p)
     p.set_defaults(func=cmd_finetune)
 
     p = sub.add_parser("evaluate", help="metrics of a model folder on a labelled file")

@@ -1,6 +1,20 @@
-"""Fine-tuning: documented arguments, a Trainer subclass, and the end-to-end ``finetune``."""
-from shared.training.args import FineTuneArgs
-from shared.training.finetune import FineTuneResult, finetune
-from shared.training.trainer import ClassificationTrainer
+"""Fine-tuning: documented arguments, a Trainer subclass, and the end-to-end ``finetune``.
 
-__all__ = ["FineTuneArgs", "FineTuneResult", "finetune", "ClassificationTrainer"]
+The names load on first use: ``FineTuneArgs`` alone (the CLI's options, the products'
+profiles) costs no torch or transformers import.
+"""
+from __future__ import annotations
+
+import importlib
+
+_HOMES = {"FineTuneArgs": "args", "FineTuneResult": "pipeline", "finetune": "pipeline",
+          "ClassificationTrainer": "trainer"}
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str):
+    if name not in _HOMES:
+        raise AttributeError(f"module 'shared.training' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"shared.training.{_HOMES[name]}"), name)
+    globals()[name] = value
+    return value

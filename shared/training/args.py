@@ -1,7 +1,20 @@
-"""Fine-tuning hyperparameters as one documented dataclass (the SetFit way)."""
+"""Fine-tuning hyperparameters as one documented dataclass, declared once.
+
+Each field carries its help text in ``field(metadata=...)`` (as sentence-transformers'
+training arguments do). The ``nlpsuite finetune`` options (``add_cli_options``), the Rasa
+component's config (``FineTuneArgs.from_mapping``) and the products' profiles all derive from
+it, so a new argument is added here and nowhere else.
+"""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import argparse
+from dataclasses import MISSING, asdict, dataclass, field, fields
+from typing import Any, Iterable, Mapping
+
+
+def _arg(default: Any, help: str, *, flags: tuple[str, ...] = (), cli: bool = True):
+    """A field with its help text; ``flags``: the CLI spellings (default ``--field-name``)."""
+    return field(default=default, metadata={"help": help, "flags": flags, "cli": cli})
 
 
 @dataclass
@@ -9,57 +22,113 @@ class FineTuneArgs:
     """Everything that decides how a classifier is fine-tuned.
 
     Defaults suit MiniLM-L6 on short texts on a 2-core CPU; the benchmark profiles in
-    ``bench/core.py`` record the values behind each published figure.
+    ``bench/core.py`` record the values behind each published figure. Each field's help text
+    is in its metadata (``FineTuneArgs.help(name)``, ``nlpsuite finetune --help``).
     """
 
-    base: str = "minilm-l6"
-    """Registered model name (``nlpsuite models``) or a local Hugging Face folder."""
-    head: str = "sequence-classification"
-    """Task head name (see ``shared.models.heads``)."""
-    epochs: float = 5.0
-    """Upper bound on passes over the training data; early stopping may end sooner."""
-    learning_rate: float = 5e-5
-    """Peak AdamW learning rate, reached after warm-up, then decayed linearly."""
-    batch_size: int = 32
-    eval_batch_size: int = 128
-    warmup_ratio: float = 0.1
-    weight_decay: float = 0.01
-    max_length: int = 64
-    """Longer inputs are truncated; batches are padded only to their longest text."""
-    class_weights: bool = False
-    """Weight the loss by inverse class frequency (for skewed labels such as sentiment)."""
-    label_smoothing: float = 0.0
-    typo_augmentation: float = 0.0
-    """Share of the training examples added once more with seeded typos (swapped, dropped,
-    doubled letters, neighbouring keys), so misspelt messages are still understood; validation
-    and test data stay as they are. 0 adds none."""
-    spelling_correction: bool = False
-    """Save the training vocabulary in the model folder, so the served model maps a message's
-    unknown words to the nearest training word one edit away before classifying it
-    (``shared.data.spelling``). Complements ``typo_augmentation``: augmentation teaches the
-    model misspelt word pieces, correction removes most misspellings before it sees them."""
-    teacher: str | None = None
-    """A fine-tuned model folder (any base, same labels) to distil from; None trains on the
-    labels alone. Its logits on the training texts become soft targets (see ``distillation``)."""
-    distill_alpha: float = 0.5
-    """Weight of the hard-label cross-entropy; the rest goes to matching the teacher."""
-    distill_temperature: float = 2.0
-    """Softmax temperature of the soft targets: higher shows more of the teacher's runner-ups."""
-    seed: int = 42
-    threads: int | None = None
-    """torch intra-op threads; None keeps torch's default (all cores)."""
-    early_stopping_patience: int = 2
-    """Evaluations without a validation macro-F1 gain before training stops."""
-    validation_size: float = 0.1
-    """Share of the training data held out for early stopping and calibration when no
-    validation file is given."""
-    max_steps: int = -1
-    """Stop after this many optimiser steps (overrides epochs when > 0)."""
-    eval_steps: int | None = None
-    """Evaluate every N steps instead of every epoch."""
-    logging_steps: int = 20
-    progress: bool = True
-    """Show tqdm progress bars."""
+    base: str = _arg("minilm-l6", "registered model name (`nlpsuite models`) or a local Hugging Face folder")
+    head: str = _arg("sequence-classification", "task head name (see shared.models.heads)")
+    epochs: float = _arg(5.0, "upper bound on passes over the training data; early stopping may end sooner")
+    learning_rate: float = _arg(5e-5, "peak AdamW learning rate, reached after warm-up, then decayed linearly",
+                                flags=("--lr", "--learning-rate"))
+    batch_size: int = _arg(32, "training batch size")
+    eval_batch_size: int = _arg(128, "batch size for evaluation and prediction")
+    warmup_ratio: float = _arg(0.1, "share of the optimiser steps spent warming up the learning rate",
+                               flags=("--warmup", "--warmup-ratio"))
+    weight_decay: float = _arg(0.01, "AdamW weight decay")
+    max_length: int = _arg(64, "longer inputs are truncated (in tokens); batches are padded only to their longest text")
+    class_weights: bool = _arg(False, "weight the loss by inverse class frequency (for skewed labels such as sentiment)")
+    label_smoothing: float = _arg(0.0, "label smoothing of the cross-entropy (0: none)")
+    typo_augmentation: float = _arg(
+        0.0, "share of the training examples added once more with seeded typos (swapped, dropped, doubled "
+             "letters, neighbouring keys), so misspelt messages are still understood; validation and test "
+             "data stay as they are; 0 adds none")
+    spelling_correction: bool = _arg(
+        False, "save the training vocabulary in the model folder, so the served model maps a message's unknown "
+               "words to the nearest training word one edit away before classifying it (shared.data.spelling); "
+               "complements typo augmentation")
+    teacher: str | None = _arg(
+        None, "a fine-tuned model folder (any base, same labels) to distil from; its logits on the training "
+              "texts become soft targets (shared.training.distillation); none: the labels alone")
+    distill_alpha: float = _arg(0.5, "weight of the hard-label cross-entropy when distilling; the rest matches the teacher")
+    distill_temperature: float = _arg(2.0, "softmax temperature of the soft targets: higher shows more of the "
+                                           "teacher's runner-ups")
+    seed: int = _arg(42, "seed of every random choice (splits, augmentation, initialisation, data order)")
+    threads: int | None = _arg(None, "torch intra-op threads; none keeps torch's default (all cores)")
+    early_stopping_patience: int = _arg(2, "evaluations without a validation macro-F1 gain before training stops",
+                                        flags=("--patience", "--early-stopping-patience"))
+    validation_size: float = _arg(0.1, "share of the training data held out for early stopping and calibration "
+                                       "when no validation file is given")
+    max_steps: int = _arg(-1, "stop after this many optimiser steps (overrides epochs when > 0)")
+    eval_steps: int | None = _arg(None, "evaluate every N steps instead of every epoch")
+    logging_steps: int = _arg(20, "log the training loss every N steps")
+    progress: bool = _arg(True, "show tqdm progress bars", flags=("--no-progress",))
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def names(cls) -> list[str]:
+        """Every hyperparameter's name, in declaration order."""
+        return [f.name for f in fields(cls)]
+
+    @classmethod
+    def help(cls, name: str) -> str:
+        return next(f.metadata["help"] for f in fields(cls) if f.name == name)
+
+    @classmethod
+    def defaults(cls, **overrides) -> dict:
+        """Name -> default value, with ``overrides`` (for configs that start from other defaults)."""
+        values = {f.name: f.default for f in fields(cls) if f.default is not MISSING}
+        unknown = set(overrides) - set(values)
+        if unknown:
+            raise TypeError(f"not fine-tuning arguments: {', '.join(sorted(unknown))}")
+        return values | overrides
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any], **overrides) -> "FineTuneArgs":
+        """The arguments named in ``values`` (a config section that may hold other keys too),
+        converted to each field's type, then ``overrides``."""
+        chosen = {}
+        for f in fields(cls):
+            if f.name in values and values[f.name] is not None:
+                chosen[f.name] = _convert(f.type, values[f.name])
+        return cls(**(chosen | overrides))
+
+
+_TYPES = {"str": str, "int": int, "float": float, "bool": bool}
+
+
+def _scalar_type(annotation: str):
+    return _TYPES[annotation.replace(" | None", "").strip()]
+
+
+def _convert(annotation: str, value: Any) -> Any:
+    kind = _scalar_type(annotation)
+    return bool(value) if kind is bool else kind(value)
+
+
+def add_cli_options(parser: argparse.ArgumentParser, *, exclude: Iterable[str] = ()) -> None:
+    """One option per field of ``FineTuneArgs`` (its help text and default shown); a boolean
+    that defaults to False is a switch, one that defaults to True a ``--no-...`` switch."""
+    skip = set(exclude)
+    group = parser.add_argument_group("fine-tuning hyperparameters (shared.training.FineTuneArgs)")
+    for f in fields(FineTuneArgs):
+        if f.name in skip or not f.metadata.get("cli", True):
+            continue
+        flags = f.metadata.get("flags") or (f"--{f.name.replace('_', '-')}",)
+        help_text = f.metadata["help"].replace("%", "%%")
+        kind = _scalar_type(f.type)
+        if kind is bool:
+            action = "store_false" if f.default else "store_true"
+            group.add_argument(*flags, dest=f.name, action=action, default=f.default, help=help_text)
+        else:
+            shown = "none" if f.default is None else f.default
+            group.add_argument(*flags, dest=f.name, type=kind, default=f.default, metavar=f.name.upper(),
+                               help=f"{help_text} (default: {shown})")
+
+
+def from_cli_options(options: argparse.Namespace, **overrides) -> FineTuneArgs:
+    """The ``FineTuneArgs`` that ``add_cli_options`` options parsed into."""
+    values = {name: getattr(options, name) for name in FineTuneArgs.names() if hasattr(options, name)}
+    return FineTuneArgs(**(values | overrides))

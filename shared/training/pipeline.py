@@ -2,6 +2,8 @@
 
 One call goes from labelled data to a deployable folder: the model and tokenizer, a manifest
 with the labels and the calibration temperature, metrics.json, plots and a model card.
+``finetune`` is five named steps, each a function here: prepare the data, build the Trainer,
+train, evaluate and calibrate, save.
 """
 from __future__ import annotations
 
@@ -42,6 +44,8 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class FineTuneResult:
+    """What a fine-tuning produced: the folder, its metrics and how long training took."""
+
     output_dir: Path
     metrics: dict
     validation_metrics: dict
@@ -51,6 +55,7 @@ class FineTuneResult:
 
 
 def data_sha256(data: LabelledTexts) -> str:
+    """A digest of the texts and labels, recorded in the manifest: which data made a model."""
     digest = hashlib.sha256()
     for text, label in zip(data.texts, data.labels):
         joined = text if isinstance(text, str) else "\t".join(text)
@@ -101,27 +106,22 @@ def _check_labels(data: LabelledTexts, known: list[str], what: str) -> None:
         )
 
 
-def finetune(
-    train: LabelledTexts,
-    args: FineTuneArgs,
-    output_dir: str | Path,
-    *,
-    validation: LabelledTexts | None = None,
-    test: LabelledTexts | None = None,
-) -> FineTuneResult:
-    """Train with early stopping on validation macro-F1, calibrate, evaluate, save.
+@dataclass
+class _Prepared:
+    """The data a fine-tuning trains and is judged on, after every preparation step."""
 
-    Without ``validation``, ``args.validation_size`` of ``train`` is held out (stratified).
-    Metrics in metrics.json are on ``test`` when given, else on the validation set.
-    With ``args.teacher``, the loss also pulls the model towards that fine-tuned folder's
-    calibrated predictions on ``train`` (``shared.training.distillation``).
-    """
-    output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    set_seed(args.seed)
+    train: LabelledTexts
+    validation: LabelledTexts
+    test: LabelledTexts | None
+    labels: list[str]
+    duplicates_dropped: int
+    spelling: SpellingCorrector | None
 
+
+def prepare_data(train: LabelledTexts, args: FineTuneArgs, validation: LabelledTexts | None = None,
+                 test: LabelledTexts | None = None) -> _Prepared:
+    """Step 1: drop exact duplicates, hold out validation data when none is given, record the
+    clean vocabulary for spelling correction, add typo copies, check every label is known."""
     train, dropped = drop_duplicates(train)
     if dropped:
         logger.info("dropped %d exact duplicate examples from %s", dropped, train.source)
@@ -135,21 +135,12 @@ def finetune(
     _check_labels(validation, labels, "validation")
     if test is not None:
         _check_labels(test, labels, "test")
-    label_ids = {label: i for i, label in enumerate(labels)}
+    return _Prepared(train, validation, test, labels, dropped, spelling)
 
-    head = get_head(args.head)
-    base_path = resolve_model(args.base)
-    tokenizer = AutoTokenizer.from_pretrained(base_path, local_files_only=True)
-    model = head.build(base_path, labels)
-    encode = lambda d: _Encoded(tokenizer, d, label_ids, args.max_length, head.text_pairs)  # noqa: E731
-    train_set, validation_set = encode(train), encode(validation)
-    if args.teacher:
-        texts = [_as_pair(t) for t in train.texts] if head.text_pairs else list(train.texts)
-        train_set.teacher_logits = teacher_logits(args.teacher, texts, labels, threads=args.threads)
 
-    checkpoints = output_dir / "checkpoints"
+def _training_arguments(args: FineTuneArgs, checkpoints: Path) -> TrainingArguments:
     per_epoch = args.eval_steps is None
-    training_args = TrainingArguments(
+    return TrainingArguments(
         output_dir=str(checkpoints),
         num_train_epochs=args.epochs,
         max_steps=args.max_steps,
@@ -181,82 +172,138 @@ def finetune(
         # loss sees it, since the model's forward() does not take it.
         remove_unused_columns=False,
     )
+
+
+def build_trainer(data: _Prepared, args: FineTuneArgs, checkpoints: Path):
+    """Step 2: the tokenizer, the model with its head, the encoded data (with the teacher's
+    logits when distilling) and the Trainer with early stopping on validation macro-F1.
+    Returns (trainer, tokenizer, encode) where ``encode`` turns more data into a dataset."""
+    head = get_head(args.head)
+    base_path = resolve_model(args.base)
+    tokenizer = AutoTokenizer.from_pretrained(base_path, local_files_only=True)
+    model = head.build(base_path, data.labels)
+    label_ids = {label: i for i, label in enumerate(data.labels)}
+    encode = lambda d: _Encoded(tokenizer, d, label_ids, args.max_length, head.text_pairs)  # noqa: E731
+    train_set, validation_set = encode(data.train), encode(data.validation)
+    if args.teacher:
+        texts = [_as_pair(t) for t in data.train.texts] if head.text_pairs else list(data.train.texts)
+        train_set.teacher_logits = teacher_logits(args.teacher, texts, data.labels, threads=args.threads)
     trainer = ClassificationTrainer(
         model=model,
-        args=training_args,
+        args=_training_arguments(args, checkpoints),
         train_dataset=train_set,
         eval_dataset=validation_set,
         data_collator=DataCollatorWithPadding(tokenizer),
         compute_metrics=macro_f1_metrics,
         callbacks=[EarlyStoppingCallback(early_stopping_patience=args.early_stopping_patience)],
-        class_weights=inverse_frequency_weights(train_set.labels, len(labels)) if args.class_weights else None,
+        class_weights=inverse_frequency_weights(train_set.labels, len(data.labels)) if args.class_weights else None,
         label_smoothing=args.label_smoothing,
         distill_alpha=args.distill_alpha,  # used only when batches carry teacher logits
         distill_temperature=args.distill_temperature,
     )
+    return trainer, tokenizer, encode
+
+
+def train_model(trainer) -> tuple[float, float]:
+    """Step 3: train (the best checkpoint is loaded at the end); (seconds, examples per second)."""
     started = time.perf_counter()
     # The Trainer prints its logs to stdout (PrinterCallback, tqdm.write); stdout belongs to the
     # caller (the CLI's JSON lines), so training talks on stderr like every progress bar.
     with contextlib.redirect_stdout(sys.stderr):
-        train_output = trainer.train()
-    train_seconds = time.perf_counter() - started
-    examples_per_s = float(train_output.metrics.get("train_samples_per_second", 0.0))
+        output = trainer.train()
+    return time.perf_counter() - started, float(output.metrics.get("train_samples_per_second", 0.0))
 
+
+def evaluate_and_calibrate(trainer, encode, data: _Prepared, plot_dir: Path) -> tuple[dict, dict, float]:
+    """Step 4: fit the temperature on validation logits, then metrics and plots on the test
+    data (or on validation when there is no test data). (metrics, validation metrics, temperature)."""
     # With group_by_length the Trainer also reorders evaluation batches, so logits are
     # paired with the label_ids it returns, never with the dataset's own order.
-    validation_out = trainer.predict(validation_set)
+    validation_out = trainer.predict(trainer.eval_dataset)
     temperature = fit_temperature(validation_out.predictions, validation_out.label_ids)
-    plot_dir = output_dir / PLOTS
     validation_metrics = evaluate_logits(
-        validation_out.predictions, validation_out.label_ids, labels, temperature=temperature,
-        plot_dir=None if test is not None else plot_dir, name="validation",
+        validation_out.predictions, validation_out.label_ids, data.labels, temperature=temperature,
+        plot_dir=None if data.test is not None else plot_dir, name="validation",
     )
-    if test is not None:
-        test_out = trainer.predict(encode(test))
-        metrics = evaluate_logits(
-            test_out.predictions, test_out.label_ids, labels,
-            temperature=temperature, plot_dir=plot_dir, name="test",
-        )
+    if data.test is not None:
+        test_out = trainer.predict(encode(data.test))
+        metrics = evaluate_logits(test_out.predictions, test_out.label_ids, data.labels,
+                                  temperature=temperature, plot_dir=plot_dir, name="test")
         metrics["evaluated_on"] = "test"
     else:
         metrics = dict(validation_metrics)
         metrics["evaluated_on"] = "validation"
     plot_training_curves(trainer.state.log_history, plot_dir / "training_curves.png")
+    return metrics, validation_metrics, temperature
+
+
+def save_folder(output_dir: Path, trainer, tokenizer, data: _Prepared, args: FineTuneArgs, temperature: float,
+                metrics: dict, validation_metrics: dict, train_seconds: float, examples_per_s: float) -> dict:
+    """Step 5: the model, tokenizer, manifest (labels, temperature, spelling vocabulary,
+    hyperparameters), metrics.json and the model card; checkpoints removed. The full metrics."""
+    import json
 
     trainer.save_model(str(output_dir))
     tokenizer.save_pretrained(str(output_dir))
-    shutil.rmtree(checkpoints, ignore_errors=True)
+    shutil.rmtree(output_dir / "checkpoints", ignore_errors=True)
     (output_dir / "training_args.bin").unlink(missing_ok=True)  # a pickle; the manifest records the arguments
     hyperparameters = args.to_dict() | {
-        "train_examples": len(train),
-        "validation_examples": len(validation),
-        "duplicates_dropped": dropped,
+        "train_examples": len(data.train),
+        "validation_examples": len(data.validation),
+        "duplicates_dropped": data.duplicates_dropped,
         "epochs_run": round(float(trainer.state.epoch or 0), 2),
         "best_checkpoint_step": _step_of(trainer.state.best_model_checkpoint),
     }
     info = ModelInfo(
-        labels=labels,
+        labels=data.labels,
         head=args.head,
         base_model=str(args.base),
         max_length=args.max_length,
         temperature=temperature,
-        data_sha256=data_sha256(train),
+        data_sha256=data_sha256(data.train),
         hyperparameters=hyperparameters,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        spelling_file=spelling.save(output_dir).name if spelling else None,
+        spelling_file=data.spelling.save(output_dir).name if data.spelling else None,
     )
     info.save(output_dir)
-    metrics |= {
+    metrics = metrics | {
         "validation": {k: validation_metrics[k] for k in ("accuracy", "macro_f1", "ece", "n_examples")},
         "train_seconds": round(train_seconds, 2),
         "train_examples_per_s": round(examples_per_s, 2),
         "threads": torch.get_num_threads(),
         "log_history": trainer.state.log_history,
     }
-    import json
-
     (output_dir / METRICS).write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
     write_model_card(output_dir, info, metrics)
+    return metrics
+
+
+def finetune(
+    train: LabelledTexts,
+    args: FineTuneArgs,
+    output_dir: str | Path,
+    *,
+    validation: LabelledTexts | None = None,
+    test: LabelledTexts | None = None,
+) -> FineTuneResult:
+    """Train with early stopping on validation macro-F1, calibrate, evaluate, save.
+
+    Without ``validation``, ``args.validation_size`` of ``train`` is held out (stratified).
+    Metrics in metrics.json are on ``test`` when given, else on the validation set.
+    With ``args.teacher``, the loss also pulls the model towards that fine-tuned folder's
+    calibrated predictions on ``train`` (``shared.training.distillation``).
+    """
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    set_seed(args.seed)
+    data = prepare_data(train, args, validation, test)
+    trainer, tokenizer, encode = build_trainer(data, args, output_dir / "checkpoints")
+    train_seconds, examples_per_s = train_model(trainer)
+    metrics, validation_metrics, temperature = evaluate_and_calibrate(trainer, encode, data, output_dir / PLOTS)
+    metrics = save_folder(output_dir, trainer, tokenizer, data, args, temperature, metrics, validation_metrics,
+                          train_seconds, examples_per_s)
     logger.info("saved %s: %s accuracy %.4f, macro-F1 %.4f", output_dir, metrics["evaluated_on"],
                 metrics["accuracy"], metrics["macro_f1"])
     return FineTuneResult(output_dir, metrics, validation_metrics, train_seconds, examples_per_s, temperature)
