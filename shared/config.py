@@ -33,6 +33,7 @@ class ConfigError(NlpSuiteError, ValueError):
 
 
 def config_path(path: str | os.PathLike | None = None) -> Path | None:
+    """The config file to read: ``path``, else ``$NLPSUITE_CONFIG``, else ./nlpsuite.yml (None when none exists)."""
     if path:
         return Path(path)
     if os.environ.get("NLPSUITE_CONFIG"):

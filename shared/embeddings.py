@@ -30,6 +30,7 @@ class Embedder:
 
     @property
     def dimension(self) -> int:
+        """Length of each vector: what a FAISS index built on them must be created with."""
         return int(self.model.get_sentence_embedding_dimension())
 
     def encode(self, texts: list[str], *, batch_size: int = 64, progress: bool = False) -> np.ndarray:

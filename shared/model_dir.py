@@ -24,6 +24,8 @@ class ModelFolderError(NlpSuiteError, FileNotFoundError):
 
 @dataclass
 class ModelInfo:
+    """The manifest ``nlpsuite.json``: what a consumer must know to use a folder exactly as it was trained."""
+
     labels: list[str]
     head: str = "sequence-classification"
     base_model: str = ""
@@ -39,12 +41,14 @@ class ModelInfo:
     format_version: int = 1
 
     def save(self, folder: str | Path) -> Path:
+        """Write the manifest into ``folder``; its path."""
         path = Path(folder) / MANIFEST
         path.write_text(json.dumps(asdict(self), indent=2, sort_keys=True) + "\n", encoding="utf-8")
         return path
 
     @classmethod
     def load(cls, folder: str | Path) -> "ModelInfo":
+        """Read ``folder``'s manifest; a missing or broken one is a ModelFolderError that says how to make one."""
         path = Path(folder) / MANIFEST
         if not path.is_file():
             raise ModelFolderError(

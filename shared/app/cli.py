@@ -11,11 +11,11 @@ import argparse
 import json
 import logging
 import sys
-from importlib.metadata import entry_points
 from pathlib import Path
 
 import shared  # noqa: F401  (offline, torch-only environment before any HF import)
 from shared.errors import NlpSuiteError
+from shared.registry import PRODUCT_COMMANDS
 
 logger = logging.getLogger("nlpsuite")
 
@@ -152,8 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("token", help="print the API token the suite's write and admin endpoints require")
     p.add_argument("--config", help="suite config file (default: $NLPSUITE_CONFIG or ./nlpsuite.yml)")
     p.set_defaults(func=cmd_token)
-    for entry in entry_points(group="nlpsuite.commands"):
-        entry.load()(sub)
+    for _, register in PRODUCT_COMMANDS.items():
+        register(sub)
     return parser
 
 

@@ -2,15 +2,14 @@
 starts whatever products are installed without importing them by name."""
 from __future__ import annotations
 
-from importlib.metadata import entry_points
-
 from shared.product import ClassifierSpec, SuitePart
+from shared.registry import PRODUCT_PARTS
 
-ENTRY_POINT_GROUP = "nlpsuite.suite"
+ENTRY_POINT_GROUP = PRODUCT_PARTS.entry_point_group
 
 
 def load_parts() -> list[SuitePart]:
-    return [entry.load()() for entry in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name)]
+    return [make() for _, make in PRODUCT_PARTS.items()]
 
 
 def classifier_specs(parts) -> list[ClassifierSpec]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import html
 import sys
-from importlib.metadata import entry_points
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -15,6 +14,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 from shared.product import Service, http_ready
 from shared.product import web as product_web
 from shared.product.web import STYLESHEET, WebPlugin, render_page
+from shared.registry import PRODUCT_WEB
 
 # uvicorn puts its --app-dir (default: the working directory) first on sys.path; point it where
 # the suite's packages are, so that nothing in the working directory can shadow them.
@@ -36,8 +36,8 @@ def web_service(host: str, port: int, *, logging_config=None, python: str = sys.
 def load_plugins(config_path=None) -> list[WebPlugin]:
     """Every installed product's web plugin, built for ``config_path``."""
     plugins = []
-    for entry in sorted(entry_points(group="nlpsuite.web"), key=lambda e: e.name):
-        plugins.append(entry.load()(config_path))
+    for _, make in PRODUCT_WEB.items():
+        plugins.append(make(config_path))
     return plugins
 
 

@@ -52,11 +52,13 @@ class LabelledTexts:
         return sorted(set(self.labels))
 
     def subset(self, indices: Iterable[int]) -> LabelledTexts:
+        """The examples at ``indices``, in that order, keeping their source lines (for error messages)."""
         idx = list(indices)
         lines = [self.lines[i] for i in idx] if self.lines is not None else None
         return LabelledTexts([self.texts[i] for i in idx], [self.labels[i] for i in idx], self.source, lines)
 
     def label_counts(self) -> dict[str, int]:
+        """Examples per label, for class weights and for reports on skewed data."""
         return dict(sorted(Counter(self.labels).items()))
 
 

@@ -85,6 +85,7 @@ class SpellingCorrector:
         return _WORD.sub(replace, text)
 
     def save(self, folder: str | Path) -> Path:
+        """Write the vocabulary as ``spelling.json`` in ``folder`` (the model folder); its path."""
         path = Path(folder) / SPELLING_FILE
         path.write_text(json.dumps({"english_words": self.english_words, "max_distance": self.max_distance,
                                     "words": dict(sorted(self.words.items()))}, indent=0) + "\n", encoding="utf-8")
@@ -92,6 +93,7 @@ class SpellingCorrector:
 
     @classmethod
     def load(cls, path: str | Path) -> "SpellingCorrector":
+        """Rebuild the corrector from a saved vocabulary; a broken file is a DataError naming it."""
         from .errors import DataError
 
         path = Path(path)

@@ -12,6 +12,7 @@ from scipy.optimize import minimize_scalar
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax, numerically stable (the row maximum is subtracted first)."""
     z = np.asarray(logits, dtype=np.float64)
     z = z - z.max(axis=-1, keepdims=True)
     e = np.exp(z)
@@ -19,6 +20,7 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def apply_temperature(logits: np.ndarray, temperature: float) -> np.ndarray:
+    """Calibrated probabilities: softmax of ``logits / temperature`` (the temperature fitted on validation data)."""
     return softmax(np.asarray(logits, dtype=np.float64) / float(temperature))
 
 

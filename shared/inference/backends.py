@@ -12,33 +12,34 @@ from typing import Callable, Protocol
 import numpy as np
 
 from shared.model_dir import ModelFolderError, ModelInfo
+from shared.registry import Registry
 
 
 class Backend(Protocol):
+    """Runs a model folder's graph: encoded inputs in, logits out (torch or onnxruntime)."""
+
     input_names: list[str]
 
     def __call__(self, batch: dict[str, np.ndarray]) -> np.ndarray: ...
 
 
-_BACKENDS: dict[str, Callable[[Path, ModelInfo, int | None], Backend]] = {}
+BACKENDS: Registry[Callable[[Path, ModelInfo, int | None], Backend]] = Registry("backend", "nlpsuite.backends")
+"""Backend factories by name (``Predictor(folder, backend=name)``); packages may add their own."""
 
 
 def register_backend(name: str):
-    def wrap(factory):
-        _BACKENDS[name] = factory
-        return factory
-
-    return wrap
+    """Make a backend available by name to every Predictor (``Predictor(folder, name)``)."""
+    return BACKENDS.register(name)
 
 
 def available_backends() -> list[str]:
-    return sorted(_BACKENDS)
+    """The names a Predictor accepts as ``backend``."""
+    return BACKENDS.names()
 
 
 def create_backend(name: str, folder: Path, info: ModelInfo, threads: int | None) -> Backend:
-    if name not in _BACKENDS:
-        raise ValueError(f"unknown backend '{name}'; known: {', '.join(available_backends())}")
-    return _BACKENDS[name](folder, info, threads)
+    """The backend ``name`` for ``folder``, with at most ``threads`` intra-op threads."""
+    return BACKENDS.get(name)(folder, info, threads)
 
 
 @register_backend("torch")

@@ -18,11 +18,14 @@ __all__ = ["Prediction", "Predictor", "available_backends", "register_backend"]
 
 @dataclass
 class Prediction:
+    """One input's answer: the top label, its calibrated confidence and the runner-ups."""
+
     label: str
     confidence: float
     top: list[tuple[str, float]] = field(default_factory=list)
 
     def to_dict(self) -> dict:
+        """JSON-ready form (confidences rounded to 6 digits), as the CLI and the web APIs print it."""
         return {
             "label": self.label,
             "confidence": round(self.confidence, 6),
@@ -117,6 +120,7 @@ class Predictor:
         return apply_temperature(self.logits(texts), self.info.temperature)
 
     def predict(self, texts: Iterable, top_k: int = 5) -> list[Prediction]:
+        """The ``top_k`` most likely labels of each input with calibrated confidences, in input order."""
         probs = self.predict_proba(texts)
         results = []
         for row in probs:

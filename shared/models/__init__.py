@@ -1,4 +1,5 @@
 """Pretrained encoders (an offline registry) and the task heads built on them."""
+from shared.models.heads import TaskHead, build_head, get_head, register_head
 from shared.models.registry import (
     ModelNotFoundError,
     PretrainedModel,
@@ -6,7 +7,6 @@ from shared.models.registry import (
     register_model,
     resolve_model,
 )
-from shared.models.heads import TaskHead, build_head, get_head, register_head
 
 __all__ = [
     "ModelNotFoundError",

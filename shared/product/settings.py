@@ -22,6 +22,8 @@ SECTION = "suite"
 
 
 class SuiteSettings(StrictModel):
+    """The ``suite`` section: where the suite binds, keeps its files, and how it trains and restarts."""
+
     host: str = "127.0.0.1"
     web_port: int = Field(8000, ge=1, le=65535)
     outbox_port: int = Field(8025, ge=1, le=65535)
@@ -50,6 +52,7 @@ class SuiteSettings(StrictModel):
 
 
     def is_loopback(self) -> bool:
+        """Whether ``host`` is reachable from this machine only (127.0.0.0/8, ::1, localhost)."""
         import ipaddress
 
         if self.host == "localhost":
@@ -61,4 +64,5 @@ class SuiteSettings(StrictModel):
 
 
 def load_settings(config_path=None) -> SuiteSettings:
+    """The ``suite`` section of ``config_path`` (environment overrides applied), validated."""
     return load_section(SECTION, SuiteSettings, config_path)

@@ -20,6 +20,7 @@ MIN_LENGTH = 16
 
 
 def token_path(var_dir: str | Path) -> Path:
+    """Where the suite keeps its API token under ``var_dir``."""
     return Path(var_dir) / TOKEN_FILE
 
 

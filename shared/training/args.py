@@ -65,6 +65,7 @@ class FineTuneArgs:
     progress: bool = _arg(True, "show tqdm progress bars", flags=("--no-progress",))
 
     def to_dict(self) -> dict:
+        """Every argument by name, as recorded in the model folder's manifest."""
         return asdict(self)
 
     @classmethod
@@ -74,6 +75,7 @@ class FineTuneArgs:
 
     @classmethod
     def help(cls, name: str) -> str:
+        """The help text of the argument ``name``."""
         return next(f.metadata["help"] for f in fields(cls) if f.name == name)
 
     @classmethod

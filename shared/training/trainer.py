@@ -14,6 +14,8 @@ from shared.training.distillation import distillation_loss
 
 
 class ClassificationTrainer(Trainer):
+    """transformers' Trainer with class weights, label smoothing and distillation in the loss."""
+
     def __init__(self, *args, class_weights: torch.Tensor | None = None, label_smoothing: float = 0.0,
                  distill_alpha: float = 1.0, distill_temperature: float = 1.0, **kwargs):
         super().__init__(*args, **kwargs)
@@ -23,6 +25,7 @@ class ClassificationTrainer(Trainer):
         self.distill_temperature = distill_temperature
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        """Cross-entropy on the labels; with teacher logits in the batch, blended with matching the teacher."""
         labels = inputs.pop("labels")
         # Training batches carry the teacher's logits when distilling; evaluation batches do not.
         teacher = inputs.pop("teacher_logits", None)
