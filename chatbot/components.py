@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Text
 
@@ -137,19 +136,14 @@ class CoreIntentClassifier(GraphComponent, IntentClassifier):
         return self._resource
 
     def _finetune(self, train, validation, target: Path) -> None:
-        from shared.export import export_onnx
-        from shared.training import FineTuneArgs, finetune
+        from shared.deploy import finetune_for_serving
+        from shared.training import FineTuneArgs
 
         cfg = self.component_config
         args = FineTuneArgs.from_mapping(cfg)
-        with tempfile.TemporaryDirectory(prefix="nlpsuite-intent-") as tmp:
-            trained = Path(tmp) / "trained"
-            logger.info("fine-tuning %s on %d examples of %d intents", args.base, len(train), len(set(train.labels)))
-            finetune(train, args, trained, validation=validation)
-            if cfg["backend"] == "torch":
-                shutil.copytree(trained, target)
-            else:
-                export_onnx(trained, target, int8=bool(cfg["int8"]))
+        logger.info("fine-tuning %s on %d examples of %d intents", args.base, len(train), len(set(train.labels)))
+        finetune_for_serving(train, args, target, validation=validation, onnx=cfg["backend"] != "torch",
+                             int8=bool(cfg["int8"]))
 
     def _take_finetuned(self, source: Path, target: Path) -> None:
         from shared.export import export_onnx
@@ -174,8 +168,8 @@ class CoreIntentClassifier(GraphComponent, IntentClassifier):
 
     def _write_threshold(self, folder: Path, validation, note: str) -> None:
         """Choose the fallback threshold on validation data; record it in nlpsuite.json and the card."""
-        from shared.model_dir import ModelInfo
         from chatbot.threshold import choose_threshold
+        from shared.model_dir import ModelInfo
 
         info = ModelInfo.load(folder)
         if info.confidence_threshold is not None and self.component_config.get("model"):

@@ -16,10 +16,9 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
+from recommender.data import Item
 from shared.data import LabelledTexts
 from shared.inference import Predictor
-
-from recommender.data import Item
 
 logger = logging.getLogger(__name__)
 
@@ -73,26 +72,20 @@ def train_scorer(examples: LabelledTexts, out_dir: str | Path, *, base: str = "m
     """Fine-tune through the core, export int8 ONNX into ``out_dir``; returns ``out_dir``.
 
     ``layers`` keeps only the base encoder's first layers (see ``truncated_encoder``)."""
-    from shared.export import export_onnx
-    from shared.training import FineTuneArgs, finetune
+    from shared.deploy import finetune_for_serving
+    from shared.training import FineTuneArgs
 
     if set(examples.labels) != {YES, NO}:
         raise ValueError(f"scorer examples need both labels yes and no, got {sorted(set(examples.labels))}")
     out_dir = Path(out_dir)
-    work = out_dir.parent / f".{out_dir.name}-torch"
     if layers:
         base = truncated_encoder(base, layers, out_dir.parent / f".{out_dir.name}-base")
     args = FineTuneArgs(base=str(base), head="pair-classification", epochs=epochs, batch_size=batch_size,
                         learning_rate=learning_rate, max_length=max_length, threads=threads, seed=seed,
                         max_steps=max_steps, progress=progress, early_stopping_patience=2,
                         class_weights=True)  # negatives outnumber positives
-    result = finetune(examples, args, work)
+    result = finetune_for_serving(examples, args, out_dir, keep_fp32=False)  # serving reads the int8 graph
     logger.info("scorer validation accuracy %.3f macro-F1 %.3f", result.metrics["accuracy"], result.metrics["macro_f1"])
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    export_onnx(work, out_dir, int8=True)
-    (out_dir / "model.onnx").unlink(missing_ok=True)  # serving reads model_int8.onnx only
-    shutil.rmtree(work, ignore_errors=True)
     shutil.rmtree(out_dir.parent / f".{out_dir.name}-base", ignore_errors=True)
     return out_dir
 

@@ -32,20 +32,21 @@ def prepare_model(spec: ClassifierSpec, profile: str, var_dir: Path, threads: in
     """Fine-tune and export ``spec`` unless ``var/models/<name>-<profile>-int8`` exists."""
     from dataclasses import replace
 
+    from shared.deploy import finetune_for_serving
     from shared.export import export_onnx
-    from shared.training import finetune
 
     trained, exported = model_paths(spec.name, profile, var_dir)
     if is_prepared(spec, profile, var_dir):
         logger.info("%s: using cached %s", spec.name, exported)
         return exported
-    if not (trained / "nlpsuite.json").is_file():
-        args = replace(spec.profiles[profile], threads=threads)
-        logger.info("%s: fine-tuning %s (%s profile, about %g min on 2 cores)",
-                    spec.name, args.base, profile, spec.expected_minutes[profile])
-        splits = dict(spec.load_data())
-        finetune(splits.pop("train"), args, trained, **splits)
-    export_onnx(trained, exported, int8=True)
+    if (trained / "nlpsuite.json").is_file():  # trained before, the export was interrupted
+        export_onnx(trained, exported, int8=True)
+        return exported
+    args = replace(spec.profiles[profile], threads=threads)
+    logger.info("%s: fine-tuning %s (%s profile, about %g min on 2 cores)",
+                spec.name, args.base, profile, spec.expected_minutes[profile])
+    splits = dict(spec.load_data())
+    finetune_for_serving(splits.pop("train"), args, exported, trained_dir=trained, **splits)
     return exported
 
 
