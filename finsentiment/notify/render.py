@@ -1,0 +1,80 @@
+"""What an alert mail says: subject, plain text and HTML with the headlines behind the alert,
+and the topic's trend chart; every text from the feeds is escaped."""
+from __future__ import annotations
+
+import html
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from typing import Optional
+
+from finsentiment.config import FinSentimentConfig
+from finsentiment.store import FIRING, Alert, Article, Store
+from finsentiment.trends import chart_png, series
+
+
+def _safe_href(link: str) -> Optional[str]:
+    return link if link.lower().startswith(("http://", "https://")) else None
+
+
+def subject_of(alert: Alert) -> str:
+    if alert.kind == FIRING:
+        return (f"[finsentiment] FIRING: {alert.topic}: negative sentiment {alert.negative_share:.0%} "
+                f"({alert.n_negative}/{alert.n_items} articles, baseline {alert.baseline:.0%})")
+    return f"[finsentiment] RESOLVED: {alert.topic}: negative sentiment back to {alert.negative_share:.0%}"
+
+
+def build_message(alert: Alert, articles: list[Article], chart: Optional[bytes], sender: str,
+                  recipients: list[str], window_hours: float) -> EmailMessage:
+    """Plain text and HTML alternatives; the chart inline in the HTML part (and named, so clients
+    that list attachments show it). Every headline is HTML-escaped: feeds are untrusted input."""
+    message = EmailMessage()
+    message["Subject"] = subject_of(alert)
+    message["From"] = sender
+    message["To"] = ", ".join(recipients)
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = make_msgid(idstring=f"finsentiment-{alert.id}")
+    message["X-Finsentiment-Group"] = alert.group_key
+    what = ("Negative sentiment spiked" if alert.kind == FIRING else "The negative-sentiment spike has ended")
+    summary = (f"{what} for topic {alert.topic}: {alert.n_negative} of {alert.n_items} articles in the last "
+               f"{window_hours:g} h were negative ({alert.negative_share:.0%}; the topic's baseline is "
+               f"{alert.baseline:.0%}).")
+    lines = [summary, ""]
+    if articles:
+        lines.append("Headlines:")
+        for a in articles:
+            p = a.score.p_negative if a.score else float("nan")
+            lines.append(f"- {a.title} (negative {p:.0%}; {a.feed.name if a.feed else ''})")
+            if a.link:
+                lines.append(f"  {a.link}")
+    message.set_content("\n".join(lines) + "\n")
+
+    rows = []
+    for a in articles:
+        title = html.escape(a.title)
+        href = _safe_href(a.link or "")
+        cell = f'<a href="{html.escape(href, quote=True)}">{title}</a>' if href else title
+        p = a.score.p_negative if a.score else float("nan")
+        rows.append(f"<tr><td>{cell}</td><td>{p:.0%}</td><td>{html.escape(a.feed.name if a.feed else '')}</td></tr>")
+    cid = make_msgid(domain="finsentiment.local")
+    table = ("<table border='1' cellpadding='4' cellspacing='0'><tr><th>headline</th><th>negative</th>"
+             f"<th>feed</th></tr>{''.join(rows)}</table>") if rows else ""
+    image = f"<p><img src='cid:{cid[1:-1]}' alt='trend chart'></p>" if chart else ""
+    message.add_alternative(
+        "<!doctype html><html><body>"
+        f"<h2>{html.escape(subject_of(alert))}</h2><p>{html.escape(summary)}</p>{table}{image}"
+        "</body></html>", subtype="html")
+    if chart:
+        html_part = message.get_payload()[1]
+        html_part.add_related(chart, maintype="image", subtype="png", cid=cid,
+                              filename=f"{alert.topic.replace(' ', '_')}-trend.png", disposition="inline")
+    return message
+
+
+def message_for(store: Store, session, alert: Alert, config: FinSentimentConfig) -> EmailMessage:
+    articles = store.articles_by_id(session, alert.headline_ids)
+    rule = config.alerts
+    days = min(rule.baseline_days, 14)
+    points = series(session, alert.topic, alert.window_end, days,
+                    bucket_hours=max(rule.window_hours, days * 24 / 30))
+    chart = chart_png(alert.topic, points, threshold=rule.negative_share, baseline=alert.baseline)
+    return build_message(alert, articles, chart, config.smtp.sender, config.recipients, rule.window_hours)
