@@ -1,0 +1,171 @@
+"""Fitting a recommender folder: hold out validation rows, fine-tune the bi-encoder, embed and
+index, fit the prefilter, fine-tune the scorer, fit the final blend, save with the whole log."""
+from __future__ import annotations
+
+import json
+import logging
+import random
+import shutil
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from recommender.data import Interaction, Item
+from recommender.index import ItemIndex
+from recommender.model.config import MODEL_FILE, FitConfig, RecommenderError
+from recommender.model.serving import Recommender
+from recommender.ranking import FEATURES, fit_blend
+from recommender.scorer import RelevanceScorer
+from recommender.store import STORE_FILE, Store
+
+logger = logging.getLogger("recommender.model")
+
+
+def holdout_split(interactions: Sequence[Interaction], share: float, seed: int, min_rows: int = 4,
+                  ) -> tuple[list[Interaction], list[Interaction]]:
+    """Per user with at least ``min_rows`` rows, a random ``share`` of them for validation."""
+    by_user: dict[str, list[Interaction]] = defaultdict(list)
+    for row in interactions:
+        by_user[row.user].append(row)
+    rng = random.Random(seed)
+    kept, held = [], []
+    for user in sorted(by_user):
+        rows = list(by_user[user])
+        n_held = int(len(rows) * share) if len(rows) >= min_rows else 0
+        rng.shuffle(rows)
+        held.extend(rows[:n_held])
+        kept.extend(rows[n_held:])
+    return kept, held
+
+
+def _validation_features(model: Recommender, held: Sequence[Interaction], max_users: int, seed: int,
+                         stage: str):
+    """Features and labels (held-out interaction or not) of validation users' candidates:
+    the whole pool without the scorer for ``stage="prefilter"``, the shortlist with it for "final"."""
+    truth: dict[str, set[str]] = defaultdict(set)
+    for row in held:
+        truth[row.user].add(row.item)
+    users = sorted(truth)
+    random.Random(seed).shuffle(users)
+    blocks, labels = [], []
+    for user in users[:max_users]:
+        weights, _, profile, found = model.candidates(user)
+        if profile is None or not found:
+            continue
+        if stage == "final":
+            found = model.shortlist(weights, found, model.config.candidates)
+        blocks.append(model.features(weights, found, scorer=stage == "final"))
+        labels.extend(int(c.item in truth[user]) for c in found)
+    if not blocks:
+        return np.zeros((0, len(FEATURES))), np.zeros(0, dtype=int)
+    return np.vstack(blocks), np.asarray(labels)
+
+
+def _scorer_cases(model: Recommender, config: FitConfig):
+    """(context items, positives, negatives) per sampled user, made the way serving sees them.
+
+    A fifth of the user's (training) history is hidden; the profile, pool and shortlist come
+    from the rest. The hidden items are the positives (those the shortlist found first); the
+    negatives are the shortlist's other items: the near misses the scorer has to tell apart.
+    """
+    rng = random.Random(config.seed)
+    users = sorted(u for u, rows in model.histories.items() if len({r.item for r in rows}) >= 3)
+    rng.shuffle(users)
+    for user in users[: config.scorer_users]:
+        items = sorted({row.item for row in model.histories[user]})
+        rng.shuffle(items)
+        hidden = set(items[: max(1, round(0.2 * len(items)))])
+        rest = [row for row in model.histories[user] if row.item not in hidden]
+        weights, _, profile, pool = model.candidates_of(rest)
+        if profile is None:
+            continue
+        shortlist = [c.item for c in model.shortlist(weights, pool, config.candidates)]
+        found = [i for i in shortlist if i in hidden]
+        positives = (found + rng.sample(sorted(hidden - set(found)), len(hidden) - len(found)))[: config.scorer_positives]
+        others = [i for i in shortlist if i not in hidden]
+        negatives = rng.sample(others, min(len(others), config.scorer_negatives * len(positives)))
+        yield list(weights), positives, negatives
+
+
+def fit(items: Sequence[Item], interactions: Sequence[Interaction], out_dir: str | Path,
+        config: FitConfig | None = None, *, overwrite: bool = False) -> Path:
+    """Fit every part on ``interactions`` and write a recommender folder (see the module doc)."""
+    from recommender.embed import ItemEncoder, co_interaction_pairs, finetune_encoder
+    from recommender.scorer import scorer_examples, train_scorer
+
+    config = config or FitConfig()
+    out = Path(out_dir)
+    if (out / MODEL_FILE).exists():
+        if not overwrite:
+            raise FileExistsError(f"{out} already holds a recommender; pass overwrite (--force) to replace it")
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    catalogue = {item.id: item for item in items}
+    unknown = sorted({row.item for row in interactions} - set(catalogue))
+    if unknown:
+        raise RecommenderError(f"{len(unknown)} interaction item(s) not in the catalogue: {', '.join(unknown[:5])}")
+    report: dict = {"items": len(catalogue), "interactions": len(interactions),
+                    "users": len({row.user for row in interactions})}
+    started = time.perf_counter()
+    kept, held = holdout_split(interactions, config.validation_share, config.seed)
+    report["validation_interactions"] = len(held)
+
+    encoder_ref = config.encoder
+    if config.finetune_encoder:
+        pairs = co_interaction_pairs(kept, max_pairs=config.encoder_pairs, seed=config.seed)
+        report["encoder_pairs"] = len(pairs)
+        if len(pairs) >= 2:
+            finetune_encoder(config.encoder, catalogue, pairs, out / "encoder", epochs=config.encoder_epochs,
+                             batch_size=config.encoder_batch_size, learning_rate=config.encoder_learning_rate,
+                             max_length=config.max_length, seed=config.seed, threads=config.threads,
+                             progress=config.progress)
+            encoder_ref = "encoder"
+    encoder = ItemEncoder(out / encoder_ref if encoder_ref == "encoder" else encoder_ref,
+                          threads=config.threads, max_length=config.max_length)
+    ordered = list(catalogue.values())
+    index = ItemIndex.build([i.id for i in ordered], encoder.encode_items(ordered, progress=config.progress),
+                            kind=config.index_kind, progress=config.progress)
+    index.save(out / "index")
+    report["index"] = index.kind
+
+    model = Recommender(ordered, index, kept, config, encoder_ref=encoder_ref)
+    features, labels = _validation_features(model, held, config.validation_users, config.seed, "prefilter")
+    model.prefilter = fit_blend(features[:, 1:], labels, seed=config.seed, names=FEATURES[1:])
+    model.prefilter.save(out / "prefilter.json")
+    report["prefilter"] = model.prefilter.to_dict()
+    scorer_dir = None
+    if config.scorer:
+        examples = scorer_examples(_scorer_cases(model, config), catalogue, config.profile.context_items)
+        report["scorer_examples"] = len(examples)
+        if len(set(examples.labels)) == 2 and len(examples) >= 10:
+            base = config.scorer_base or (str(out / "encoder") if encoder_ref == "encoder" else config.encoder)
+            train_scorer(examples, out / "scorer", base=base, epochs=config.scorer_epochs,
+                         batch_size=config.scorer_batch_size, learning_rate=config.scorer_learning_rate,
+                         max_length=config.max_length, threads=config.threads, seed=config.seed,
+                         max_steps=config.scorer_max_steps, progress=config.progress,
+                         layers=config.scorer_layers)
+            scorer_dir = "scorer"
+            model.scorer = RelevanceScorer(out / "scorer", threads=config.threads)
+        else:
+            logger.warning("too few scorer examples (%d); fitting without the relevance scorer", len(examples))
+
+    features, labels = _validation_features(model, held, config.validation_users, config.seed, "final")
+    blend = fit_blend(features if model.scorer else features[:, 1:], labels, seed=config.seed,
+                      names=FEATURES if model.scorer else FEATURES[1:])
+    blend.save(out / "blend.json")
+    report["blend"] = blend.to_dict()
+
+    store = Store(out / STORE_FILE)
+    store.add_items(ordered)
+    store.add_interactions(interactions, check_items=False)
+    store.close()
+    report["fit_seconds"] = round(time.perf_counter() - started, 1)
+    meta = {"format_version": 1, "config": config.to_dict(), "encoder": encoder_ref, "scorer": scorer_dir,
+            "index": "index", "prefilter": "prefilter.json", "blend": "blend.json", "store": STORE_FILE,
+            "report": report}
+    (out / MODEL_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    logger.info("recommender fitted in %.1f s -> %s", report["fit_seconds"], out)
+    return out

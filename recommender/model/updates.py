@@ -1,0 +1,54 @@
+"""A served recommender grows without a refit: new interactions (``POST /interactions``) update
+the user's profile and the popularity at once; new or changed items are embedded and indexed
+in place; removed items leave the index and the catalogue."""
+from __future__ import annotations
+
+from typing import Sequence
+
+from recommender.data import Interaction, Item, check_interaction
+from recommender.model.config import RecommenderError
+from recommender.store import UnknownItemError
+
+
+class OnlineUpdates:
+    """The growing half of ``Recommender`` (mixed in): every change persists to the folder's store."""
+
+    def add_interaction(self, row: Interaction) -> None:
+        """Validate, persist (one transaction), then update the profile and popularity at once."""
+        problem = check_interaction(row.user, row.item, row.event, self.items,
+                                    tuple(self.config.profile.event_weights))
+        if problem:
+            raise RecommenderError(f"field {problem[0]!r}: {problem[1]}")
+        if self.store is not None:
+            try:
+                self.store.add_interactions([row])
+            except UnknownItemError as exc:
+                raise RecommenderError(str(exc)) from exc
+        self._remember(row)
+
+    def add_items(self, items: Sequence[Item]) -> None:
+        """Embed and index new (or changed) items without rebuilding the index."""
+        if not items:
+            return
+        vectors = self.encoder.encode_items(items)
+        self.index.add([i.id for i in items], vectors)
+        for item in items:
+            self.cooccurrence.add_item(item.id)
+        if self.store is not None:
+            self.store.add_items(items)
+        self.items.update({i.id: i for i in items})
+        self._save_index()
+
+    def remove_items(self, ids: Sequence[str]) -> int:
+        removed = self.index.remove(ids)
+        if self.store is not None:
+            self.store.remove_items(ids)
+        for item_id in ids:
+            self.items.pop(item_id, None)
+            self.popularity.forget(item_id)
+        self._save_index()
+        return removed
+
+    def _save_index(self) -> None:
+        if self.folder is not None:
+            self.index.save(self.folder / "index")
