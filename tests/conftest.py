@@ -15,7 +15,7 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
-from core_testdata import LABELS, REPO, build_tiny_bert, make_rows, tiny_args, write_csv  # noqa: E402,F401
+from core_testlib import LABELS, REPO, build_tiny_bert, make_rows, tiny_args, write_csv  # noqa: E402,F401
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ def tiny_onnx_fp32(tmp_path_factory, tiny_model) -> Path:
 @pytest.fixture(scope="session")
 def quick_intents(request) -> Path:
     """The intent model `make run` serves (quick profile), trained once per machine."""
-    from quick_models import quick_model
+    from models_testlib import quick_model
 
     return quick_model("intents", request.config.cache.mkdir("quick-models"))
 
@@ -85,6 +85,6 @@ def quick_intents(request) -> Path:
 @pytest.fixture(scope="session")
 def quick_sentiment(request) -> Path:
     """The sentiment model `make run` serves (quick profile), trained once per machine."""
-    from quick_models import quick_model
+    from models_testlib import quick_model
 
     return quick_model("phrasebank", request.config.cache.mkdir("quick-models"))

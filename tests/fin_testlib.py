@@ -36,7 +36,7 @@ def build_sentiment_model(base: Path, out: Path) -> Path:
     synthetic negative/neutral/positive headlines: a real calibrated model folder in seconds."""
     import re
 
-    from core_testdata import build_tiny_bert
+    from core_testlib import build_tiny_bert
     from shared.data import LabelledTexts
     from shared.training import FineTuneArgs, finetune
 

@@ -1,6 +1,6 @@
 """Recommender test data: a catalogue with a known topic structure (users who only interact with
 one topic), a tiny sentence encoder built from its words (no download) and small fit settings.
-A plain module (like core_testdata), used by the recommender tests and the suite's end-to-end test."""
+A plain module (like core_testlib), used by the recommender tests and the suite's end-to-end test."""
 from __future__ import annotations
 
 import random

@@ -1,5 +1,5 @@
 """Serving the suite's web app on loopback and opening it in headless Chromium, for the
-browser tests of every product (a plain module: import it by name, like core_testdata)."""
+browser tests of every product (a plain module: import it by name, like core_testlib)."""
 from __future__ import annotations
 
 import contextlib

@@ -35,7 +35,7 @@ def _examples(project: Path) -> dict[str, list[str]]:
 
 
 def _tiny_base(folder: Path, texts: list[str]) -> set[str]:
-    from core_testdata import build_tiny_bert
+    from core_testlib import build_tiny_bert
 
     assert not folder.exists()
     words = {w for t in texts for w in re.findall(r"\w+|[^\w\s]", t.lower())}

@@ -23,7 +23,7 @@ from shared.data import (
     stratified_split,
 )
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 PHRASEBANK = REPO / "data" / "financial_phrasebank"
 
 

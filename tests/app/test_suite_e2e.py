@@ -1,7 +1,7 @@
 """`nlpsuite run` end to end: the whole suite from a clean var/ folder, driven like a user.
 
 The classifiers are the ones `make run` serves (the quick profile's intent and sentiment
-models, trained once per machine by tests/quick_models.py); a tiny fitted recommender stands in
+models, trained once per machine by tests/models_testlib.py); a tiny fitted recommender stands in
 for the MovieLens one. Every server is real: the mail outbox (SMTP), the action server, `rasa
 run`, the web app and the monitor's scheduler. The monitor reads the default demo story (no
 crafted feed): its FIRING mail must land in var/outbox within 3 minutes of "nlpsuite is

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from core_testdata import LABELS, write_csv
+from core_testlib import LABELS, write_csv
 
 from shared.app.cli import EXIT_BAD_INPUT, main
 from shared.model_dir import ModelInfo

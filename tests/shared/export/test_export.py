@@ -15,7 +15,7 @@ from shared.export.onnx import FP32_FILE, INT8_FILE
 from shared.inference import Predictor
 from shared.model_dir import MANIFEST, ModelInfo
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from core_testdata import tiny_args
+from core_testlib import tiny_args
 
 import shared.app.quickstart as quickstart
 from shared.app.cli import main
