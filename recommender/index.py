@@ -5,13 +5,10 @@ inner-product index (``IndexFlatIP``: exact answers, fast enough at that size), 
 HNSW graph (``IndexHNSWFlat``, inner product), whose search cost grows roughly with log(n)
 on data with structure, which real text embeddings have.
 
-Uniformly random vectors have none, and there the indexes measured barely beat a scan: on
-1,000,000 random 384-d unit vectors (``make bench-recommender``: ``faiss_1m``,
-``faiss_1m_baselines``) an M=32/efConstruction=80 graph reaches recall@10 0.44 at efSearch
-2048 (29 ms a query, 1 thread), an IVF1024 index needs 75% of its lists for 0.93 (95 ms), and
-an exact scan takes about 114 ms. The M=48/efConstruction=200 default was picked at 20k random
-vectors, where efSearch 256 (recall 0.97) visits most of the index anyway, so that figure says
-little about large catalogues.
+Uniformly random vectors have none, and there the indexes measured barely beat a scan; the
+figures (``make bench-recommender``: ``faiss_1m``, ``faiss_1m_baselines``) and how the
+defaults were chosen are in docs/recommender.md and docs/benchmarks.md, not here, where they
+would go stale.
 
 Vectors are unit length, so inner product is cosine similarity.
 

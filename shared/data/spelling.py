@@ -1,8 +1,7 @@
 """Spelling correction against the training vocabulary: "my crad was stolen" reads "card".
 
 A fine-tuned classifier sees a misspelt word as unfamiliar word pieces, and typo augmentation
-in training recovers only part of that (BANKING77, one typo per message: 4.7 points lost with
-augmentation alone). Most typos are one edit (a swap, a dropped, doubled or neighbouring
+in training recovers only part of that (the figures: docs/chatbot.md, "Typos"). Most typos are one edit (a swap, a dropped, doubled or neighbouring
 letter) away from a word the model was trained on, so a message's unknown words are mapped to
 the most frequent training word one edit away before the tokenizer sees them
 (symspellpy's symmetric-delete lookup, optimal string alignment distance, so a swap is one edit).
