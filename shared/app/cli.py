@@ -36,6 +36,7 @@ def _load(path: str, options, known_labels=None):
 
 
 def cmd_finetune(options) -> int:
+    """`nlpsuite finetune`: fine-tune a classifier on a labelled file; one JSON line of results."""
     from shared.training import finetune
     from shared.training.args import from_cli_options
 
@@ -50,6 +51,7 @@ def cmd_finetune(options) -> int:
 
 
 def cmd_evaluate(options) -> int:
+    """`nlpsuite evaluate`: metrics (and plots with --report) of a model folder on a labelled file."""
     from shared.evaluation.report import evaluate_logits
     from shared.inference import Predictor
 
@@ -71,6 +73,7 @@ def cmd_evaluate(options) -> int:
 
 
 def cmd_export(options) -> int:
+    """`nlpsuite export`: a model folder to ONNX, optionally int8."""
     from shared.export import export_onnx
     from shared.model_dir import ModelInfo
 
@@ -82,6 +85,7 @@ def cmd_export(options) -> int:
 
 
 def cmd_predict(options) -> int:
+    """`nlpsuite predict`: classify texts from the arguments or stdin, one JSON object per text."""
     from shared.inference import Predictor
 
     texts = list(options.texts)
@@ -94,6 +98,7 @@ def cmd_predict(options) -> int:
 
 
 def cmd_models(options) -> int:
+    """`nlpsuite models`: the offline registry's pretrained encoders, one JSON object each."""
     from shared.models import available_models
 
     for row in available_models():
@@ -102,6 +107,7 @@ def cmd_models(options) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The whole command line: the core's commands, the suite's, and every installed product's."""
     parser = argparse.ArgumentParser(prog="nlpsuite", description="Fine-tune, evaluate, export and serve small language models.")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -166,6 +172,7 @@ def cmd_token(options) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; a user error (NlpSuiteError) is one line on stderr and exit status 2."""
     parser = build_parser()
     options = parser.parse_args(argv)
     from shared.app.logging_setup import configure_logging

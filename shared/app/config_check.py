@@ -12,6 +12,7 @@ from shared.config import ConfigError, config_path, read_config_file
 
 
 def check(path=None) -> dict:
+    """Every section of the config at ``path`` validated, environment overrides applied; a report."""
     from shared.app.discovery import load_parts
     from shared.product.settings import load_settings
 
@@ -29,11 +30,13 @@ def check(path=None) -> dict:
 
 
 def cmd_config(options) -> int:
+    """`nlpsuite config check`: print the report; a wrong key fails naming it."""
     print(json.dumps(check(options.config)))
     return 0
 
 
 def register(subparsers) -> None:
+    """The `config check` command."""
     p = subparsers.add_parser("config", help="check the suite's config file")
     commands = p.add_subparsers(dest="config_command", metavar="COMMAND")
     commands.required = True

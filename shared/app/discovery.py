@@ -9,6 +9,7 @@ ENTRY_POINT_GROUP = PRODUCT_PARTS.entry_point_group
 
 
 def load_parts() -> list[SuitePart]:
+    """Every installed product's suite part, in name order."""
     return [make() for _, make in PRODUCT_PARTS.items()]
 
 

@@ -9,6 +9,7 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def configure_logging(level: int | str | None = None) -> None:
+    """The suite's log format on stderr, at ``level`` or $NLPSUITE_LOG_LEVEL (default INFO)."""
     level = level or os.environ.get("NLPSUITE_LOG_LEVEL", "INFO")
     logging.basicConfig(level=level, format=LOG_FORMAT)
 

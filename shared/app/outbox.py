@@ -36,6 +36,7 @@ class OutboxHandler:
 
 def serve(folder: str | os.PathLike, host: str = "127.0.0.1", port: int = 8025,
           stop: threading.Event | None = None) -> None:
+    """Store every mail sent to ``host:port`` in ``folder`` until ``stop`` is set (or Ctrl-C/SIGTERM)."""
     from aiosmtpd.controller import Controller
 
     controller = Controller(OutboxHandler(folder), hostname=host, port=port)
@@ -53,6 +54,7 @@ def serve(folder: str | os.PathLike, host: str = "127.0.0.1", port: int = 8025,
 
 
 def main(argv=None) -> int:
+    """`python -m shared.app.outbox`: the outbox as a process of its own."""
     from shared.app.logging_setup import configure_logging
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

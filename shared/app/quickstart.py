@@ -25,6 +25,7 @@ def model_paths(name: str, profile: str, var_dir: Path) -> tuple[Path, Path]:
 
 
 def is_prepared(spec: ClassifierSpec, profile: str, var_dir: Path) -> bool:
+    """Whether ``spec``'s int8 folder for ``profile`` is already under ``var_dir``."""
     return (model_paths(spec.name, profile, var_dir)[1] / "nlpsuite.json").is_file()
 
 

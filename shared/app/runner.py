@@ -56,6 +56,7 @@ def core_services(ctx: SuiteContext) -> tuple[list[Service], list[Service]]:
 
 def write_effective_config(ctx: SuiteContext, parts, user_config: dict) -> Path:
     # var_dir absolute: every process finds the same folder (and the API token in it), whatever its cwd
+    """Write ``var/nlpsuite.effective.yml``: the products' defaults under ``var/``, then the user's config on top."""
     document: dict = {"suite": {**json.loads(ctx.settings.json()), "var_dir": str(ctx.var_dir)}}
     for part in parts:
         document[part.name] = part.defaults(ctx)
@@ -96,12 +97,14 @@ class Plan:
         self.steps, self.done = steps, 0
 
     def announce(self) -> None:
+        """Print every step with its expected minutes, before the first one starts."""
         total = sum(minutes for _, minutes in self.steps)
         lines = [f"  {i}. {title} (about {_minutes(minutes)})" for i, (title, minutes) in enumerate(self.steps, 1)]
         print(f"nlpsuite run: {len(self.steps)} steps, about {_minutes(total)} on 2 cores:\n" + "\n".join(lines),
               flush=True)
 
     def next(self) -> None:
+        """Print "step k of n" as the next step starts."""
         title, minutes = self.steps[self.done]
         self.done += 1
         print(f"step {self.done} of {len(self.steps)}: {title} (about {_minutes(minutes)})", flush=True)
@@ -112,6 +115,7 @@ def _minutes(minutes: float) -> str:
 
 
 def run_suite(options) -> int:
+    """`nlpsuite run`: prepare, start, watch and stop the whole suite (see the module docstring)."""
     from shared.app.quickstart import is_prepared, model_paths, prepare_model
 
     started = time.perf_counter()

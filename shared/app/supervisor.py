@@ -29,6 +29,7 @@ class ServiceError(NlpSuiteError, RuntimeError):
 
 
 def port_in_use(host: str, port: int) -> bool:
+    """Whether something already listens on ``host:port`` (checked before anything starts)."""
     with socket.socket() as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -48,6 +49,8 @@ def _die_with_parent() -> None:
 
 @dataclass
 class Running:
+    """A started service: its process, its log and when it was restarted."""
+
     service: Service
     popen: subprocess.Popen
     log: Path
@@ -55,6 +58,7 @@ class Running:
     log_offset: int = 0  # where this start's output begins in the (appended) log
 
     def tail(self, n: int = 30) -> str:
+        """The last ``n`` lines of the service's log, for error messages."""
         try:
             return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
         except OSError:
@@ -62,6 +66,8 @@ class Running:
 
 
 class Supervisor:
+    """Starts services together, waits until each is ready, restarts crashes, stops all in reverse order."""
+
     def __init__(self, log_dir: Path, base_env: dict, max_restarts: int = 3):
         self.log_dir = Path(log_dir)
         self.base_env = base_env
