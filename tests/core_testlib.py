@@ -81,3 +81,15 @@ def build_tiny_bert(folder: Path, words, *, hidden_size: int = 32, max_positions
                         max_position_embeddings=max_positions)
     BertModel(config).save_pretrained(folder)
     return folder
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def assert_png(path: Path) -> None:
+    """``path`` is a real PNG (signature and a plausible size), not an empty or broken plot."""
+    path = Path(path)
+    assert path.is_file(), path
+    data = path.read_bytes()
+    assert data[:8] == PNG_SIGNATURE, f"{path} is not a PNG"
+    assert len(data) > 1000, f"{path} is suspiciously small ({len(data)} bytes)"

@@ -8,7 +8,7 @@ for FastAPI or httpx.
 """
 from __future__ import annotations
 
-import importlib
+from shared.lazy import lazy_exports
 
 _HOMES = {
     "PROFILE_NAMES": "classifiers", "ClassifierSpec": "classifiers",
@@ -18,11 +18,4 @@ _HOMES = {
     "WebPlugin": "web", "render_page": "web", "require_token": "web",
 }
 __all__ = sorted(_HOMES)
-
-
-def __getattr__(name: str):
-    if name not in _HOMES:
-        raise AttributeError(f"module 'shared.product' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"shared.product.{_HOMES[name]}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _HOMES)

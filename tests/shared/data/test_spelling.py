@@ -6,8 +6,8 @@ import json
 
 import numpy as np
 import pytest
-
 from core_testlib import tiny_args
+
 from shared.data import DataError, load_labelled
 from shared.data.spelling import SPELLING_FILE, SpellingCorrector
 

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
+from core_testlib import assert_png
 
 from shared.evaluation import (
     apply_temperature,
@@ -17,18 +17,6 @@ from shared.evaluation import (
     plot_training_curves,
     softmax,
 )
-
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-def assert_png(path: Path) -> None:
-    path = Path(path)
-    assert path.is_file(), path
-    data = path.read_bytes()
-    assert data[:8] == PNG_SIGNATURE, f"{path} is not a PNG"
-    assert len(data) > 1000, f"{path} is suspiciously small ({len(data)} bytes)"
-
-
 
 # --------------------------------------------------------------------------- calibration
 

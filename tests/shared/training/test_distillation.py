@@ -5,8 +5,8 @@ import json
 
 import pytest
 import torch
-
 from core_testlib import tiny_args
+
 from shared.data import DataError, LabelledTexts, load_labelled
 from shared.training import finetune
 from shared.training.distillation import distillation_loss, teacher_logits

@@ -6,22 +6,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from core_testlib import LABELS, make_rows, tiny_args, write_csv
+from core_testlib import LABELS, assert_png, make_rows, tiny_args, write_csv
 
 from shared.data import DataError, LabelledTexts, load_labelled
 from shared.model_dir import MANIFEST, ModelInfo
-
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-def assert_png(path: Path) -> None:
-    path = Path(path)
-    assert path.is_file(), path
-    data = path.read_bytes()
-    assert data[:8] == PNG_SIGNATURE, f"{path} is not a PNG"
-    assert len(data) > 1000, f"{path} is suspiciously small ({len(data)} bytes)"
-
-
 
 # --------------------------------------------------------------------------- finetune (tiny model)
 
