@@ -7,13 +7,12 @@ name. An unknown name is an error that lists the known ones.
 
 The suite's registries: task heads (``shared.models.heads``), inference backends
 (``shared.inference.backends``), pretrained encoders (``shared.models.registry``), and the
-products' commands, web plugins and suite parts (entry-point groups ``nlpsuite.commands``,
-``nlpsuite.web``, ``nlpsuite.suite``: ``PRODUCT_COMMANDS``, ``PRODUCT_WEB``, ``PRODUCT_PARTS``).
+installed products (entry-point group ``nlpsuite.products``: ``PRODUCTS``).
 """
 from __future__ import annotations
 
 from importlib.metadata import entry_points
-from typing import Callable, Generic, Iterator, Optional, TypeVar
+from typing import Generic, Iterator, Optional, TypeVar
 
 from shared.errors import NlpSuiteError
 
@@ -83,9 +82,5 @@ class Registry(Generic[T]):
         return name in self._items
 
 
-PRODUCT_COMMANDS: Registry[Callable] = Registry("product command group", "nlpsuite.commands")
-"""``register(subparsers)`` per product: its ``nlpsuite <product> ...`` commands."""
-PRODUCT_WEB: Registry[Callable] = Registry("product web plugin", "nlpsuite.web")
-"""``plugin(config_path) -> WebPlugin`` per product."""
-PRODUCT_PARTS: Registry[Callable] = Registry("product suite part", "nlpsuite.suite")
-"""``part() -> SuitePart`` per product."""
+PRODUCTS: Registry = Registry("product", "nlpsuite.products")
+"""The installed products: one ``shared.product.Product`` each (commands, web plugin, suite part)."""

@@ -1,7 +1,7 @@
 """The ``nlpsuite`` command: the core's subcommands, the suite's, plus those products register.
 
 Products add their own subcommands (``nlpsuite chatbot ...``) through the entry-point group
-``nlpsuite.commands``: each entry is a function ``register(subparsers)``. The app thereby
+``nlpsuite.products`` (``Product.commands``: ``register(subparsers)``). The app thereby
 never imports a product, and a product that is not installed simply has no subcommand.
 Every user error is an ``NlpSuiteError`` (``shared.errors``), caught here once.
 """
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import shared  # noqa: F401  (offline, torch-only environment before any HF import)
 from shared.errors import NlpSuiteError
-from shared.registry import PRODUCT_COMMANDS
+from shared.registry import PRODUCTS
 
 logger = logging.getLogger("nlpsuite")
 
@@ -158,8 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("token", help="print the API token the suite's write and admin endpoints require")
     p.add_argument("--config", help="suite config file (default: $NLPSUITE_CONFIG or ./nlpsuite.yml)")
     p.set_defaults(func=cmd_token)
-    for _, register in PRODUCT_COMMANDS.items():
-        register(sub)
+    for _, product in PRODUCTS.items():
+        product.register_commands(sub)
     return parser
 
 

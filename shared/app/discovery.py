@@ -1,16 +1,16 @@
-"""The installed products, found by name (entry-point group ``nlpsuite.suite``), so the app
+"""The installed products, found by name (entry-point group ``nlpsuite.products``), so the app
 starts whatever products are installed without importing them by name."""
 from __future__ import annotations
 
 from shared.product import ClassifierSpec, SuitePart
-from shared.registry import PRODUCT_PARTS
+from shared.registry import PRODUCTS
 
-ENTRY_POINT_GROUP = PRODUCT_PARTS.entry_point_group
+ENTRY_POINT_GROUP = PRODUCTS.entry_point_group
 
 
 def load_parts() -> list[SuitePart]:
     """Every installed product's suite part, in name order."""
-    return [make() for _, make in PRODUCT_PARTS.items()]
+    return [part for _, product in PRODUCTS.items() if (part := product.suite_part()) is not None]
 
 
 def classifier_specs(parts) -> list[ClassifierSpec]:

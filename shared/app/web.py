@@ -1,5 +1,5 @@
 """The suite's one web app: a FastAPI application that mounts what each product contributes
-(``shared.product.web.WebPlugin``, entry-point group ``nlpsuite.web``), so the app never
+(``shared.product.web.WebPlugin``, from each ``Product`` of ``nlpsuite.products``), so the app never
 imports a product, and the home page lists exactly the products that are installed.
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 from shared.product import Service, http_ready
 from shared.product import web as product_web
 from shared.product.web import STYLESHEET, WebPlugin, render_page
-from shared.registry import PRODUCT_WEB
+from shared.registry import PRODUCTS
 
 # uvicorn puts its --app-dir (default: the working directory) first on sys.path; point it where
 # the suite's packages are, so that nothing in the working directory can shadow them.
@@ -36,8 +36,10 @@ def web_service(host: str, port: int, *, logging_config=None, python: str = sys.
 def load_plugins(config_path=None) -> list[WebPlugin]:
     """Every installed product's web plugin, built for ``config_path``."""
     plugins = []
-    for _, make in PRODUCT_WEB.items():
-        plugins.append(make(config_path))
+    for _, product in PRODUCTS.items():
+        plugin = product.web_plugin(config_path)
+        if plugin is not None:
+            plugins.append(plugin)
     return plugins
 
 

@@ -1,6 +1,6 @@
 """What the app hands a product while it runs the suite, and what a product gives back.
 
-A product's suite part (entry-point group ``nlpsuite.suite``) gives four things, and may
+A product's suite part (``Product.suite``) gives four things, and may
 declare a fifth:
 
 - ``load_config(path)``: its section of nlpsuite.yml, validated (``nlpsuite config check``);

@@ -1,6 +1,6 @@
 """What a product needs to add pages and endpoints to the suite's one web app.
 
-Products register a plugin factory under the entry-point group ``nlpsuite.web``:
+A product names a plugin factory in its ``Product`` (``web``):
 ``factory(config_path) -> WebPlugin``. The app (``shared.app.web``) builds the FastAPI
 application from whatever is installed. Pages share one look through ``render_page``; write
 endpoints depend on ``require_token``.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from shared.errors import NlpSuiteError
-from shared.registry import PRODUCT_COMMANDS, PRODUCT_PARTS, PRODUCT_WEB, Registry, UnknownNameError
+from shared.registry import PRODUCTS, Registry, UnknownNameError
 
 
 def test_decorator_and_direct_registration():
@@ -28,10 +28,11 @@ def test_an_unknown_name_lists_the_known_ones():
     assert isinstance(info.value, (KeyError, ValueError, NlpSuiteError))
 
 
-def test_the_products_come_from_their_entry_points():
-    for registry in (PRODUCT_COMMANDS, PRODUCT_WEB, PRODUCT_PARTS):
-        assert registry.names() == ["chatbot", "finsentiment", "recommender"], registry.kind
-    assert PRODUCT_PARTS.get("chatbot")().name == "chatbot"
+def test_the_products_come_from_their_one_entry_point_each():
+    assert PRODUCTS.names() == ["chatbot", "finsentiment", "recommender"]
+    chatbot = PRODUCTS.get("chatbot")
+    assert chatbot.suite_part().name == "chatbot"
+    assert chatbot.web_plugin().name == "chatbot"
 
 
 def test_the_core_registries_share_the_mechanism():
