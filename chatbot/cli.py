@@ -1,4 +1,4 @@
-"""`nlpsuite chatbot ...` subcommands, registered through the nlpsuite.commands entry point.
+"""`nlpsuite chatbot ...` subcommands, registered through the product's entry point (chatbot/product.py).
 
     build-data        generate the Rasa project (NLU from BANKING77, FAQ answers, rules, config)
     init-db           create the bank's demo database

@@ -1,4 +1,4 @@
-"""The recommender's part of the suite web app (entry point nlpsuite.web), under /recommender:
+"""The recommender's part of the suite web app (recommender/product.py), under /recommender:
 
 - ``GET /recommend?user=U&k=10[&mode=full|retrieval|popularity]``: JSON recommendations
 - ``POST /interactions``: one interaction (JSON); stored in SQLite and in the user's profile
