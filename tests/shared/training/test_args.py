@@ -17,10 +17,14 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def test_every_field_has_help_and_a_cli_option_showing_its_default():
-    text = _parser().format_help()
+    parser = _parser()
+    options = {option: action for action in parser._actions for option in action.option_strings}
     for f in fields(FineTuneArgs):
-        assert f.metadata["help"], f.name
-        assert FineTuneArgs.help(f.name).split(" ")[0] in text
+        flags = f.metadata.get("flags") or (f"--{f.name.replace('_', '-')}",)
+        for flag in flags:
+            assert options[flag].dest == f.name, flag
+            assert options[flag].help.startswith(f.metadata["help"].replace("%", "%%")), flag
+    text = parser.format_help()
     assert "(default: 5.0)" in text and "(default: minilm-l6)" in text
 
 
