@@ -5,7 +5,6 @@ from __future__ import annotations
 from shared.product import ClassifierSpec, SuitePart
 from shared.registry import PRODUCTS
 
-ENTRY_POINT_GROUP = PRODUCTS.entry_point_group
 
 
 def load_parts() -> list[SuitePart]:
