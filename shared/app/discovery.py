@@ -6,7 +6,6 @@ from shared.product import ClassifierSpec, SuitePart
 from shared.registry import PRODUCTS
 
 
-
 def load_parts() -> list[SuitePart]:
     """Every installed product's suite part, in name order."""
     return [part for _, product in PRODUCTS.items() if (part := product.suite_part()) is not None]
