@@ -91,10 +91,16 @@ class FineTuneArgs:
     def from_mapping(cls, values: Mapping[str, Any], **overrides) -> "FineTuneArgs":
         """The arguments named in ``values`` (a config section that may hold other keys too),
         converted to each field's type, then ``overrides``."""
+        from shared.config import ConfigError
+
         chosen = {}
         for f in fields(cls):
             if f.name in values and values[f.name] is not None:
-                chosen[f.name] = _convert(f.type, values[f.name])
+                try:
+                    chosen[f.name] = _convert(f.type, values[f.name])
+                except (TypeError, ValueError):
+                    raise ConfigError(f"fine-tuning argument {f.name!r}: {values[f.name]!r} is not "
+                                      f"a {f.type.replace(' | None', '')}") from None
         return cls(**(chosen | overrides))
 
 

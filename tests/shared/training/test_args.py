@@ -42,6 +42,10 @@ def test_from_mapping_takes_the_known_keys_and_converts_them():
     assert (args.epochs, args.batch_size, args.teacher) == (3.0, 16, None)
     with pytest.raises(TypeError, match="bogus"):
         FineTuneArgs.defaults(bogus=1)
+    from shared.config import ConfigError
+
+    with pytest.raises(ConfigError, match="'epochs': 'five' is not a float"):
+        FineTuneArgs.from_mapping({"epochs": "five"})
 
 
 def test_the_rasa_component_offers_every_hyperparameter():
