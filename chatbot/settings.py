@@ -46,6 +46,7 @@ class ClassifierSettings(StrictModel):
         if unknown:
             raise ValueError(f"unknown key(s) {', '.join(unknown)}: neither a classifier option nor a "
                              "fine-tuning hyperparameter (shared.training.FineTuneArgs)")
+        FineTuneArgs.from_mapping(values)  # a value of the wrong type fails here, naming its key
         return values
 
     def hyperparameters(self) -> dict:

@@ -64,3 +64,5 @@ def test_chatbot_settings_accept_any_hyperparameter_and_name_a_wrong_key():
                                           "label_smoothing": 0.1, "early_stopping_patience": 8}
     with pytest.raises(ValueError, match="epoch"):
         ClassifierSettings(epoch=3)
+    with pytest.raises(ValueError, match="'epochs': 'five' is not a float"):
+        ClassifierSettings(epochs="five")
