@@ -8,6 +8,7 @@ ranking blends in popularity, and it can only promote popular items that are can
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -19,14 +20,17 @@ from recommender.profiles import Popularity
 class Candidate:
     item: str
     similarity: float
-    source: str  # "index", "popular" or "cooccurrence"
+    source: str  # "index", "popular", "cooccurrence" or "new"
     cooccurrence: float = 0.0
 
 
 def generate_candidates(profile: np.ndarray, index: ItemIndex, seen: set[str], popularity: Popularity,
-                        n: int = 50, popular_share: float = 0.3) -> list[Candidate]:
+                        n: int = 50, popular_share: float = 0.3, *,
+                        search: Callable[[np.ndarray, int, set[str]], list] | None = None) -> list[Candidate]:
+    """``search(profile, n, seen)``: the index search to use (the model passes its batched one);
+    default: ``index.search`` with the exclusions inside FAISS."""
     n_popular = int(round(n * popular_share))
-    found = index.search(profile, n, exclude=seen)[0]
+    found = search(profile, n, seen) if search else index.search(profile, n, exclude=seen)[0]
     chosen = [Candidate(item, score, "index") for item, score in found[: n - n_popular]]
     taken = {c.item for c in chosen}
     popular = [item for item, _ in popularity.ranked(exclude=seen | taken, limit=n_popular, allowed=index)]

@@ -99,6 +99,33 @@ class Store:
             conn.execute(interactions_table.insert(), values)
         return len(values)
 
+    def last_seq(self) -> int:
+        """The sequence number of the newest interaction (0 for an empty log)."""
+        from sqlalchemy import func
+
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.coalesce(func.max(interactions_table.c.seq), 0))).scalar_one())
+
+    def interactions_since(self, seq: int) -> tuple[list[Interaction], int]:
+        """Rows written after ``seq`` (by any process), and the newest sequence number."""
+        query = select(interactions_table).where(interactions_table.c.seq > seq).order_by(interactions_table.c.seq)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        newest = rows[-1].seq if rows else seq
+        return [Interaction(r.user, r.item, r.event, r.timestamp, r.rating) for r in rows], int(newest)
+
+    def signature(self) -> tuple:
+        """Changes whenever any process commits to the file (size and mtime of the database
+        and its write-ahead log): a stat, so every request can afford to ask."""
+        out = []
+        for path in (self.path, self.path.with_name(self.path.name + "-wal")):
+            try:
+                stat = path.stat()
+                out.append((stat.st_mtime_ns, stat.st_size))
+            except FileNotFoundError:
+                out.append(None)
+        return tuple(out)
+
     def interactions(self, user: str | None = None) -> list[Interaction]:
         query = select(interactions_table).order_by(interactions_table.c.seq)
         if user is not None:

@@ -23,8 +23,8 @@ The package, by job: ``config`` (the fit configuration, ``model.json``), ``fitti
 (``fit``), ``serving`` (``Recommender``: load and recommend) and ``updates`` (a served model
 that grows without a refit).
 """
-from recommender.model.config import MAX_K, MODEL_FILE, MODES, FitConfig, RecommenderError
+from recommender.model.config import MAX_K, MODEL_FILE, MODES, SCOPES, FitConfig, RecommenderError
 from recommender.model.fitting import fit, holdout_split
 from recommender.model.serving import Recommender
 
-__all__ = ["MAX_K", "MODEL_FILE", "MODES", "FitConfig", "Recommender", "RecommenderError", "fit", "holdout_split"]
+__all__ = ["MAX_K", "MODEL_FILE", "MODES", "SCOPES", "FitConfig", "Recommender", "RecommenderError", "fit", "holdout_split"]

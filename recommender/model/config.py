@@ -7,7 +7,9 @@ from recommender.profiles import ProfileConfig
 from shared.errors import NlpSuiteError
 
 MODEL_FILE = "model.json"
-MODES = ("full", "retrieval", "popularity")
+MODES = ("full", "retrieval", "cooccurrence", "popularity")
+SCOPES = ("all", "new")
+"""``new``: only items nobody has interacted with yet (the "new for you" shelf)."""
 MAX_K = 100
 
 
@@ -45,6 +47,18 @@ class FitConfig:
     popular_share: float = 0.3
     cooccurrence_share: float = 1.0
     """Extra pool candidates, as a share of ``pool``, from item co-occurrence with the history."""
+    new_share: float = 0.1
+    """Extra pool candidates, as a share of ``pool``: the new items (no interactions yet)
+    nearest to the profile, which neither popularity nor co-occurrence can find."""
+    cold_item_share: float = 0.1
+    """Validation: this share of the items is made new (their training rows hidden and used
+    as positives), so the cold-item blend is fitted on what serving a new item looks like."""
+    sparse_user_share: float = 0.1
+    """Validation: this share of the users keeps only 1-3 training rows (the rest become
+    positives), for the sparse-user blend."""
+    segment_min_gain: float = 0.002
+    """A feature stays in a segment's blend only if it adds at least this much validation
+    mean per-user average precision (see recommender.segments)."""
     validation_share: float = 0.15
     validation_users: int = 1000
     index_kind: str = "auto"

@@ -12,12 +12,14 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from recommender.data import Interaction, Item
 from recommender.index import ItemIndex
 from recommender.model.config import MODEL_FILE, FitConfig, RecommenderError
 from recommender.model.serving import Recommender
-from recommender.ranking import FEATURES, fit_blend
+from recommender.ranking import FEATURES
+from recommender.segments import SEGMENTS_FILE, SegmentedBlend, fit_segmented
 from recommender.scorer import RelevanceScorer
 from recommender.store import STORE_FILE, Store
 
@@ -41,27 +43,72 @@ def holdout_split(interactions: Sequence[Interaction], share: float, seed: int, 
     return kept, held
 
 
-def _validation_features(model: Recommender, held: Sequence[Interaction], max_users: int, seed: int,
+def simulate_cold(kept: Sequence[Interaction], config: FitConfig,
+                  ) -> tuple[list[Interaction], list[Interaction], set[str], set[str]]:
+    """Validation's stand-ins for new items and new users, made from the training rows.
+
+    A seeded ``cold_item_share`` of the items lose every training row, and a seeded
+    ``sparse_user_share`` of the users (with at least 5 rows) keep only 1-3 of theirs; what
+    was taken away becomes validation positives. Returns (rows kept, rows taken away, the
+    items made new, the users made sparse): the segment blends are fitted on what serving
+    such pairs looks like, without waiting for real new items to appear."""
+    rng = random.Random(config.seed + 1)
+    items = sorted({row.item for row in kept})
+    cold = set(rng.sample(items, int(round(len(items) * config.cold_item_share)))) if len(items) >= 10 else set()
+    by_user: dict[str, list[Interaction]] = defaultdict(list)
+    taken: list[Interaction] = []
+    for row in kept:
+        if row.item in cold:
+            taken.append(row)
+        else:
+            by_user[row.user].append(row)
+    eligible = sorted(u for u, rows in by_user.items() if len({r.item for r in rows}) >= 5)
+    sparse = set(rng.sample(eligible, int(round(len(eligible) * config.sparse_user_share)))) if len(eligible) >= 10 else set()
+    remaining: list[Interaction] = []
+    for user in sorted(by_user):
+        rows = by_user[user]
+        if user in sparse:
+            rows = list(rows)
+            rng.shuffle(rows)
+            keep = rng.randint(1, 3)
+            remaining.extend(rows[:keep])
+            taken.extend(rows[keep:])
+        else:
+            remaining.extend(rows)
+    return remaining, taken, cold, sparse
+
+
+def _validation_features(model: Recommender, truth_rows: Sequence[Interaction], max_users: int, seed: int,
                          stage: str):
-    """Features and labels (held-out interaction or not) of validation users' candidates:
-    the whole pool without the scorer for ``stage="prefilter"``, the shortlist with it for "final"."""
+    """Features, labels (held-out interaction or not), segments and users of validation users'
+    candidates: the whole pool without the scorer for ``stage="prefilter"``, the shortlist
+    with it for "final"; each user's new-item shelf (``scope="new"``) comes on top, so the
+    cold-item blend sees enough new items."""
     truth: dict[str, set[str]] = defaultdict(set)
-    for row in held:
+    for row in truth_rows:
         truth[row.user].add(row.item)
     users = sorted(truth)
     random.Random(seed).shuffle(users)
-    blocks, labels = [], []
-    for user in users[:max_users]:
+    blocks, labels, segments, groups = [], [], [], []
+    new_items = bool(model.new_items()[0])
+    for user in tqdm(users[:max_users], desc=f"validation ({stage})", disable=not model.config.progress,
+                     leave=False):
         weights, _, profile, found = model.candidates(user)
         if profile is None or not found:
             continue
         if stage == "final":
             found = model.shortlist(weights, found, model.config.candidates)
+        if new_items:
+            have = {c.item for c in found}
+            shelf = model.candidates(user, model.config.candidates, scope="new")[3]
+            found = found + [c for c in shelf if c.item not in have]
         blocks.append(model.features(weights, found, scorer=stage == "final"))
         labels.extend(int(c.item in truth[user]) for c in found)
+        segments.extend(model.segments_of(weights, found))
+        groups.extend([user] * len(found))
     if not blocks:
-        return np.zeros((0, len(FEATURES))), np.zeros(0, dtype=int)
-    return np.vstack(blocks), np.asarray(labels)
+        return np.zeros((0, len(FEATURES))), np.zeros(0, dtype=int), np.zeros(0, dtype=str), np.zeros(0, dtype=str)
+    return np.vstack(blocks), np.asarray(labels), np.asarray(segments), np.asarray(groups)
 
 
 def _scorer_cases(model: Recommender, config: FitConfig):
@@ -90,6 +137,13 @@ def _scorer_cases(model: Recommender, config: FitConfig):
         yield list(weights), positives, negatives
 
 
+def _decisions(blend: SegmentedBlend) -> dict:
+    """Per segment: the features kept and dropped, the validation figures and the weights."""
+    return {name: {**blend.decisions.get(name, {}),
+                   "weights": {k: round(v, 4) for k, v in blend.blend(name).weights.items() if v},
+                   "bias": round(blend.blend(name).bias, 4)} for name in blend.blends}
+
+
 def fit(items: Sequence[Item], interactions: Sequence[Interaction], out_dir: str | Path,
         config: FitConfig | None = None, *, overwrite: bool = False) -> Path:
     """Fit every part on ``interactions`` and write a recommender folder (see the module doc)."""
@@ -111,7 +165,10 @@ def fit(items: Sequence[Item], interactions: Sequence[Interaction], out_dir: str
                     "users": len({row.user for row in interactions})}
     started = time.perf_counter()
     kept, held = holdout_split(interactions, config.validation_share, config.seed)
+    kept, taken, cold, sparse = simulate_cold(kept, config)
+    held = held + taken
     report["validation_interactions"] = len(held)
+    report["validation_new_items"], report["validation_sparse_users"] = len(cold), len(sparse)
 
     encoder_ref = config.encoder
     if config.finetune_encoder:
@@ -132,10 +189,13 @@ def fit(items: Sequence[Item], interactions: Sequence[Interaction], out_dir: str
     report["index"] = index.kind
 
     model = Recommender(ordered, index, kept, config, encoder_ref=encoder_ref)
-    features, labels = _validation_features(model, held, config.validation_users, config.seed, "prefilter")
-    model.prefilter = fit_blend(features[:, 1:], labels, seed=config.seed, names=FEATURES[1:])
-    model.prefilter.save(out / "prefilter.json")
-    report["prefilter"] = model.prefilter.to_dict()
+    features, labels, segments, users = _validation_features(model, held, config.validation_users, config.seed,
+                                                             "prefilter")
+    model.prefilter = fit_segmented(features[:, 1:], labels, segments, users, FEATURES[1:], seed=config.seed,
+                                    min_gain=config.segment_min_gain)
+    model.prefilter.save(out / "prefilter_segments.json")
+    model.prefilter.blend("warm").save(out / "prefilter.json")  # what a reader of older folders expects
+    report["prefilter"] = _decisions(model.prefilter)
     scorer_dir = None
     if config.scorer:
         examples = scorer_examples(_scorer_cases(model, config), catalogue, config.profile.context_items)
@@ -152,11 +212,14 @@ def fit(items: Sequence[Item], interactions: Sequence[Interaction], out_dir: str
         else:
             logger.warning("too few scorer examples (%d); fitting without the relevance scorer", len(examples))
 
-    features, labels = _validation_features(model, held, config.validation_users, config.seed, "final")
-    blend = fit_blend(features if model.scorer else features[:, 1:], labels, seed=config.seed,
-                      names=FEATURES if model.scorer else FEATURES[1:])
-    blend.save(out / "blend.json")
-    report["blend"] = blend.to_dict()
+    features, labels, segments, users = _validation_features(model, held, config.validation_users, config.seed,
+                                                             "final")
+    names = FEATURES if model.scorer else FEATURES[1:]
+    blend = fit_segmented(features if model.scorer else features[:, 1:], labels, segments, users, names,
+                          seed=config.seed, min_gain=config.segment_min_gain)
+    blend.save(out / SEGMENTS_FILE)
+    blend.blend("warm").save(out / "blend.json")
+    report["segments"] = _decisions(blend)
 
     store = Store(out / STORE_FILE)
     store.add_items(ordered)
@@ -165,6 +228,7 @@ def fit(items: Sequence[Item], interactions: Sequence[Interaction], out_dir: str
     report["fit_seconds"] = round(time.perf_counter() - started, 1)
     meta = {"format_version": 1, "config": config.to_dict(), "encoder": encoder_ref, "scorer": scorer_dir,
             "index": "index", "prefilter": "prefilter.json", "blend": "blend.json", "store": STORE_FILE,
+            "segments": SEGMENTS_FILE, "prefilter_segments": "prefilter_segments.json",
             "report": report}
     (out / MODEL_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
     logger.info("recommender fitted in %.1f s -> %s", report["fit_seconds"], out)

@@ -9,6 +9,7 @@ import pytest
 from recommender.data import Interaction, Item
 from recommender.evaluation import evaluate
 from recommender.model import MODEL_FILE, FitConfig, Recommender, RecommenderError, fit
+from recommender.segments import SEGMENTS, SEGMENTS_FILE
 from recommender.store import Store
 
 
@@ -29,8 +30,10 @@ def test_folder_holds_every_part(fitted):
     assert not (fitted / "scorer" / "model.onnx").exists()
     assert (fitted / "index" / "items.faiss").is_file() and (fitted / "store.sqlite").is_file()
     assert meta["report"]["index"] == "flat" and meta["report"]["scorer_examples"] > 50
-    assert set(meta["report"]["blend"]["weights"]) == {"scorer", "similarity", "popularity", "recency", "cooccurrence"}
-    assert meta["prefilter"] == "prefilter.json" and meta["report"]["prefilter"]["weights"]["scorer"] == 0.0
+    assert set(meta["report"]["segments"]) == set(SEGMENTS) == set(meta["report"]["prefilter"])
+    assert meta["segments"] == SEGMENTS_FILE and (fitted / SEGMENTS_FILE).is_file()
+    for decision in meta["report"]["prefilter"].values():  # the prefilter ranks without the scorer
+        assert "scorer" not in decision["weights"]
 
 
 def test_one_topic_users_get_their_topic(fitted, catalogue):
