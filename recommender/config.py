@@ -4,6 +4,7 @@
       model_dir: var/recommender   # a folder made by `nlpsuite recommender fit`
       threads: 1                    # onnxruntime threads for the relevance scorer
       default_k: 10
+      cache_ttl_s: 60               # how long an answer is reused (a user's own new interaction drops it at once)
 """
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ class RecommenderSettings(StrictModel):
     model_dir: str = "var/recommender"
     threads: int = Field(1, ge=1, le=64)
     default_k: int = Field(10, ge=1, le=100)
+    cache_ttl_s: float = Field(60.0, ge=0, le=86400)
+    """Seconds an answer is reused; other users' new interactions (popularity, co-occurrence)
+    reach a cached answer within this time, the user's own at once; 0 turns the cache off."""
 
 
 def load_settings(config_path=None) -> RecommenderSettings:

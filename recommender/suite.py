@@ -4,6 +4,10 @@ the installed recbole package) in ``var/recommender``, served by the suite's web
 
 The quick profile uses MiniLM as it is and trains the scorer on fewer users, so that the whole
 suite is ready within the quick profile's budget; ``--profile full`` fits the defaults. An existing folder is reused.
+
+After the fit, the ten films of data/recommender/new_arrivals.csv (released after the
+MovieLens catalogue, with descriptions) join the catalogue unrated: the page's "New for you"
+shelf shows what the text alone finds for a user.
 """
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from pathlib import Path
 from shared.product import Service, SuiteContext
 
 logger = logging.getLogger(__name__)
+NEW_ARRIVALS = Path(__file__).resolve().parents[1] / "data" / "recommender" / "new_arrivals.csv"
 QUICK = {"finetune_encoder": False, "scorer_users": 100}  # the collaborative part needs no training
 
 
@@ -60,10 +65,26 @@ class RecommenderPart:
         items, interactions = load_movielens100k()
         with contextlib.redirect_stdout(sys.stderr):  # the Trainer's log lines are not the summary
             fit(items, interactions, settings.model_dir, config)
+        add_new_arrivals(settings.model_dir)
         logger.info("recommender: fitted in %.0f s", time.perf_counter() - started)
 
     def services(self, ctx: SuiteContext) -> list[Service]:
         return []  # served by the suite's web app
+
+
+def add_new_arrivals(model_dir, path: Path = NEW_ARRIVALS) -> int:
+    """Add the demo's unrated new films to a fitted folder; returns how many were added."""
+    from recommender.data import load_items
+    from recommender.model import Recommender
+
+    loaded = load_items(path)
+    for error in loaded.errors:
+        logger.warning("%s", error)
+    model = Recommender.load(model_dir, threads=1)
+    model.add_items(loaded.rows)
+    model.store.close()
+    logger.info("recommender: %d new arrivals added, unrated (%s)", len(loaded.rows), path.name)
+    return len(loaded.rows)
 
 
 def part() -> RecommenderPart:

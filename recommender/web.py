@@ -1,12 +1,18 @@
 """The recommender's part of the suite web app (recommender/product.py), under /recommender:
 
-- ``GET /recommend?user=U&k=10[&mode=full|retrieval|popularity]``: JSON recommendations
+- ``GET /recommend?user=U&k=10[&mode=full|retrieval|cooccurrence|popularity][&scope=all|new]``:
+  JSON recommendations (``scope=new``: only items nobody has interacted with yet)
 - ``POST /interactions``: one interaction (JSON); stored in SQLite and in the user's profile
   before the response, so the next ``/recommend`` already reflects it
 - ``GET /``: a small page to look a user up
 
 The recommender folder comes from the ``recommender`` config section and is loaded on first
 use, so a missing model does not stop the other products' pages (health says why).
+
+The endpoints are plain functions, which FastAPI runs on its thread pool: the event loop only
+parses and sends. Concurrent requests share the model (``Recommender`` takes a readers-writer
+lock itself and batches their scorer and FAISS work); under several web workers each has its
+own copy and reads the others' new interactions from the folder's store.
 """
 from __future__ import annotations
 
@@ -19,8 +25,11 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
-from recommender.model import MAX_K, MODES
+from recommender.model import MAX_K, MODES, SCOPES
 from shared.product import WebPlugin, render_page, require_token
+
+
+NEW_SHELF = 3  # items on the page's "new for you" shelf
 
 
 class InteractionIn(BaseModel):
@@ -33,8 +42,7 @@ class InteractionIn(BaseModel):
 
 
 class _State:
-    """The loaded recommender behind a lock: requests run in a thread pool, and a POST changes
-    the in-memory history that a concurrent GET reads."""
+    """The recommender of this web worker, loaded once on first use."""
 
     def __init__(self, config_path):
         self.config_path = config_path
@@ -56,21 +64,30 @@ class _State:
                 from recommender.model import Recommender
 
                 try:
-                    self._model = Recommender.load(self.settings.model_dir, threads=self.settings.threads)
+                    self._model = Recommender.load(self.settings.model_dir, threads=self.settings.threads,
+                                                   cache_ttl_s=self.settings.cache_ttl_s)
                 except FileNotFoundError as exc:
                     raise HTTPException(503, f"no recommender loaded: {exc}") from None
             return self._model
 
 
-def _page(user: str, k: int, result: dict | None, error: str | None) -> str:
+def _items(entries: list[dict]) -> str:
+    e = html.escape
+    return "<ol class='recs'>" + "".join(
+        f"<li><b>{e(r['title'])}</b> <small>({e(r['item'])}, score {r['score']:.3f})"
+        f"</small><br><i class='muted'>{e(r['reason'])}</i></li>" for r in entries) + "</ol>"
+
+
+def _page(user: str, k: int, result: dict | None, error: str | None, shelf: dict | None = None) -> str:
     e = html.escape
     rows = ""
     if result:
         flag = "<p><span class='badge pending'>new user</span> popular items (cold start)</p>" \
             if result["cold_start"] else ""
-        rows = flag + "<ol class='recs'>" + "".join(
-            f"<li><b>{e(r['title'])}</b> <small>({e(r['item'])}, score {r['score']:.3f})"
-            f"</small><br><i class='muted'>{e(r['reason'])}</i></li>" for r in result["items"]) + "</ol>"
+        rows = flag + _items(result["items"])
+        if shelf and shelf["items"]:
+            rows += ("<h2>New for you</h2><p class='muted'>Items nobody has rated yet, found by their text "
+                     "alone.</p>" + _items(shelf["items"]))
     if error:
         rows = f"<p class='error'>{e(error)}</p>"
     body = (
@@ -93,12 +110,12 @@ def plugin(config_path=None) -> WebPlugin:
 
     @router.get("/recommend")
     def recommend(user: str = Query(..., min_length=1, max_length=200),
-                  k: int = Query(10, ge=1, le=MAX_K), mode: str = Query("full")) -> dict:
+                  k: int = Query(10, ge=1, le=MAX_K), mode: str = Query("full"), scope: str = Query("all")) -> dict:
         if mode not in MODES:
             raise HTTPException(422, f"mode must be one of {', '.join(MODES)}")
-        model = state.model()
-        with state.lock:
-            return model.recommend(user, k, mode=mode)
+        if scope not in SCOPES:
+            raise HTTPException(422, f"scope must be one of {', '.join(SCOPES)}")
+        return state.model().recommend(user, k, mode=mode, scope=scope)
 
     @router.post("/interactions", status_code=201, dependencies=[Depends(require_token)])
     def add_interaction(body: InteractionIn) -> dict:
@@ -108,28 +125,28 @@ def plugin(config_path=None) -> WebPlugin:
         except ValueError:
             raise HTTPException(422, f"field 'timestamp': not a timestamp: {body.timestamp!r}") from None
         row = Interaction(body.user, body.item, body.event.lower(), timestamp, body.rating)
-        with state.lock:
-            try:
-                model.add_interaction(row)
-            except RecommenderError as exc:
-                status = 404 if "unknown item" in str(exc) else 422
-                raise HTTPException(status, str(exc)) from None
-            return {"stored": row.to_dict(), "history_size": len(model.histories[row.user])}
+        try:
+            model.add_interaction(row)
+        except RecommenderError as exc:
+            status = 404 if "unknown item" in str(exc) else 422
+            raise HTTPException(status, str(exc)) from None
+        return {"stored": row.to_dict(), "history_size": len(model.histories[row.user])}
 
     @router.get("/", response_class=HTMLResponse)
     def page(user: str = "", k: int = 10) -> str:
-        result = error = None
+        result = shelf = error = None
         if user:
             if not 1 <= k <= MAX_K:
                 error = f"k must be from 1 to {MAX_K}"
             else:
                 try:
                     model = state.model()
-                    with state.lock:
-                        result = model.recommend(user, k)
+                    result = model.recommend(user, k)
+                    if not result["cold_start"] and model.new_items()[0]:
+                        shelf = model.recommend(user, NEW_SHELF, scope="new")
                 except HTTPException as exc:
                     error = exc.detail
-        return _page(user, k, result, error)
+        return _page(user, k, result, error, shelf)
 
     def health() -> dict:
         try:

@@ -65,6 +65,8 @@ class AnswerCache:
         self.hits = self.misses = 0
 
     def get(self, user: str, mode: str, scope: str, k: int) -> dict | None:
+        if self.ttl_s <= 0:  # caching off (latency benchmarks, tests of the cold path)
+            return None
         key = (user, mode, scope)
         with self._lock:
             found = self._entries.get(key)

@@ -66,7 +66,7 @@ class Recommender(OnlineUpdates):
         self._store_seq = store_seq if store_seq is not None else (store.last_seq() if store is not None else 0)
         self._store_signature = store.signature() if store is not None else None
         self._index_batcher = MicroBatcher(self._search_batch, max_batch=INDEX_BATCH, max_wait_ms=2, name="faiss")
-        self._scorer_batcher = MicroBatcher(self._score_batch, max_batch=16, max_wait_ms=3, name="scorer")
+        self._scorer_batcher = MicroBatcher(self._score_batch, max_batch=16, max_wait_ms=0, name="scorer")
 
     # the blends are segmented; a plain Blend (tests, folders from before segments) counts for all
     @property
@@ -154,22 +154,23 @@ class Recommender(OnlineUpdates):
                 for row, (_, n, seen) in zip(found, requests)]
 
     def _score_batch(self, requests: Sequence[tuple[str, list[str]]]) -> list[np.ndarray]:
-        """The scorer over several requests' (context, candidates) in one onnxruntime pass."""
-        pairs = [(context, text) for context, texts in requests for text in texts]
-        probabilities = self.scorer.predictor.predict_proba(pairs)[:, self.scorer.yes] if pairs else np.zeros(0)
-        out, start = [], 0
-        for _, texts in requests:
-            out.append(probabilities[start:start + len(texts)])
-            start += len(texts)
-        return out
+        """The scorer for several requests, one after another on the scorer's worker thread.
 
-    def _may_score(self) -> bool:
-        return self.scorer is not None and any(self.blend.uses("scorer", s) for s in self.blend.blends)
+        Each request's pairs stay one onnxruntime batch of their own: the int8 graph quantizes
+        its activations with ranges taken over the whole batch, so pairs merged with another
+        request's would score differently (by up to 5e-4 in development) and rankings could
+        flip. Queued on one thread, concurrent requests no longer fight over the cores."""
+        return [self.scorer.score(context, texts) for context, texts in requests]
 
-    def _search(self, profile: np.ndarray, n: int, seen: set[str]) -> list[tuple[str, float]]:
-        if len(seen) + n > len(self.index) // 2:  # a deep search: the in-FAISS selector is cheaper
+    def _search(self, profile: np.ndarray, n: int, seen: set[str], ticket=None) -> list[tuple[str, float]]:
+        """The ``n`` nearest unseen items; through the FAISS batcher (on ``ticket`` when this
+        request announced itself) unless the exclusions are a large part of the catalogue."""
+        if len(seen) > len(self.index) // 2:  # most of the catalogue excluded: the in-FAISS selector is cheaper
+            if ticket is not None:
+                ticket.cancel()
             return self.index.search(profile, n, exclude=seen)[0]
-        return self._index_batcher((profile, n, frozenset(seen)))
+        request = (profile, n, frozenset(seen))
+        return ticket.submit(request).result() if ticket is not None else self._index_batcher(request)
 
     # -- recommending -----------------------------------------------------------------------
     def known_user(self, user: str) -> bool:
@@ -213,7 +214,8 @@ class Recommender(OnlineUpdates):
     def candidates(self, user: str, n: int | None = None, scope: str = "all"):
         return self.candidates_of(self.histories.get(user, []), n, scope=scope)
 
-    def candidates_of(self, history: Sequence[Interaction], n: int | None = None, *, scope: str = "all"):
+    def candidates_of(self, history: Sequence[Interaction], n: int | None = None, *, scope: str = "all",
+                      ticket=None):
         """(item weights, their vectors, profile, candidate pool) for a history.
 
         The pool: FAISS neighbours, popular items, items co-occurring with the history, and a
@@ -228,7 +230,7 @@ class Recommender(OnlineUpdates):
             found = self._new_candidates(profile, seen, n)
         else:
             found = generate_candidates(profile, self.index, seen, self.popularity, n, self.config.popular_share,
-                                        search=self._search)
+                                        search=lambda p, k, s: self._search(p, k, s, ticket))
             taken = {c.item for c in found}
             co_scores = self.cooccurrence.scores(weights)
             extra = self.cooccurrence.top(co_scores, int(round(n * self.config.cooccurrence_share)),
@@ -246,10 +248,9 @@ class Recommender(OnlineUpdates):
         return [self.segment(len(weights), c.item) for c in candidates]
 
     def features(self, weights: dict, candidates: Sequence[Candidate], *, scorer: bool | Sequence[bool] = True,
-                 ticket=None) -> np.ndarray:
+                 ) -> np.ndarray:
         """One row per candidate, columns in ranking.FEATURES order. ``scorer``: whether to
-        run the scorer, for all candidates or per candidate (its column is 0 where not run);
-        ``ticket``: the scorer batcher's ticket this request took early (see batching)."""
+        run the scorer, for all candidates or per candidate (its column is 0 where not run)."""
         matrix = np.zeros((len(candidates), len(FEATURES)), dtype=np.float64)
         if not candidates:
             return matrix
@@ -258,8 +259,7 @@ class Recommender(OnlineUpdates):
         if rows and self.scorer is not None:
             context = context_text(list(weights), self.items, self.config.profile.context_items)
             texts = [self.items[candidates[n].item].text for n in rows]
-            request = (context, texts)
-            matrix[rows, 0] = ticket.submit(request).result() if ticket else self._scorer_batcher(request)
+            matrix[rows, 0] = self._scorer_batcher((context, texts))
         half_life = self.config.profile.half_life_days
         for row, c in enumerate(candidates):
             matrix[row, 1:] = (c.similarity, self.popularity.score(c.item), self.popularity.recency(c.item, half_life),
@@ -296,9 +296,9 @@ class Recommender(OnlineUpdates):
                 "cached": hit}
 
     def _answer(self, user: str, depth: int, mode: str, scope: str) -> dict:
-        """The ranked answer for ``user`` ``depth`` items deep (the cache keeps it). A scorer
+        """The ranked answer for ``user`` ``depth`` items deep (the cache keeps it). A FAISS
         batch forming meanwhile waits (a few ms at most) for this request's ticket."""
-        ticket = self._scorer_batcher.expect() if mode == "full" and self._may_score() else None
+        ticket = self._index_batcher.expect() if mode == "full" and scope == "all" else None
         try:
             return self._ranked(user, depth, mode, scope, ticket)
         finally:
@@ -313,7 +313,8 @@ class Recommender(OnlineUpdates):
         elif mode in ("retrieval", "cooccurrence"):
             (weights, vectors, profile), found = self._profile(user), []
         else:
-            weights, vectors, profile, pool = self.candidates(user, max(depth, self.config.pool), scope=scope)
+            weights, vectors, profile, pool = self.candidates_of(history, max(depth, self.config.pool), scope=scope,
+                                                                 ticket=ticket)
             found = self.shortlist(weights, pool, depth)
         base = {"user": user, "mode": mode, "scope": scope, "history_size": len(history)}
         if profile is None:
@@ -343,7 +344,7 @@ class Recommender(OnlineUpdates):
         else:
             segments = self.segments_of(weights, found)
             needs_scorer = [self.blend.uses("scorer", segment) for segment in segments]
-            features = self.features(weights, found, scorer=needs_scorer, ticket=ticket)
+            features = self.features(weights, found, scorer=needs_scorer)
             blended = self.blend.score(features, segments)
             order = np.argsort(-blended, kind="stable")[:depth]
             ordered, scores = [found[i] for i in order], [float(blended[i]) for i in order]

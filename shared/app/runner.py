@@ -51,7 +51,8 @@ def core_services(ctx: SuiteContext) -> tuple[list[Service], list[Service]]:
                                                      "--host", s.host, "--port", str(s.outbox_port)),
                      port=s.outbox_port, port_key="suite.outbox_port", host=s.host,
                      ready=smtp_ready(s.host, s.outbox_port), ready_timeout_s=30)
-    return [outbox], [web_service(s.host, s.web_port, logging_config=logging_file, python=ctx.python)]
+    return [outbox], [web_service(s.host, s.web_port, logging_config=logging_file, python=ctx.python,
+                                  workers=s.web_workers)]
 
 
 def write_effective_config(ctx: SuiteContext, parts, user_config: dict) -> Path:

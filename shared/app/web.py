@@ -5,6 +5,7 @@ imports a product, and the home page lists exactly the products that are install
 from __future__ import annotations
 
 import html
+import os
 import sys
 from pathlib import Path
 
@@ -21,11 +22,34 @@ from shared.registry import PRODUCTS
 PACKAGES = str(Path(__file__).resolve().parents[2])
 
 
-def web_service(host: str, port: int, *, logging_config=None, python: str = sys.executable) -> Service:
+WORKER_MB = 600
+"""Resident memory of one web worker with every product's model loaded (the quick suite's,
+measured with ps after a recommend, a dashboard and a chat page: see docs/recommender.md)."""
+
+
+def auto_workers(per_worker_mb: float = WORKER_MB) -> int:
+    """One web worker per core, no more than half the available memory holds (at least one)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    available_mb = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                available_mb = int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    if available_mb is None:
+        return 1
+    return max(1, min(cores, int(available_mb * 0.5 // per_worker_mb)))
+
+
+def web_service(host: str, port: int, *, logging_config=None, python: str = sys.executable,
+                workers: int | None = None) -> Service:
     """The web app under uvicorn: the one place its command line is built (`nlpsuite run` and
-    every product's `serve`). It reads the effective config from ``$NLPSUITE_CONFIG``."""
+    every product's `serve`). It reads the effective config from ``$NLPSUITE_CONFIG``.
+    ``workers``: uvicorn processes (default ``auto_workers()``); each loads its own models."""
+    workers = workers or auto_workers()
     command = [python, "-P", "-m", "uvicorn", "--factory", "shared.app.web:create_app", "--app-dir", PACKAGES,
-               "--host", host, "--port", str(port), "--log-level", "warning",
+               "--host", host, "--port", str(port), "--log-level", "warning", "--workers", str(workers),
                "--ws", "none"]  # rasa pins websockets 10: too old for uvicorn's websocket support
     if logging_config:
         command += ["--log-config", str(logging_config)]

@@ -3,6 +3,7 @@
     suite:
       host: 127.0.0.1        # every server binds here (loopback: nothing is exposed)
       web_port: 8000         # the web app: chat page, dashboard, recommendations, /health
+      web_workers: null      # web app processes; default: one per core, as many as memory allows
       outbox_port: 8025      # the local SMTP server that stores mail in <var_dir>/outbox
       var_dir: var           # models, databases, FAISS files, logs, outbox
       profile: quick         # quick (< 15 min on 2 cores) or full (benchmark quality)
@@ -27,6 +28,9 @@ class SuiteSettings(StrictModel):
     host: str = "127.0.0.1"
     web_port: int = Field(8000, ge=1, le=65535)
     outbox_port: int = Field(8025, ge=1, le=65535)
+    web_workers: Optional[int] = Field(None, ge=1, le=64)
+    """Processes serving the web app (each loads its own copy of the products' models); default:
+    one per core, as many as the available memory holds (``shared.app.web.auto_workers``)."""
     var_dir: str = "var"
     profile: str = "quick"
     threads: Optional[int] = Field(None, ge=1, le=256)
