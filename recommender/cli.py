@@ -50,9 +50,24 @@ def cmd_fit(options) -> int:
     except (FileExistsError, RecommenderError) as exc:
         raise CommandError(str(exc)) from None
     report = json.loads((out / "model.json").read_text())["report"]
+    print(segment_table(report.get("segments", {})), file=sys.stderr)
     print(json.dumps({"model": str(out), "items_rejected": len(items.errors),
                       "interactions_rejected": len(interactions.errors)} | report))
     return 0
+
+
+def segment_table(decisions: dict) -> str:
+    """The fitted segment decision as a few readable lines (the JSON line has it all)."""
+    lines = ["final blend per segment (features kept; dropped with what keeping them gained in "
+             "validation mean per-user AP):"]
+    for name, decision in decisions.items():
+        kept = ", ".join(f"{f} {w:+.2f}" for f, w in decision.get("weights", {}).items())
+        dropped = ", ".join(f"{d['feature']} ({d['gain_when_kept']:+.4f})" for d in decision.get("dropped", []))
+        figures = (f"AP {decision['validation_ap_all']:.4f} -> {decision['validation_ap_kept']:.4f}"
+                   if "validation_ap_kept" in decision else decision.get("note", ""))
+        lines.append(f"  {name:<12} kept: {kept or '-'}; dropped: {dropped or '-'}; {figures}; "
+                     f"{decision.get('positives', 0)} positives of {decision.get('examples', 0)}")
+    return "\n".join(lines)
 
 
 def cmd_recommend(options) -> int:
@@ -62,7 +77,7 @@ def cmd_recommend(options) -> int:
     model = _load_model(options)
     started = time.perf_counter()
     try:
-        result = model.recommend(options.user, options.k, mode=options.mode)
+        result = model.recommend(options.user, options.k, mode=options.mode, scope=options.scope)
     except RecommenderError as exc:
         raise CommandError(str(exc)) from None
     result["ms"] = round((time.perf_counter() - started) * 1000, 2)
@@ -73,11 +88,12 @@ def cmd_recommend(options) -> int:
 def cmd_evaluate(options) -> int:
     from recommender.data import load_interactions
     from recommender.evaluation import evaluate
+    from recommender.model import MODES
 
     model = _load_model(options)
     test = load_interactions(options.interactions, known_items=set(model.items))
     _report(test)
-    modes = ["popularity", "retrieval", "full"] if options.mode == "all" else [options.mode]
+    modes = list(MODES) if options.mode == "all" else [options.mode]
     print(json.dumps({mode: evaluate(model, test.rows, k=options.k, mode=mode, max_users=options.max_users,
                                      progress=not options.no_progress) for mode in modes}))
     return 0
@@ -152,6 +168,8 @@ def _k(value: str) -> int:
 
 
 def register(subparsers) -> None:
+    from recommender.limits import MODES, SCOPES  # light: no torch, FAISS or onnxruntime
+
     parser = subparsers.add_parser("recommender", help="the recommender: fit, recommend, evaluate")
     commands = parser.add_subparsers(dest="recommender_command", metavar="COMMAND")
     commands.required = True
@@ -180,7 +198,10 @@ def register(subparsers) -> None:
     p.add_argument("--model", required=True)
     p.add_argument("--user", required=True)
     p.add_argument("-k", type=_k, default=10, help="how many items (1-100); default 10")
-    p.add_argument("--mode", choices=["full", "retrieval", "popularity"], default="full")
+    p.add_argument("--mode", choices=MODES, default="full",
+                   help="full (the cascade), retrieval (FAISS alone), cooccurrence (behaviour alone), popularity")
+    p.add_argument("--scope", choices=SCOPES, default="all",
+                   help="new: only items nobody has interacted with yet (found by their text)")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--pretty", action="store_true")
     p.set_defaults(func=cmd_recommend)
@@ -189,7 +210,7 @@ def register(subparsers) -> None:
     p.add_argument("--model", required=True)
     p.add_argument("--interactions", required=True, help="test interactions CSV (users' held-out rows)")
     p.add_argument("-k", type=_k, default=10)
-    p.add_argument("--mode", choices=["full", "retrieval", "popularity", "all"], default="all")
+    p.add_argument("--mode", choices=[*MODES, "all"], default="all")
     p.add_argument("--max-users", type=int, default=None)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--no-progress", action="store_true")

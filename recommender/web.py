@@ -25,7 +25,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
-from recommender.model import MAX_K, MODES, SCOPES
+from recommender.limits import MAX_K, MODES, SCOPES
 from shared.product import WebPlugin, render_page, require_token
 
 

@@ -3,14 +3,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from recommender.limits import MAX_K, MODES, SCOPES  # noqa: F401  (re-exported)
 from recommender.profiles import ProfileConfig
 from shared.errors import NlpSuiteError
 
 MODEL_FILE = "model.json"
-MODES = ("full", "retrieval", "cooccurrence", "popularity")
-SCOPES = ("all", "new")
-"""``new``: only items nobody has interacted with yet (the "new for you" shelf)."""
-MAX_K = 100
 
 
 class RecommenderError(NlpSuiteError, ValueError):

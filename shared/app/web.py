@@ -27,12 +27,12 @@ WORKER_MB = 600
 measured with ps after a recommend, a dashboard and a chat page: see docs/recommender.md)."""
 
 
-def auto_workers(per_worker_mb: float = WORKER_MB) -> int:
+def auto_workers(per_worker_mb: float = WORKER_MB, meminfo: str | Path = "/proc/meminfo") -> int:
     """One web worker per core, no more than half the available memory holds (at least one)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     available_mb = None
     try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
+        for line in Path(meminfo).read_text().splitlines():
             if line.startswith("MemAvailable:"):
                 available_mb = int(line.split()[1]) / 1024
     except OSError:

@@ -34,6 +34,18 @@ def test_fit_with_bad_rows_then_recommend(tmp_path, capsys, catalogue, tiny_enco
     scorer_config = json.loads((tmp_path / "m" / "scorer" / "config.json").read_text())
     assert scorer_config["num_hidden_layers"] == 1  # --scorer-layers kept one of the two layers
     assert not list((tmp_path / "m").glob(".scorer-*"))  # work folders cleaned up
+    # the segment decision is shown, and it is the one the folder holds
+    saved = json.loads((tmp_path / "m" / "segments.json").read_text())["segments"]
+    for name, part in saved.items():
+        line = next(x for x in err.splitlines() if x.strip().startswith(name + " "))
+        for feature, weight in part["blend"]["weights"].items():
+            assert (f"{feature} {weight:+.2f}" in line) == (weight != 0.0), (feature, line)
+    assert summary["segments"].keys() == saved.keys()
+
+    code, out, err = run(capsys, "recommend", "--model", str(tmp_path / "m"), "--user", "space-fan-1", "-k", "2",
+                         "--scope", "new", "--mode", "cooccurrence")
+    assert code == 0, err
+    assert json.loads(out)["scope"] == "new"
 
     code, out, err = run(capsys, "recommend", "--model", str(tmp_path / "m"), "--user", "space-fan-1", "-k", "3")
     assert code == 0, err
@@ -72,7 +84,7 @@ def test_evaluate_and_grow(capsys, model_copy, catalogue, tmp_path):
                          "-k", "5", "--no-progress")
     assert code == 0, err
     metrics = json.loads(out)
-    assert set(metrics) == {"popularity", "retrieval", "full"}
+    assert set(metrics) == {"popularity", "cooccurrence", "retrieval", "full"}
     assert {"precision_at_5", "recall_at_5", "map", "ndcg_at_5"} <= set(metrics["full"])
     assert metrics["retrieval"]["precision_at_5"] > metrics["popularity"]["precision_at_5"]
 
