@@ -17,6 +17,7 @@ own copy and reads the others' new interactions from the folder's store.
 from __future__ import annotations
 
 import html
+import logging
 import threading
 import time
 from typing import Optional, Union
@@ -29,6 +30,7 @@ from recommender.limits import MAX_K, MODES, SCOPES
 from shared.product import WebPlugin, render_page, require_token
 
 
+logger = logging.getLogger(__name__)
 NEW_SHELF = 3  # items on the page's "new for you" shelf
 
 
@@ -106,7 +108,16 @@ def plugin(config_path=None) -> WebPlugin:
     from shared.data import DataError  # noqa: F401  (keeps import errors at startup, not per request)
 
     state = _State(config_path)
-    router = APIRouter()
+
+    def load_at_startup() -> None:
+        """Each web worker loads its model as it starts, not on a user's first request (a few
+        seconds: the EASE weights and the scorer's session); a missing folder waits for later."""
+        try:
+            state.model()
+        except Exception as exc:  # reported by /health; the other products still start
+            logger.warning("recommender not loaded at startup: %s", getattr(exc, "detail", exc))
+
+    router = APIRouter(on_startup=[load_at_startup])
 
     @router.get("/recommend")
     def recommend(user: str = Query(..., min_length=1, max_length=200),

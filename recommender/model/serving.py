@@ -27,7 +27,7 @@ from recommender.model.updates import OnlineUpdates
 from recommender.profiles import Popularity, item_weights, profile_vector
 from recommender.ranking import FEATURES, Blend
 from recommender.scorer import RelevanceScorer, context_text
-from recommender.segments import SEGMENTS_FILE, SegmentedBlend, segment_of
+from recommender.segments import SegmentedBlend, segment_of
 from recommender.store import STORE_FILE, Store
 from shared.inference.batching import MicroBatcher
 

@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer  # noqa: E40
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
-from fin_testlib import FeedServer, SmtpServer, build_sentiment_model, free_port  # noqa: E402
+from fin_testlib import FeedServer, Route, SmtpServer, build_sentiment_model, free_port  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from fin_testlib import Clock, Route, entries_for, rss
+from fin_testlib import Clock, entries_for, rss
 from finsentiment.fetching import MemoryFetcher
 from finsentiment.monitor import Monitor
 from finsentiment.notify import MemoryNotifier

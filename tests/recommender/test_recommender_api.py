@@ -140,3 +140,18 @@ def test_writing_an_interaction_needs_the_api_token_and_a_refusal_changes_nothin
         accepted = anonymous.post("/recommender/interactions", json={"user": "intruder", "item": item,
                                                                      "event": "purchase"}, headers=AUTH)
         assert accepted.status_code == 201 and accepted.json()["history_size"] == 1
+
+
+def test_page_shows_new_items_found_by_text(tmp_path, model_copy):
+    from recommender.data import Item
+    from recommender.model import Recommender
+
+    Recommender.load(model_copy).add_items([Item("fresh-1", "rocket orbit special", "galaxy and comet edition",
+                                                 ("space",))])
+    with TestClient(make_app(tmp_path, model_copy), headers=AUTH) as client:
+        page = client.get("/recommender/", params={"user": "space-fan-4", "k": 3}).text
+        assert "New for you" in page and "rocket orbit special" in page
+        assert "new: similar to " in page and ", which you liked" in page
+        body = client.get("/recommender/recommend", params={"user": "space-fan-4", "k": 3, "scope": "new"}).json()
+        assert [e["item"] for e in body["items"]] == ["fresh-1"]  # the only new item; k asked for more
+        assert client.get("/recommender/recommend", params={"user": "x", "scope": "old"}).status_code == 422
