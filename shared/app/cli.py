@@ -152,6 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
     from shared.app.runner import register as register_run
 
     register_run(sub)
+    from shared.app.batch import register as register_batch
+
+    register_batch(sub)
     from shared.app.config_check import register as register_config
 
     register_config(sub)
