@@ -13,7 +13,7 @@ export TOKENIZERS_PARALLELISM := false
 # Benchmarks pin their own thread counts; this keeps stray libraries from oversubscribing 2 cores.
 BENCH_THREADS ?= 2
 
-.PHONY: setup teachers browser run test test-fast bench bench-core bench-chatbot bench-finsentiment bench-recommender bench-load bench-security lint clean clean-venv help
+.PHONY: setup teachers browser java run test test-fast bench bench-core bench-chatbot bench-finsentiment bench-recommender bench-load bench-security lint clean clean-venv help
 
 help:
 	@echo "make run          the main job on embedded defaults (see README.md)"
@@ -28,13 +28,19 @@ help:
 	@echo "make bench        every benchmark, then docs/benchmarks.md"
 	@echo "make setup        create .venv from requirements/lock.txt (idempotent)"
 
-setup: $(STAMP) browser
+setup: $(STAMP) browser java
 
 # Headless Chromium for the web-page tests (Debian's package; Playwright drives it).
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium is missing: run 'sudo apt-get install chromium' for the browser tests" >&2; fi; }
+
+# Java for Apache Spark's batch jobs (Debian's default JRE, Java 17 on bookworm), like Chromium above.
+java:
+	@command -v java >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jre-headless >/dev/null; \
+	  else echo "java is missing: run 'sudo apt-get install default-jre-headless' for the Spark batch jobs" >&2; fi; }
 
 # The install order follows the verified recipe (docs/environment.md): torch's local CPU wheel
 # first, Rasa without its Python<3.11 marker, then every other package at the exact locked
