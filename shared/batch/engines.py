@@ -6,8 +6,9 @@ Both engines schedule the same splits (``shared.batch.sources``), call the same
 - the splits become a small DataFrame (one row per split, ``--partitions`` of them at most
   per task) and ``mapInPandas`` reads, checks and processes each split inside the Python
   workers; every input row comes back once, as a result or as a rejected row;
-- the model folder travels with the job (``SparkContext.addFile``), each Python worker loads it
-  once and keeps it for every batch it gets, with one intra-op thread per task;
+- the model folder travels with the job (a zip archive, ``SparkContext.addArchive``, unpacked
+  once per executor); each Python worker loads it once and keeps it for every batch it gets,
+  with one intra-op thread per task;
 - a lost executor's tasks are run again elsewhere (Spark's task retries: ``local[N,4]`` in
   local mode, ``spark.task.maxFailures`` on a cluster); the output committer keeps one
   attempt's files per task, so the output holds every id once;
@@ -96,14 +97,18 @@ def _spark_schema(job) -> str:
     return ", ".join(fields)
 
 
-def _ship(session, job):
-    """The job with its model folder shipped to the executors (a registry name ships nothing)."""
+def _ship(session, job, work: Path):
+    """The job with its model folder shipped to the executors as a zip archive, which each
+    executor unpacks once (``addArchive``: a cluster cannot be sent a local directory); a
+    registry name ships nothing."""
     field = "model_dir" if hasattr(job, "model_dir") else "model"
     folder = Path(str(getattr(job, field)))
     if not folder.is_dir():
         return job, None
-    session.sparkContext.addFile(str(folder.resolve()), recursive=True)
-    return job, (field, folder.resolve().name)
+    work.mkdir(parents=True, exist_ok=True)
+    archive = shutil.make_archive(str(work / f"{folder.resolve().name}-model"), "zip", root_dir=folder)
+    session.sparkContext.addArchive(archive)
+    return job, (field, Path(archive).name)
 
 
 def _worker_function(job, shipped, columns: Columns, output_columns: list[str]):
@@ -140,7 +145,7 @@ def run_spark(job, splits: list[Split], temporary: Path, columns: Columns, *, ma
     own_session = session is None
     session = session or spark_session(master, local_dir=str(temporary.parent / f".{temporary.name}-spark"))
     try:
-        job, shipped = _ship(session, job)
+        job, shipped = _ship(session, job, temporary.parent / f".{temporary.name}-ship")
         n = max(1, min(len(splits), partitions or max(len(splits), session.sparkContext.defaultParallelism)))
         table = pd.DataFrame([s.to_dict() for s in splits])
         frame = session.createDataFrame(table, "path string, format string, start long, end long").repartition(n)
@@ -174,7 +179,8 @@ def _settle(temporary: Path) -> None:
         for path in rejected.glob("*.parquet"):
             path.rename(temporary / REJECTED_DIR / path.name)
         shutil.rmtree(rejected)
-    shutil.rmtree(temporary.parent / f".{temporary.name}-spark", ignore_errors=True)
+    for scratch in ("spark", "ship"):
+        shutil.rmtree(temporary.parent / f".{temporary.name}-{scratch}", ignore_errors=True)
 
 
 def run(job, input_spec: str | Path, output: str | Path, columns: Columns, *, master: str = "inprocess",
