@@ -16,6 +16,8 @@ from shared.errors import NlpSuiteError
 MANIFEST = "nlpsuite.json"
 METRICS = "metrics.json"
 PLOTS = "plots"
+TENSORBOARD_DIR = "runs"
+"""TensorBoard event files of the training run (``tensorboard --logdir <folder>/runs``)."""
 
 
 class ModelFolderError(NlpSuiteError, FileNotFoundError):

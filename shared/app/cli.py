@@ -36,17 +36,25 @@ def _load(path: str, options, known_labels=None):
 
 
 def cmd_finetune(options) -> int:
-    """`nlpsuite finetune`: fine-tune a classifier on a labelled file; one JSON line of results."""
-    from shared.training import finetune
+    """`nlpsuite finetune`: fine-tune a classifier on a labelled file; one JSON line of results.
+    With ``--nproc N`` the same command runs under torchrun in N data-parallel processes."""
+    from shared.training import distributed, finetune
     from shared.training.args import from_cli_options
+
+    if options.nproc > 1 and not distributed.launched_by_torchrun():
+        return distributed.launch(options.nproc, distributed.without_option(options.argv, "--nproc"))
 
     train = _load(options.data, options)
     validation = _load(options.validation, options, known_labels=train.label_names) if options.validation else None
     test = _load(options.test, options, known_labels=train.label_names) if options.test else None
     args = from_cli_options(options)
     result = finetune(train, args, options.out, validation=validation, test=test)
+    if not distributed.is_main_process():
+        return 0  # rank 0 reports
     summary = {k: result.metrics[k] for k in ("evaluated_on", "accuracy", "macro_f1", "ece")}
-    print(json.dumps({"model": str(result.output_dir), **summary, "train_seconds": round(result.train_seconds, 1)}))
+    print(json.dumps({"model": str(result.output_dir), **summary, "train_seconds": round(result.train_seconds, 1),
+                      "train_examples_per_s": result.metrics.get("train_examples_per_s"),
+                      "processes": distributed.world_size()}))
     return 0
 
 
@@ -120,6 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--test", help="test file; metrics.json reports on it when given")
     _add_data_options(p)
     p.add_argument("--out", required=True, help="output model folder")
+    p.add_argument("--nproc", type=int, default=1,
+                   help="data-parallel processes under torchrun (gloo on CPU, NCCL on GPU); default 1")
     add_cli_options(p)
     p.set_defaults(func=cmd_finetune)
 
@@ -177,7 +187,9 @@ def cmd_token(options) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Run one command; a user error (NlpSuiteError) is one line on stderr and exit status 2."""
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
     options = parser.parse_args(argv)
+    options.argv = argv  # `finetune --nproc` starts the same command again under torchrun
     from shared.app.logging_setup import configure_logging
 
     configure_logging(logging.DEBUG if options.verbose else None)

@@ -63,6 +63,8 @@ class FineTuneArgs:
     eval_steps: int | None = _arg(None, "evaluate every N steps instead of every epoch")
     logging_steps: int = _arg(20, "log the training loss every N steps")
     progress: bool = _arg(True, "show tqdm progress bars", flags=("--no-progress",))
+    tensorboard: bool = _arg(True, "write TensorBoard event files under <out>/runs (rank 0 only under --nproc)",
+                             flags=("--no-tensorboard",))
 
     def to_dict(self) -> dict:
         """Every argument by name, as recorded in the model folder's manifest."""

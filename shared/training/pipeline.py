@@ -33,10 +33,12 @@ from shared.evaluation.calibration import fit_temperature
 from shared.evaluation.model_card import write_model_card
 from shared.evaluation.plots import plot_training_curves
 from shared.evaluation.report import evaluate_logits
-from shared.model_dir import METRICS, PLOTS, ModelInfo
+from shared.model_dir import METRICS, PLOTS, TENSORBOARD_DIR, ModelInfo
 from shared.models import get_head, resolve_model
 from shared.training.args import FineTuneArgs
 from shared.training.distillation import teacher_logits
+from shared.training.distributed import is_main_process, rank_digest_callback, world_size
+from shared.training.tensorboard import TensorBoardEvents
 from shared.training.trainer import ClassificationTrainer, inverse_frequency_weights, macro_f1_metrics
 
 logger = logging.getLogger(__name__)
@@ -165,7 +167,7 @@ def _training_arguments(args: FineTuneArgs, checkpoints: Path) -> TrainingArgume
         group_by_length=True,
         dataloader_num_workers=0,
         use_cpu=not torch.cuda.is_available(),
-        report_to=[],
+        report_to=[],  # TensorBoard through shared.training.tensorboard (no TensorFlow import)
         disable_tqdm=not args.progress,
         save_only_model=True,
         # Keep every dataset key: the Trainer would otherwise drop "teacher_logits" before the
@@ -195,7 +197,9 @@ def build_trainer(data: _Prepared, args: FineTuneArgs, checkpoints: Path):
         eval_dataset=validation_set,
         data_collator=DataCollatorWithPadding(tokenizer),
         compute_metrics=macro_f1_metrics,
-        callbacks=[EarlyStoppingCallback(early_stopping_patience=args.early_stopping_patience)],
+        callbacks=[EarlyStoppingCallback(early_stopping_patience=args.early_stopping_patience)]
+        + ([TensorBoardEvents(checkpoints.parent / TENSORBOARD_DIR)] if args.tensorboard else [])
+        + ([rank_digest_callback()] if world_size() > 1 else []),
         class_weights=inverse_frequency_weights(train_set.labels, len(data.labels)) if args.class_weights else None,
         label_smoothing=args.label_smoothing,
         distill_alpha=args.distill_alpha,  # used only when batches carry teacher logits
@@ -221,19 +225,21 @@ def evaluate_and_calibrate(trainer, encode, data: _Prepared, plot_dir: Path) -> 
     # paired with the label_ids it returns, never with the dataset's own order.
     validation_out = trainer.predict(trainer.eval_dataset)
     temperature = fit_temperature(validation_out.predictions, validation_out.label_ids)
+    writer = is_main_process()  # under torchrun every rank evaluates (on all rows); rank 0 plots
     validation_metrics = evaluate_logits(
         validation_out.predictions, validation_out.label_ids, data.labels, temperature=temperature,
-        plot_dir=None if data.test is not None else plot_dir, name="validation",
+        plot_dir=None if data.test is not None or not writer else plot_dir, name="validation",
     )
     if data.test is not None:
         test_out = trainer.predict(encode(data.test))
         metrics = evaluate_logits(test_out.predictions, test_out.label_ids, data.labels,
-                                  temperature=temperature, plot_dir=plot_dir, name="test")
+                                  temperature=temperature, plot_dir=plot_dir if writer else None, name="test")
         metrics["evaluated_on"] = "test"
     else:
         metrics = dict(validation_metrics)
         metrics["evaluated_on"] = "validation"
-    plot_training_curves(trainer.state.log_history, plot_dir / "training_curves.png")
+    if writer:
+        plot_training_curves(trainer.state.log_history, plot_dir / "training_curves.png")
     return metrics, validation_metrics, temperature
 
 
@@ -302,8 +308,12 @@ def finetune(
     trainer, tokenizer, encode = build_trainer(data, args, output_dir / "checkpoints")
     train_seconds, examples_per_s = train_model(trainer)
     metrics, validation_metrics, temperature = evaluate_and_calibrate(trainer, encode, data, output_dir / PLOTS)
+    if not is_main_process():  # rank 0 writes the folder; the others are done
+        trainer.accelerator.wait_for_everyone()
+        return FineTuneResult(output_dir, metrics, validation_metrics, train_seconds, examples_per_s, temperature)
     metrics = save_folder(output_dir, trainer, tokenizer, data, args, temperature, metrics, validation_metrics,
                           train_seconds, examples_per_s)
+    trainer.accelerator.wait_for_everyone()
     logger.info("saved %s: %s accuracy %.4f, macro-F1 %.4f", output_dir, metrics["evaluated_on"],
                 metrics["accuracy"], metrics["macro_f1"])
     return FineTuneResult(output_dir, metrics, validation_metrics, train_seconds, examples_per_s, temperature)
