@@ -137,6 +137,15 @@ def cmd_alerts(options) -> int:
     return 0
 
 
+def cmd_backfill(options) -> int:
+    from finsentiment.backfill import backfill
+
+    summary = backfill(_config(options), options.input, master=options.master, id_col=options.id_col,
+                       time_col=options.time_col, text_col=options.text_col)
+    print(json.dumps(summary))
+    return 0
+
+
 def register(subparsers) -> None:
     parser = subparsers.add_parser("finsentiment", help="financial news sentiment monitor (RSS, topics, spike alerts)")
     commands = parser.add_subparsers(dest="finsentiment_command", metavar="COMMAND")
@@ -158,6 +167,13 @@ def register(subparsers) -> None:
     p.add_argument("--out", help="PNG path; default: var/finsentiment/reports/<topic>-<days>d.png")
     add("demo-resolve", cmd_demo_resolve,
         "demo: release the story's good earnings news, so the next cycle sends the RESOLVED mail")
+    p = add("backfill", cmd_backfill, "score a news archive on Spark and load each topic's daily history "
+                                       "(dashboard history, alert baselines from day one)")
+    p.add_argument("--input", required=True, help="archive: Parquet, CSV or JSONL (a file, a folder or a glob)")
+    p.add_argument("--id-col", default="id")
+    p.add_argument("--time-col", default="published", help="ISO 8601 or unix seconds; default: published")
+    p.add_argument("--text-col", default="title", help="the headline column; default: title")
+    p.add_argument("--master", default="local[2]", help="local[N] or spark://HOST:PORT; default local[2]")
     p = add("alerts", cmd_alerts, "recent alerts and their delivery status")
     p.add_argument("--limit", type=int, default=20)
     p.add_argument("--json", action="store_true", help="one JSON object per alert")

@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Iterator, Optional
 
-from sqlalchemy import (Boolean, Column, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint,
+from sqlalchemy import (Boolean, Column, Date, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint,
                         create_engine, event, func, inspect, select, text)
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, declarative_base, relationship, sessionmaker
@@ -138,6 +138,24 @@ class TopicState(Base):
     group_key = Column(String(300))
     last_notified = Column(DateTime)
     resolved_at = Column(DateTime)
+
+
+class TopicHistory(Base):
+    """A topic's scored headlines per day from an archive (``finsentiment backfill``): the
+    history the dashboard charts and the alert baselines count before live polling began.
+    A day that has live articles of the topic counts those instead (never both)."""
+
+    __tablename__ = "topic_history"
+    __table_args__ = (UniqueConstraint("topic", "day"),)
+    id = Column(Integer, primary_key=True)
+    topic = Column(String(200), nullable=False, index=True)
+    day = Column(Date, nullable=False, index=True)
+    n_items = Column(Integer, nullable=False)
+    n_negative = Column(Integer, nullable=False)
+    n_positive = Column(Integer, nullable=False, default=0)
+    source = Column(Text, nullable=False)
+    """The archive it was computed from."""
+    loaded_at = Column(DateTime, nullable=False)
 
 
 def _prepare_sqlite_folder(url: str) -> None:

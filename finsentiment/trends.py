@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Optional
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from finsentiment.config import AlertRule
-from finsentiment.store import Article, Score, TopicAssignment
+from finsentiment.store import Article, Score, TopicAssignment, TopicHistory
 
 NEGATIVE = "negative"
 
@@ -48,8 +48,31 @@ class TopicTrend:
         return self.window.negative_share - self.baseline
 
 
+def _live_days(session: Session, topic: str, start: datetime, end: datetime) -> set:
+    rows = session.execute(
+        select(func.date(Article.event_time)).distinct()
+        .join(TopicAssignment, TopicAssignment.article_id == Article.id)
+        .where(TopicAssignment.topic == topic, Article.event_time >= start, Article.event_time < end)
+    ).all()
+    return {date.fromisoformat(str(day)) for (day,) in rows if day}
+
+
+def history_days(session: Session, topic: str, start: datetime, end: datetime) -> list[TopicHistory]:
+    """The backfilled days of ``topic`` wholly inside [start, end) that have no live article
+    of the topic (a day is counted from live articles or from history, never both)."""
+    first = start.date() if start.time() == time.min else start.date() + timedelta(days=1)
+    last = end.date()  # exclusive: the day ``end`` falls in is not whole
+    rows = session.execute(select(TopicHistory).where(TopicHistory.topic == topic, TopicHistory.day >= first,
+                                                      TopicHistory.day < last)).scalars().all()
+    if not rows:
+        return []
+    live = _live_days(session, topic, start, end)
+    return [row for row in rows if row.day not in live]
+
+
 def window_stats(session: Session, topic: str, start: datetime, end: datetime) -> WindowStats:
-    """Scored articles of ``topic`` with start <= event_time < end."""
+    """Scored articles of ``topic`` with start <= event_time < end, plus backfilled history for
+    the whole days in that span that have no live article (``finsentiment backfill``)."""
     negative = func.sum(case((Score.label == NEGATIVE, 1), else_=0))
     row = session.execute(
         select(func.count(Article.id), negative)
@@ -57,7 +80,9 @@ def window_stats(session: Session, topic: str, start: datetime, end: datetime) -
         .join(TopicAssignment, TopicAssignment.article_id == Article.id)
         .where(TopicAssignment.topic == topic, Article.event_time >= start, Article.event_time < end)
     ).one()
-    return WindowStats(topic, start, end, int(row[0] or 0), int(row[1] or 0))
+    history = history_days(session, topic, start, end)
+    return WindowStats(topic, start, end, int(row[0] or 0) + sum(h.n_items for h in history),
+                       int(row[1] or 0) + sum(h.n_negative for h in history))
 
 
 def topic_trend(session: Session, topic: str, rule: AlertRule, now: datetime) -> TopicTrend:
@@ -113,6 +138,13 @@ def series(session: Session, topic: str, end: datetime, days: float, bucket_hour
         points[i].n_items += 1
         points[i].n_negative += label == NEGATIVE
         points[i].n_positive += label == "positive"
+    if bucket >= timedelta(days=1):  # backfilled days (whole days only: daily buckets)
+        for row in history_days(session, topic, start, end + timedelta(days=1)):
+            i = int((datetime.combine(row.day, time.min) - start) / bucket)
+            if 0 <= i < n_buckets:
+                points[i].n_items += row.n_items
+                points[i].n_negative += row.n_negative
+                points[i].n_positive += row.n_positive
     return points
 
 

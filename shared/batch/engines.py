@@ -82,6 +82,7 @@ def spark_session(master: str, *, app_name: str = "nlpsuite-batch", local_dir: s
                .config("spark.sql.execution.arrow.pyspark.enabled", "true")
                .config("spark.sql.execution.arrow.maxRecordsPerBatch", str(CHUNK_ROWS))
                .config("spark.executorEnv.OMP_NUM_THREADS", "1")
+               .config("spark.sql.session.timeZone", "UTC")  # timestamps without an offset are UTC
                .config("spark.pyspark.python", sys.executable)
                .config("spark.local.dir", local_dir or tempfile.mkdtemp(prefix="nlpsuite-spark-")))
     for key, value in (conf or {}).items():
