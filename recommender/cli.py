@@ -41,7 +41,7 @@ def cmd_fit(options) -> int:
                        scorer_users=options.scorer_users, scorer_epochs=options.scorer_epochs,
                        scorer_layers=options.scorer_layers or None,
                        candidates=options.candidates, threads=options.threads, seed=options.seed,
-                       progress=not options.no_progress)
+                       engine=options.engine, spark_master=options.master, progress=not options.no_progress)
     try:
         # transformers' Trainer prints its logs to stdout without progress bars; stdout is
         # reserved for the one JSON summary line.
@@ -190,6 +190,9 @@ def register(subparsers) -> None:
     p.add_argument("--candidates", type=int, default=50, help="candidates reranked per request")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--engine", choices=["inprocess", "spark"], default="inprocess",
+                   help="embed the catalogue in this process, or with the batch embed job on Spark")
+    p.add_argument("--master", default="local[2]", help="with --engine spark: local[N] or spark://HOST:PORT")
     p.add_argument("--force", action="store_true", help="replace an existing recommender folder")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_fit)

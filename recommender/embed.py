@@ -46,6 +46,35 @@ class ItemEncoder:
         return self.embedder.encode(list(texts))
 
 
+def encode_items_on_spark(items: Sequence[Item], model: str | Path, work_dir: str | Path, *, master: str = "local[2]",
+                          max_length: int = 64, session=None) -> tuple[np.ndarray, dict]:
+    """The items' vectors from the core's ``embed`` batch job on Spark (one encoder per Python
+    worker, one thread per task), in the order of ``items``, and the job's summary.
+
+    For a catalogue too large to embed in one process's time: the texts go to Parquet, Spark
+    embeds them in parallel (``shared.batch``), and the vectors come back from Parquet."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    from shared.batch import Columns, EmbedJob, run
+
+    work = Path(work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    source = work / "items"
+    source.mkdir(exist_ok=True)
+    frame = pd.DataFrame({"id": [i.id for i in items], "text": [i.text for i in items]})
+    for n, start in enumerate(range(0, len(frame), 50_000)):  # row groups become Spark tasks
+        frame.iloc[start:start + 50_000].to_parquet(source / f"part-{n:05d}.parquet", row_group_size=5_000)
+    summary = run(EmbedJob(str(model), threads=1, max_length=max_length), source, work / "vectors",
+                  Columns("text", "id"), master=master, overwrite=True, session=session)
+    if summary["rows_rejected"]:
+        raise ValueError(f"{summary['rows_rejected']} item text(s) could not be embedded; see {work / 'vectors'}/_rejected")
+    table = pq.read_table(work / "vectors", columns=["id", "vector"]).to_pandas()
+    position = {item_id: n for n, item_id in enumerate(table["id"])}
+    vectors = np.stack([np.asarray(table["vector"].iat[position[i.id]], dtype=np.float32) for i in items])
+    return vectors, summary
+
+
 def co_interaction_pairs(interactions: Sequence[Interaction], *, max_pairs: int = 5000, seed: int = 42,
                          min_rating: float | None = 4.0) -> list[tuple[str, str]]:
     """Unordered pairs of item ids that a user interacted with one after the other.

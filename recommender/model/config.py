@@ -59,6 +59,10 @@ class FitConfig:
     validation_share: float = 0.15
     validation_users: int = 1000
     index_kind: str = "auto"
+    engine: str = "inprocess"
+    """Where the catalogue is embedded: ``inprocess``, or ``spark`` (the core's embed batch job
+    on ``spark_master``), for catalogues one process cannot embed in time."""
+    spark_master: str = "local[2]"
     profile: ProfileConfig = field(default_factory=ProfileConfig)
     seed: int = 42
     threads: int | None = None

@@ -180,11 +180,20 @@ def fit(items: Sequence[Item], interactions: Sequence[Interaction], out_dir: str
                              max_length=config.max_length, seed=config.seed, threads=config.threads,
                              progress=config.progress)
             encoder_ref = "encoder"
-    encoder = ItemEncoder(out / encoder_ref if encoder_ref == "encoder" else encoder_ref,
-                          threads=config.threads, max_length=config.max_length)
+    encoder_path = out / encoder_ref if encoder_ref == "encoder" else encoder_ref
     ordered = list(catalogue.values())
-    index = ItemIndex.build([i.id for i in ordered], encoder.encode_items(ordered, progress=config.progress),
-                            kind=config.index_kind, progress=config.progress)
+    if config.engine == "spark":
+        from recommender.embed import encode_items_on_spark
+
+        vectors, embedded = encode_items_on_spark(ordered, encoder_path, out.parent / f".{out.name}-embed",
+                                                  master=config.spark_master,
+                                                  max_length=config.max_length)
+        shutil.rmtree(out.parent / f".{out.name}-embed", ignore_errors=True)
+        report["embedding"] = {k: embedded[k] for k in ("engine", "rows_in", "seconds", "rows_per_s", "partitions")}
+    else:
+        vectors = ItemEncoder(encoder_path, threads=config.threads, max_length=config.max_length).encode_items(
+            ordered, progress=config.progress)
+    index = ItemIndex.build([i.id for i in ordered], vectors, kind=config.index_kind, progress=config.progress)
     index.save(out / "index")
     report["index"] = index.kind
 

@@ -177,3 +177,26 @@ def test_concurrent_requests_rank_as_sequential_ones(fitted, catalogue):
         np.testing.assert_allclose([e["score"] for e in items], [e["score"] for e in expected[user]], atol=1e-4)
     assert model._scorer_batcher.requests == len(users)
     assert model._index_batcher.batches < model._index_batcher.requests  # some requests shared a search
+
+
+@pytest.mark.timeout(300)
+def test_fit_with_the_spark_engine_indexes_the_same_vectors(tmp_path, fitted, catalogue, tiny_encoder):
+    """`recommender fit --engine spark`: the catalogue embedded by the batch job on local[2];
+    the index holds the vectors the in-process encoder gives."""
+    pytest.importorskip("pyspark")
+    from recommender.embed import ItemEncoder
+    from recommender.model import fit
+
+    from rec_testlib import tiny_fit_config
+
+    out = fit(catalogue.items, catalogue.interactions, tmp_path / "spark-model",
+              tiny_fit_config(tiny_encoder, engine="spark", spark_master="local[2]", finetune_encoder=False,
+                              scorer=False))
+    meta = json.loads((out / MODEL_FILE).read_text())
+    assert meta["report"]["embedding"]["engine"] == "spark-local"
+    assert meta["report"]["embedding"]["rows_in"] == len(catalogue.items)
+    model = Recommender.load(out)
+    ids = [item.id for item in catalogue.items]
+    expected = ItemEncoder(tiny_encoder, threads=1, max_length=48).encode_items(catalogue.items)
+    np.testing.assert_allclose(model.index.vectors(ids), expected, atol=1e-5)
+    assert not list(tmp_path.glob(".spark-model-*"))  # the work folder is gone
