@@ -357,16 +357,22 @@ class Recommender(OnlineUpdates):
         (no interactions yet) can only have been found by its text, and its reason says so."""
         if not chosen:
             return []
-        contribution = np.fromiter(weights.values(), dtype=np.float32)[:, None] * (vectors @ self.index.vectors(chosen).T)
+        weight = np.fromiter(weights.values(), dtype=np.float32)
+        similarity = vectors @ self.index.vectors(chosen).T
+        contribution = weight[:, None] * similarity
+        # for a new item, the nearest of the items the user weighs most (the upper half): "similar
+        # to X" should name the liked item it is most like, not the one with the most weight
+        strong = weight >= np.median(weight)
+        nearest = np.where(strong[:, None], similarity, -np.inf).argmax(axis=0)
         history = list(weights)
         out = []
-        for item, column in zip(chosen, contribution.argmax(axis=0)):
-            liked = history[int(column)]
-            title = self.items[liked].title
+        for n, item in enumerate(chosen):
             if self.popularity.counts.get(item):
-                out.append((f"because you liked {title}", liked))
+                liked = history[int(contribution[:, n].argmax())]
+                out.append((f"because you liked {self.items[liked].title}", liked))
             else:
-                out.append((f"new: similar to {title}, which you liked", liked))
+                liked = history[int(nearest[n])]
+                out.append((f"new: similar to {self.items[liked].title}, which you liked", liked))
         return out
 
     def _entry(self, item: str, score: float, reason: str, because: str | None) -> dict:
