@@ -184,8 +184,9 @@ def web_workers_rss_mb(port: int) -> list[float]:
     for proc in psutil.process_iter(["cmdline"]):
         cmdline = proc.info["cmdline"] or []
         if "uvicorn" in " ".join(cmdline) and str(port) in cmdline:
-            children = proc.children() or [proc]
-            return [round(child.memory_info().rss / 2**20, 1) for child in children]
+            workers = [child for child in proc.children()  # not multiprocessing's resource tracker
+                       if "resource_tracker" not in " ".join(child.cmdline())] or [proc]
+            return [round(child.memory_info().rss / 2**20, 1) for child in workers]
     return []
 
 

@@ -17,13 +17,15 @@ own copy and reads the others' new interactions from the folder's store.
 from __future__ import annotations
 
 import html
+import json
 import logging
 import threading
 import time
 from typing import Optional, Union
 
 from fastapi import APIRouter, Depends, HTTPException, Query
-from fastapi.responses import HTMLResponse
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
 from recommender.limits import MAX_K, MODES, SCOPES
@@ -59,6 +61,11 @@ class _State:
 
             self._settings = load_settings(self.config_path)
         return self._settings
+
+    @property
+    def loaded(self):
+        """The model if it is loaded, else None (never loads: safe on the event loop)."""
+        return self._model
 
     def model(self):
         with self.lock:  # two first requests must not load the folder twice
@@ -120,13 +127,21 @@ def plugin(config_path=None) -> WebPlugin:
     router = APIRouter(on_startup=[load_at_startup])
 
     @router.get("/recommend")
-    def recommend(user: str = Query(..., min_length=1, max_length=200),
-                  k: int = Query(10, ge=1, le=MAX_K), mode: str = Query("full"), scope: str = Query("all")) -> dict:
+    async def recommend(user: str = Query(..., min_length=1, max_length=200),
+                        k: int = Query(10, ge=1, le=MAX_K), mode: str = Query("full"),
+                        scope: str = Query("all")) -> Response:
+        """A cached answer straight from the event loop (a lookup); anything else, loading the
+        model included, on the thread pool. Serialised once here: FastAPI's encoder walks
+        every value again, a measurable share of a cached answer's cost."""
         if mode not in MODES:
             raise HTTPException(422, f"mode must be one of {', '.join(MODES)}")
         if scope not in SCOPES:
             raise HTTPException(422, f"scope must be one of {', '.join(SCOPES)}")
-        return state.model().recommend(user, k, mode=mode, scope=scope)
+        model = state.loaded or await run_in_threadpool(state.model)
+        answer = model.cached_answer(user, k, mode, scope)
+        if answer is None:
+            answer = await run_in_threadpool(model.recommend, user, k, mode, scope)
+        return Response(json.dumps(answer, ensure_ascii=False), media_type="application/json")
 
     @router.post("/interactions", status_code=201, dependencies=[Depends(require_token)])
     def add_interaction(body: InteractionIn) -> dict:

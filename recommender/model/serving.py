@@ -295,6 +295,17 @@ class Recommender(OnlineUpdates):
         return {**{key: v for key, v in cached.items() if key != "complete"}, "items": cached["items"][:k],
                 "cached": hit}
 
+    def cached_answer(self, user: str, k: int = 10, mode: str = "full", scope: str = "all") -> dict | None:
+        """The answer ``recommend`` would give, if it is cached and nothing new is in the store;
+        else None. A dictionary lookup and a ``stat``: cheap enough for an event loop."""
+        if self.store is not None and self.store.signature() != self._store_signature:
+            return None  # another worker wrote: ``recommend`` refreshes first
+        cached = self.cache.get(user, mode, scope, k)
+        if cached is None:
+            return None
+        return {**{key: v for key, v in cached.items() if key != "complete"}, "items": cached["items"][:k],
+                "cached": True}
+
     def _answer(self, user: str, depth: int, mode: str, scope: str) -> dict:
         """The ranked answer for ``user`` ``depth`` items deep (the cache keeps it). A FAISS
         batch forming meanwhile waits (a few ms at most) for this request's ticket."""

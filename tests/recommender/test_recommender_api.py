@@ -155,3 +155,14 @@ def test_page_shows_new_items_found_by_text(tmp_path, model_copy):
         body = client.get("/recommender/recommend", params={"user": "space-fan-4", "k": 3, "scope": "new"}).json()
         assert [e["item"] for e in body["items"]] == ["fresh-1"]  # the only new item; k asked for more
         assert client.get("/recommender/recommend", params={"user": "x", "scope": "old"}).status_code == 422
+
+
+def test_cached_answers_until_the_users_next_interaction(client):
+    first = client.get("/recommender/recommend", params={"user": "cooking-fan-1", "k": 3}).json()
+    again = client.get("/recommender/recommend", params={"user": "cooking-fan-1", "k": 3}).json()
+    assert first["cached"] is False and again["cached"] is True and again["items"] == first["items"]
+    item = first["items"][0]["item"]
+    assert client.post("/recommender/interactions",
+                       json={"user": "cooking-fan-1", "item": item, "event": "view"}).status_code == 201
+    after = client.get("/recommender/recommend", params={"user": "cooking-fan-1", "k": 3}).json()
+    assert after["cached"] is False and item not in [e["item"] for e in after["items"]]
