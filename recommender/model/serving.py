@@ -169,6 +169,10 @@ class Recommender(OnlineUpdates):
             if ticket is not None:
                 ticket.cancel()
             return self.index.search(profile, n, exclude=seen)[0]
+        if not self.config.batch_index_search:
+            if ticket is not None:
+                ticket.cancel()
+            return self.index.search(profile, n, exclude=seen)[0]
         request = (profile, n, frozenset(seen))
         return ticket.submit(request).result() if ticket is not None else self._index_batcher(request)
 
@@ -309,7 +313,8 @@ class Recommender(OnlineUpdates):
     def _answer(self, user: str, depth: int, mode: str, scope: str) -> dict:
         """The ranked answer for ``user`` ``depth`` items deep (the cache keeps it). A FAISS
         batch forming meanwhile waits (a few ms at most) for this request's ticket."""
-        ticket = self._index_batcher.expect() if mode == "full" and scope == "all" else None
+        batching = self.config.batch_index_search and mode == "full" and scope == "all"
+        ticket = self._index_batcher.expect() if batching else None
         try:
             return self._ranked(user, depth, mode, scope, ticket)
         finally:

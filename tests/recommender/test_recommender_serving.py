@@ -165,6 +165,7 @@ def test_concurrent_requests_rank_as_sequential_ones(fitted, catalogue):
     users = sorted(catalogue.topic_of_user) * 3
     random.Random(1).shuffle(users)
     model = Recommender.load(fitted, cache_ttl_s=0)
+    model.config.batch_index_search = True  # off by default; this test is about it
     model.blend = _copied(model.blend)
     for name in SEGMENTS:  # every request goes through the scorer batcher
         model.blend.blend(name).weights["scorer"] = 1.0
