@@ -11,7 +11,7 @@ import pytest
 
 from shared.batch import Columns, ScoreJob, apply_job, run
 from shared.batch.output import REJECTED_DIR, SUMMARY_FILE, OutputExistsError
-from shared.batch.sources import Split, count_rows, discover, plan, read_split
+from shared.batch.sources import count_rows, discover, plan, read_split
 from shared.data import DataError
 
 
@@ -55,7 +55,7 @@ def test_parquet_row_groups_are_splits_with_row_numbers(tmp_path):
 
 
 def test_bad_rows_come_back_with_file_row_and_reason(tmp_path):
-    jsonl = write_jsonl(tmp_path / "a.jsonl", [
+    write_jsonl(tmp_path / "a.jsonl", [
         {"id": "a1", "text": "fine"}, {"id": "a2", "text": ""}, {"id": "a3", "text": 42},
         b"not json at all\n", b'{"id": "a5", "text": "caf\xe9"}\n', {"text": "no id here"},
         {"id": "a7", "text": "x" * 20_001}, [1, 2], {"id": "a9", "text": "   "}])
