@@ -82,7 +82,7 @@ def test_standalone_cluster_survives_a_killed_executor(tmp_path, tiny_onnx_int8,
     from shared.batch import spark_session
     from shared.batch.cluster import LocalCluster
 
-    texts = [text for text, _ in tiny_data.train_rows] * 40  # about 7,200 rows in 16 splits
+    texts = [text for text, _ in tiny_data.train_rows] * 80  # about 14,400 rows in 16 splits: long enough to kill one
     inputs = write_inputs(tmp_path / "in", texts, bad=False)
     with LocalCluster(tmp_path / "cluster", cores=2) as cluster:
         session = spark_session(cluster.url, local_dir=str(tmp_path / "driver-local"),
