@@ -42,9 +42,6 @@ class ItemEncoder:
     def encode_items(self, items: Sequence[Item], *, progress: bool = False) -> np.ndarray:
         return self.embedder.encode([item.text for item in items], progress=progress)
 
-    def encode_texts(self, texts: Sequence[str]) -> np.ndarray:
-        return self.embedder.encode(list(texts))
-
 
 def encode_items_on_spark(items: Sequence[Item], model: str | Path, work_dir: str | Path, *, master: str = "local[2]",
                           max_length: int = 64, session=None) -> tuple[np.ndarray, dict]:

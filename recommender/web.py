@@ -182,7 +182,7 @@ def plugin(config_path=None) -> WebPlugin:
         except Exception as exc:  # a broken config section: report, do not crash the app
             return {"status": "degraded", "error": str(exc)}
         return {"status": "ok", "items": len(model.items), "users": len(model.histories),
-                "scorer": model.scorer is not None}
+                "scorer": model.scorer is not None, "answer_cache": model.cache.stats()}
 
     return WebPlugin(name="recommender", title="Recommender", router=router, prefix="/recommender",
                      pages={"look a user up": "/recommender/"}, health=health, nav="Recommendations",

@@ -64,18 +64,19 @@ class AnswerCache:
         self._lock = threading.Lock()
         self.hits = self.misses = 0
 
-    def get(self, user: str, mode: str, scope: str, k: int) -> dict | None:
+    def get(self, user: str, mode: str, scope: str, k: int, *, count_miss: bool = True) -> dict | None:
+        """The answer if it is fresh and at least ``k`` deep (or all there is). ``count_miss``:
+        False for a look that a full request follows on a miss (that one counts it)."""
         if self.ttl_s <= 0:  # caching off (latency benchmarks, tests of the cold path)
             return None
         key = (user, mode, scope)
         with self._lock:
             found = self._entries.get(key)
-            if found is None or time.monotonic() - found[0] > self.ttl_s or (
-                    len(found[1]["items"]) < k and not found[1].get("complete")):
-                self.misses += 1
-                return None
-            self.hits += 1
-            return found[1]
+            fresh = found is not None and time.monotonic() - found[0] <= self.ttl_s and (
+                len(found[1]["items"]) >= k or found[1].get("complete"))
+            self.hits += fresh
+            self.misses += not fresh and count_miss
+            return found[1] if fresh else None
 
     def put(self, user: str, mode: str, scope: str, answer: dict) -> None:
         key = (user, mode, scope)

@@ -177,9 +177,6 @@ class Recommender(OnlineUpdates):
         return ticket.submit(request).result() if ticket is not None else self._index_batcher(request)
 
     # -- recommending -----------------------------------------------------------------------
-    def known_user(self, user: str) -> bool:
-        return bool(self.histories.get(user))
-
     def segment(self, user_items: int, item: str) -> str:
         """``warm``, ``cold_item`` or ``sparse_user`` (see recommender.segments)."""
         return segment_of(user_items, self.popularity.counts.get(item, 0))
@@ -293,22 +290,16 @@ class Recommender(OnlineUpdates):
             with self.lock.reading():
                 cached = self._answer(user, max(k, self.config.candidates), mode, scope)
             self.cache.put(user, mode, scope, cached)
-            hit = False
-        else:
-            hit = True
-        return {**{key: v for key, v in cached.items() if key != "complete"}, "items": cached["items"][:k],
-                "cached": hit}
+            return _shaped(cached, k, hit=False)
+        return _shaped(cached, k, hit=True)
 
     def cached_answer(self, user: str, k: int = 10, mode: str = "full", scope: str = "all") -> dict | None:
         """The answer ``recommend`` would give, if it is cached and nothing new is in the store;
         else None. A dictionary lookup and a ``stat``: cheap enough for an event loop."""
         if self.store is not None and self.store.signature() != self._store_signature:
             return None  # another worker wrote: ``recommend`` refreshes first
-        cached = self.cache.get(user, mode, scope, k)
-        if cached is None:
-            return None
-        return {**{key: v for key, v in cached.items() if key != "complete"}, "items": cached["items"][:k],
-                "cached": True}
+        cached = self.cache.get(user, mode, scope, k, count_miss=False)  # ``recommend`` counts it
+        return None if cached is None else _shaped(cached, k, hit=True)
 
     def _answer(self, user: str, depth: int, mode: str, scope: str) -> dict:
         """The ranked answer for ``user`` ``depth`` items deep (the cache keeps it). A FAISS
@@ -394,3 +385,9 @@ class Recommender(OnlineUpdates):
     def _entry(self, item: str, score: float, reason: str, because: str | None) -> dict:
         return {"item": item, "title": self.items[item].title, "score": round(float(score), 6),
                 "reason": reason, "because": because}
+
+
+def _shaped(answer: dict, k: int, *, hit: bool) -> dict:
+    """A cached ranked answer cut to ``k`` items, as ``recommend`` returns it."""
+    return {**{key: v for key, v in answer.items() if key != "complete"}, "items": answer["items"][:k],
+            "cached": hit}

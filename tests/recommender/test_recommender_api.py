@@ -166,3 +166,5 @@ def test_cached_answers_until_the_users_next_interaction(client):
                        json={"user": "cooking-fan-1", "item": item, "event": "view"}).status_code == 201
     after = client.get("/recommender/recommend", params={"user": "cooking-fan-1", "k": 3}).json()
     assert after["cached"] is False and item not in [e["item"] for e in after["items"]]
+    stats = client.get("/health").json()["products"]["recommender"]["answer_cache"]
+    assert (stats["hits"], stats["misses"]) == (1, 2)  # each request counted once
