@@ -13,7 +13,7 @@ export TOKENIZERS_PARALLELISM := false
 # Benchmarks pin their own thread counts; this keeps stray libraries from oversubscribing 2 cores.
 BENCH_THREADS ?= 2
 
-.PHONY: setup teachers browser java run test test-fast bench bench-core bench-chatbot bench-finsentiment bench-recommender bench-load bench-security lint clean clean-venv help
+.PHONY: setup teachers browser java run test test-fast bench bench-core bench-chatbot bench-finsentiment bench-recommender bench-load bench-security bench-scale lint clean clean-venv help
 
 help:
 	@echo "make run          the main job on embedded defaults (see README.md)"
@@ -25,6 +25,8 @@ help:
 	@echo "make bench-chatbot | bench-finsentiment | bench-recommender   the products' benchmarks"
 	@echo "make bench-load     50 chat sessions + 20 recommendation clients against a suite of its own"
 	@echo "make bench-security every route of every service without a token; mail-failure scenarios"
+	@echo "make bench-scale  Spark and in-process batch scoring/embedding side by side, --nproc 2 fine-tuning,"
+	@echo "                  a million-item FAISS index; SCALE_SIZES=100000,300000,1000000 (hours on 2 cores)"
 	@echo "make bench        every benchmark, then docs/benchmarks.md"
 	@echo "make setup        create .venv from requirements/lock.txt (idempotent)"
 
@@ -94,7 +96,15 @@ bench-load: setup
 bench-security: setup
 	$(BIN)/python -m bench.security
 
-bench: bench-core bench-chatbot bench-finsentiment bench-recommender bench-load bench-security
+SCALE_SIZES ?= 100000,300000,1000000
+SCALE_EMBED_SIZES ?= 1000000
+SCALE_FAISS_N ?= 1000000
+
+bench-scale: setup
+	$(BIN)/python -m bench.scale --threads $(BENCH_THREADS) --sizes $(SCALE_SIZES) \
+		--embed-sizes $(SCALE_EMBED_SIZES) --faiss-n $(SCALE_FAISS_N)
+
+bench: bench-core bench-chatbot bench-finsentiment bench-recommender bench-load bench-security bench-scale
 	$(BIN)/python -m bench.report
 
 clean:

@@ -258,7 +258,65 @@ def security_section(data: dict) -> list[str]:
     return lines
 
 
-SECTIONS = {"core": core_section, "chatbot": chatbot_section, "security": security_section,
+def scale_section(data: dict) -> list[str]:
+    """The engines side by side (one row per run), the fine-tuning comparison, the 1M index."""
+    lines = ["## scale", "", "Command: `make bench-scale` (sizes: `SCALE_SIZES`, `SCALE_EMBED_SIZES`, "
+             "`SCALE_FAISS_N`). In-process runs use all threads in one process; Spark runs one intra-op "
+             "thread per task, as many tasks as cores. Memory: the process in-process, the Spark JVM and "
+             "its Python workers in local mode, the executor JVM and its Python workers standalone.", ""]
+    runs = data.get("runs", [])
+    if runs:
+        lines += ["| job | rows | engine | seconds | rows/s | threads | executors | peak RSS MB |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for r in runs:
+            lines.append(f"| {r['job']} | {r['rows']:,} | {r['engine']} | {_num(r['seconds'])} | "
+                         f"{_num(r['rows_per_s'])} | {r['threads']} | {r['executors']} | {_num(r['peak_rss_mb'], 0)} |")
+        lines.append("")
+        target = data.get("targets", {})
+        for job in ("score", "embed"):
+            summary = data.get(job) or {}
+            if not summary:
+                continue
+            ratio = summary.get("spark_vs_inprocess")
+            lines.append(f"- {job} at {summary['largest_rows']:,} rows: best Spark mode ({summary['best_spark']}) "
+                         f"over in-process **{_num(ratio, 3)}**{_mark(ratio >= target.get('spark_vs_inprocess_min', 0.85))}"
+                         " (target 0.85 at 1M)")
+            if "time_ratio_largest_over_smallest" in summary:
+                ratios = ", ".join(f"{e} {v}" for e, v in summary["time_ratio_largest_over_smallest"].items())
+                lines.append(f"- {job} time at {summary['rows_ratio']}x the rows: {ratios} "
+                             "(linear is the rows ratio; target within 11x for 10x)")
+        lines.append("")
+    ddp = data.get("finetune_ddp")
+    if ddp:
+        lines += [f"Fine-tuning ({ddp['data']}; `{ddp['flags']}`):", "",
+                  "| run | processes x threads | examples/s | validation macro-F1 | test macro-F1 |",
+                  "|---|---|---|---|---|"]
+        for name, r in ddp["runs"].items():
+            lines.append(f"| {name} | {r['processes']} x {r['threads_per_process']} | {_num(r['examples_per_s'])} | "
+                         f"{_num(r['validation_macro_f1'], 4)} | {_num(r['test_macro_f1'], 4)} |")
+        gap = ddp["validation_macro_f1_gap_points"]
+        lines += ["", f"Throughput ratio (torchrun over threads): **{ddp['throughput_ratio_ddp_over_threads']}**; "
+                  f"validation macro-F1 gap {gap} points{_mark(gap <= ddp['target_gap_points_max'])} "
+                  f"(target <= {ddp['target_gap_points_max']}).", ""]
+    for key in sorted(k for k in data if k.startswith("faiss_")):
+        f = data[key]
+        t = f["targets"]
+        lines += [f"FAISS on {f['n']:,} structured vectors (`{key}`): {f['index']}, built in "
+                  f"{_num(f['build_seconds'])} s at {f['build_threads']} threads"
+                  f"{_mark(f['build_seconds'] <= t['build_seconds_max'])}, index memory {_num(f['index_memory_mb'], 0)} MB; "
+                  f"recall@10 **{f['recall_at_10']}**{_mark(f['recall_at_10'] >= t['recall_at_10_min'])} at p50 "
+                  f"{f['p50_ms']} ms{_mark(f['p50_ms'] <= t['p50_ms_max'])} (1 thread).", "",
+                  "| efSearch | recall@10 | p50 ms | p95 ms |", "|---|---|---|---|"]
+        lines += [f"| {s['ef_search']} | {s['recall_at_10']} | {s['p50_ms']} | {s['p95_ms']} |" for s in f["sweep"]]
+        like = f["likeness"]
+        lines += ["", "Real and synthetic vectors alike (mean cosine to the 1st and 10th neighbour):", "",
+                  "| vectors | n | 1st | 10th |", "|---|---|---|---|"]
+        lines += [f"| {name} | {v['n']:,} | {v['mean_cos_1st']} | {v['mean_cos_10th']} |" for name, v in like.items()]
+        lines.append("")
+    return lines
+
+
+SECTIONS = {"core": core_section, "scale": scale_section, "chatbot": chatbot_section, "security": security_section,
             **{n: generic_section(n) for n in ("finsentiment", "recommender", "load")}}
 
 

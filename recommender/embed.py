@@ -51,7 +51,6 @@ def encode_items_on_spark(items: Sequence[Item], model: str | Path, work_dir: st
     For a catalogue too large to embed in one process's time: the texts go to Parquet, Spark
     embeds them in parallel (``shared.batch``), and the vectors come back from Parquet."""
     import pandas as pd
-    import pyarrow.parquet as pq
 
     from shared.batch import Columns, EmbedJob, run
 
@@ -66,10 +65,33 @@ def encode_items_on_spark(items: Sequence[Item], model: str | Path, work_dir: st
                   Columns("text", "id"), master=master, overwrite=True, session=session)
     if summary["rows_rejected"]:
         raise ValueError(f"{summary['rows_rejected']} item text(s) could not be embedded; see {work / 'vectors'}/_rejected")
-    table = pq.read_table(work / "vectors", columns=["id", "vector"]).to_pandas()
-    position = {item_id: n for n, item_id in enumerate(table["id"])}
-    vectors = np.stack([np.asarray(table["vector"].iat[position[i.id]], dtype=np.float32) for i in items])
-    return vectors, summary
+    return vectors_from_parquet(work / "vectors", [i.id for i in items]), summary
+
+
+def vectors_from_parquet(folder: str | Path, ids: Sequence[str]) -> np.ndarray:
+    """The ``vector`` column of the Parquet parts under ``folder`` (the embed job's output) as
+    one float32 matrix in the order of ``ids``, read column-wise through Arrow (a million
+    384-d vectors in seconds, without a Python object per number)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(folder, columns=["id", "vector"])
+    column = table.column("vector").combine_chunks()
+    if pa.types.is_fixed_size_list(column.type):
+        dimension = column.type.list_size
+    else:
+        lengths = pc.list_value_length(column)
+        dimension = int(pc.min(lengths).as_py()) if len(column) else 0
+        if len(column) and int(pc.max(lengths).as_py()) != dimension:
+            raise ValueError(f"{folder}: vectors of different lengths")
+    flat = column.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+    matrix = flat.reshape(len(column), dimension)
+    position = {item_id: n for n, item_id in enumerate(table.column("id").to_pylist())}
+    missing = [i for i in ids if i not in position]
+    if missing:
+        raise ValueError(f"{folder}: no vector for {len(missing)} id(s), e.g. {missing[:3]}")
+    return np.ascontiguousarray(matrix[np.fromiter((position[i] for i in ids), dtype=np.int64, count=len(ids))])
 
 
 def co_interaction_pairs(interactions: Sequence[Interaction], *, max_pairs: int = 5000, seed: int = 42,

@@ -1,14 +1,23 @@
 """Item vectors in a FAISS index on disk, keyed by the catalogue's own (string) item ids.
 
-The index type follows the catalogue size: below ``HNSW_THRESHOLD`` items an exact
-inner-product index (``IndexFlatIP``: exact answers, fast enough at that size), above it an
-HNSW graph (``IndexHNSWFlat``, inner product), whose search cost grows roughly with log(n)
-on data with structure, which real text embeddings have.
+The index type and its parameters follow the catalogue size (``index_plan``), each tier
+bounded by what it costs on two cores:
 
-Uniformly random vectors have none, and there the indexes measured barely beat a scan; the
-figures (``make bench-recommender``: ``faiss_1m``, ``faiss_1m_baselines``) and how the
-defaults were chosen are in docs/recommender.md and docs/benchmarks.md, not here, where they
-would go stale.
+- below ``HNSW_THRESHOLD`` (100k) items: exact inner product (``IndexFlatIP``): exact
+  answers, and a scan of 100k vectors is still a few milliseconds;
+- up to ``LARGE_HNSW`` (500k): an HNSW graph, M=48, efConstruction 200: the best recall per
+  millisecond measured, built in minutes at this size;
+- up to ``IVFPQ_THRESHOLD`` (5M): HNSW with M=32, efConstruction 80: a million items build
+  in minutes instead of the hour the larger graph takes, and efSearch is set to the value
+  the 1M benchmark measured reaching recall@10 0.95 (``make bench-scale``);
+- above: IVF with product quantization (``IndexIVFPQ``, 48 bytes a vector instead of 1,536):
+  HNSW keeps every full vector in memory (7.5 GB at 5M items, 15 GB at 10M), which one
+  machine stops holding; it trades recall for that, and ``nprobe`` buys it back.
+
+HNSW's search cost grows roughly with log(n) on data with structure, which real text
+embeddings have. Uniformly random vectors have none, and there the indexes measured barely
+beat a scan; the figures are in docs/recommender.md and docs/benchmarks.md
+(``faiss_1m``, ``faiss_1m_structured``), not here, where they would go stale.
 
 Vectors are unit length, so inner product is cosine similarity.
 
@@ -22,6 +31,7 @@ An HNSW graph cannot delete nodes; ``compact()`` rebuilds without the dead slots
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -33,33 +43,98 @@ HNSW_THRESHOLD = 100_000
 HNSW_M = 48
 HNSW_EF_CONSTRUCTION = 200
 HNSW_EF_SEARCH = 256
+LARGE_HNSW = 500_000
+LARGE_HNSW_M = 32
+LARGE_HNSW_EF_CONSTRUCTION = 80
+LARGE_HNSW_EF_SEARCH = 256
+IVFPQ_THRESHOLD = 5_000_000
+IVFPQ_BYTES = 48  # PQ sub-quantizers of 8 bits: 48 bytes a vector
+IVFPQ_NPROBE = 64
+IVFPQ_TRAIN_PER_LIST = 64  # training vectors per inverted list (FAISS warns below 39)
 ADD_CHUNK = 20_000  # vectors per step of the progress bar on large adds
 INDEX_FILE = "items.faiss"
 IDS_FILE = "items.ids.json"
 
 
+KINDS = ("flat", "hnsw", "ivfpq")
+
+
+@dataclass(frozen=True)
+class IndexPlan:
+    """An index type and its parameters (see the module doc for why each tier)."""
+
+    kind: str
+    m: int = HNSW_M
+    ef_construction: int = HNSW_EF_CONSTRUCTION
+    ef_search: int = HNSW_EF_SEARCH
+    nlist: int = 0
+    nprobe: int = IVFPQ_NPROBE
+
+    def options(self) -> dict:
+        return {"m": self.m, "ef_construction": self.ef_construction, "ef_search": self.ef_search,
+                "nlist": self.nlist, "nprobe": self.nprobe}
+
+    def describe(self) -> str:
+        if self.kind == "hnsw":
+            return f"HNSW (M={self.m}, efConstruction={self.ef_construction}, efSearch={self.ef_search})"
+        if self.kind == "ivfpq":
+            return f"IVF{self.nlist},PQ{IVFPQ_BYTES} (nprobe={self.nprobe})"
+        return "exact inner product (flat)"
+
+
+def _nlist(n_items: int) -> int:
+    """Inverted lists for IVF: about 4 sqrt(n), a power of two, at least 16."""
+    return max(16, 1 << int(round(np.log2(max(4 * np.sqrt(max(n_items, 1)), 16)))))
+
+
+def index_plan(n_items: int, kind: str = "auto") -> IndexPlan:
+    """The index for a catalogue of ``n_items``; ``kind`` forces a type with its tier's
+    parameters for that size."""
+    if kind == "auto":
+        kind = "flat" if n_items < HNSW_THRESHOLD else "hnsw" if n_items < IVFPQ_THRESHOLD else "ivfpq"
+    if kind not in KINDS:
+        raise ValueError(f"unknown index kind {kind!r}; use one of {', '.join(KINDS)} or 'auto'")
+    if kind == "hnsw" and n_items >= LARGE_HNSW:
+        return IndexPlan("hnsw", LARGE_HNSW_M, LARGE_HNSW_EF_CONSTRUCTION, LARGE_HNSW_EF_SEARCH)
+    if kind == "ivfpq":
+        return IndexPlan("ivfpq", nlist=_nlist(n_items))
+    return IndexPlan(kind)
+
+
 def choose_kind(n_items: int) -> str:
-    return "hnsw" if n_items >= HNSW_THRESHOLD else "flat"
+    return index_plan(n_items).kind
 
 
-def _new_faiss_index(kind: str, dimension: int, m: int = HNSW_M, ef_construction: int = HNSW_EF_CONSTRUCTION):
+def _new_faiss_index(kind: str, dimension: int, m: int = HNSW_M, ef_construction: int = HNSW_EF_CONSTRUCTION,
+                     nlist: int = 0, ef_search: int = HNSW_EF_SEARCH, nprobe: int = IVFPQ_NPROBE):
     if kind == "flat":
         return faiss.IndexFlatIP(dimension)
     if kind == "hnsw":
         index = faiss.IndexHNSWFlat(dimension, m, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = ef_construction
-        index.hnsw.efSearch = HNSW_EF_SEARCH
+        index.hnsw.efSearch = ef_search
         return index
-    raise ValueError(f"unknown index kind {kind!r}; use 'flat' or 'hnsw'")
+    if kind == "ivfpq":
+        if dimension % IVFPQ_BYTES:
+            raise ValueError(f"IVF-PQ needs a dimension divisible by {IVFPQ_BYTES}, not {dimension}")
+        index = faiss.index_factory(dimension, f"IVF{max(nlist, 1)},PQ{IVFPQ_BYTES}", faiss.METRIC_INNER_PRODUCT)
+        index.nprobe = nprobe
+        return index
+    raise ValueError(f"unknown index kind {kind!r}; use one of {', '.join(KINDS)}")
 
 
 class ItemIndex:
     def __init__(self, dimension: int, kind: str = "flat", *, m: int = HNSW_M,
-                 ef_construction: int = HNSW_EF_CONSTRUCTION):
+                 ef_construction: int = HNSW_EF_CONSTRUCTION, ef_search: int = HNSW_EF_SEARCH,
+                 nlist: int = 0, nprobe: int = IVFPQ_NPROBE):
         self.dimension = int(dimension)
         self.kind = kind
-        self.m, self.ef_construction = int(m), int(ef_construction)  # kept for compact() and save()
-        self.index = _new_faiss_index(kind, self.dimension, m, ef_construction)
+        # kept for compact() and save()
+        self.m, self.ef_construction, self.nlist = int(m), int(ef_construction), int(nlist or _nlist(0))
+        self.index = _new_faiss_index(kind, self.dimension, self.m, self.ef_construction, self.nlist,
+                                      ef_search, nprobe)
+        if kind == "ivfpq":
+            self.index.set_direct_map_type(faiss.DirectMap.Array)  # vectors() and compact() reconstruct
         self.slot_ids: list[str | None] = []  # None marks a removed item's slot
         self.slot_of: dict[str, int] = {}
         self.dead: set[int] = set()
@@ -67,8 +142,11 @@ class ItemIndex:
     @classmethod
     def build(cls, ids: Sequence[str], vectors: np.ndarray, kind: str = "auto", *, progress: bool = False,
               **options) -> "ItemIndex":
+        """An index of the type and parameters ``index_plan`` picks for ``len(ids)`` items
+        (``kind`` forces a type; ``options`` override single parameters)."""
         vectors = np.asarray(vectors, dtype=np.float32)
-        index = cls(vectors.shape[1], choose_kind(len(ids)) if kind == "auto" else kind, **options)
+        plan = index_plan(len(ids), kind)
+        index = cls(vectors.shape[1], plan.kind, **{**plan.options(), **options})
         index.add(ids, vectors, progress=progress)
         return index
 
@@ -92,6 +170,25 @@ class ItemIndex:
         if self.kind == "hnsw":
             self.index.hnsw.efSearch = int(value)
 
+    @property
+    def nprobe(self) -> int | None:
+        """Inverted lists visited per query (IVF-PQ only): more lists, better recall, slower."""
+        return int(self.index.nprobe) if self.kind == "ivfpq" else None
+
+    @nprobe.setter
+    def nprobe(self, value: int) -> None:
+        if self.kind == "ivfpq":
+            self.index.nprobe = int(value)
+
+    def _train(self, vectors: np.ndarray) -> None:
+        """IVF-PQ learns its coarse centroids and codebooks from a sample of the first add."""
+        if len(vectors) < max(self.nlist, 256):
+            raise ValueError(f"an IVF-PQ index needs at least {max(self.nlist, 256)} vectors to train on, "
+                             f"got {len(vectors)}; use kind 'flat' or 'hnsw' for so few")
+        sample = min(len(vectors), max(self.nlist * IVFPQ_TRAIN_PER_LIST, 10_000))
+        rows = np.random.default_rng(0).choice(len(vectors), size=sample, replace=False)
+        self.index.train(vectors[np.sort(rows)])
+
     def add(self, ids: Sequence[str], vectors: np.ndarray, *, progress: bool = False) -> None:
         """Add items; an id already present is replaced (its old slot is marked dead).
 
@@ -105,6 +202,8 @@ class ItemIndex:
         if len(set(ids)) != len(ids):
             raise ValueError("duplicate ids in one add() call")
         self.remove([i for i in ids if i in self.slot_of])
+        if not self.index.is_trained:
+            self._train(vectors)
         start = len(self.slot_ids)
         chunk = ADD_CHUNK if progress and len(ids) > ADD_CHUNK else max(len(ids), 1)
         with tqdm(total=len(ids), desc=f"indexing ({self.kind})", unit="vec", disable=chunk >= len(ids)) as bar:
@@ -136,10 +235,15 @@ class ItemIndex:
         return self.index.reconstruct_batch(slots)
 
     def compact(self) -> None:
-        """Rebuild without dead slots (HNSW cannot delete graph nodes in place)."""
+        """Rebuild without dead slots (HNSW cannot delete graph nodes in place; IVF-PQ keeps its
+        training and re-adds its codes)."""
         live = [i for i in self.slot_ids if i is not None]
         vectors = self.vectors(live)
-        fresh = _new_faiss_index(self.kind, self.dimension, self.m, self.ef_construction)
+        if self.kind == "ivfpq":
+            fresh = faiss.clone_index(self.index)
+            fresh.reset()
+        else:
+            fresh = _new_faiss_index(self.kind, self.dimension, self.m, self.ef_construction)
         if self.kind == "hnsw":
             fresh.hnsw.efSearch = self.index.hnsw.efSearch
         self.index, self.slot_ids, self.slot_of, self.dead = fresh, [], {}, set()
@@ -153,6 +257,9 @@ class ItemIndex:
         if self.kind == "hnsw":
             params = faiss.SearchParametersHNSW()
             params.efSearch = self.index.hnsw.efSearch
+        elif self.kind == "ivfpq":
+            params = faiss.SearchParametersIVF()
+            params.nprobe = self.index.nprobe
         else:
             params = faiss.SearchParameters()
         if len(slots):
@@ -187,7 +294,8 @@ class ItemIndex:
         folder.mkdir(parents=True, exist_ok=True)
         faiss.write_index(self.index, str(folder / INDEX_FILE))
         meta = {"kind": self.kind, "dimension": self.dimension, "slot_ids": self.slot_ids,
-                "ef_search": self.ef_search, "m": self.m, "ef_construction": self.ef_construction}
+                "ef_search": self.ef_search, "m": self.m, "ef_construction": self.ef_construction,
+                "nlist": self.nlist, "nprobe": self.nprobe}
         (folder / IDS_FILE).write_text(json.dumps(meta), encoding="utf-8")
         return folder
 
@@ -202,6 +310,7 @@ class ItemIndex:
         self.dimension, self.kind = int(meta["dimension"]), meta["kind"]
         self.m = int(meta.get("m", HNSW_M))
         self.ef_construction = int(meta.get("ef_construction", HNSW_EF_CONSTRUCTION))
+        self.nlist = int(meta.get("nlist") or _nlist(0))
         self.index = faiss.read_index(str(folder / INDEX_FILE))
         if self.index.ntotal != len(meta["slot_ids"]):
             raise ValueError(f"{folder}: index holds {self.index.ntotal} vectors but {len(meta['slot_ids'])} ids")
@@ -210,4 +319,6 @@ class ItemIndex:
         self.dead = {slot for slot, item_id in enumerate(self.slot_ids) if item_id is None}
         if meta.get("ef_search"):
             self.ef_search = meta["ef_search"]
+        if meta.get("nprobe"):
+            self.nprobe = meta["nprobe"]
         return self

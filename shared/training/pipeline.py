@@ -140,6 +140,14 @@ def prepare_data(train: LabelledTexts, args: FineTuneArgs, validation: LabelledT
     return _Prepared(train, validation, test, labels, dropped, spelling)
 
 
+def per_process_batch(batch_size: int, processes: int) -> int:
+    """Each data-parallel process's share of a batch of ``batch_size``: the global batch, and
+    with it the number of optimiser steps and the learning-rate schedule, stays what one
+    process would use, so ``--nproc N`` trains the same model rather than one with an N-times
+    larger batch (rounded up when N does not divide the batch)."""
+    return max(1, -(-int(batch_size) // max(1, int(processes))))
+
+
 def _training_arguments(args: FineTuneArgs, checkpoints: Path) -> TrainingArguments:
     per_epoch = args.eval_steps is None
     return TrainingArguments(
@@ -147,7 +155,7 @@ def _training_arguments(args: FineTuneArgs, checkpoints: Path) -> TrainingArgume
         num_train_epochs=args.epochs,
         max_steps=args.max_steps,
         learning_rate=args.learning_rate,
-        per_device_train_batch_size=args.batch_size,
+        per_device_train_batch_size=per_process_batch(args.batch_size, world_size()),
         per_device_eval_batch_size=args.eval_batch_size,
         warmup_ratio=args.warmup_ratio,
         weight_decay=args.weight_decay,
