@@ -54,3 +54,11 @@ def test_two_processes_train_one_model(tmp_path, tiny_base, tiny_data):
     metrics = json.loads((folder / "metrics.json").read_text())
     assert accuracy == pytest.approx(metrics["accuracy"], abs=1e-9)  # the folder scores as it reported
     assert accuracy >= 0.9
+
+
+def test_each_process_takes_its_share_of_the_batch():
+    from shared.training.pipeline import per_process_batch
+
+    assert per_process_batch(16, 1) == 16
+    assert per_process_batch(16, 2) == 8  # the global batch, hence the steps and schedule, stay put
+    assert per_process_batch(15, 2) == 8 and per_process_batch(1, 4) == 1
