@@ -168,7 +168,7 @@ def bench_finetune(threads: int) -> dict:
     return result
 
 
-def scoring_model() -> Path:
+def scoring_model(threads: int) -> Path:
     deployed = WORK / "phrasebank-int8"
     if (deployed / "nlpsuite.json").is_file():
         return deployed
@@ -176,7 +176,7 @@ def scoring_model() -> Path:
     if not (exported / "nlpsuite.json").is_file():
         from shared.export import export_onnx
 
-        trained = SCALE / "finetune-1x2_threads"
+        trained = SCALE / f"finetune-1x{threads}_threads"
         if not (trained / "metrics.json").is_file():
             raise SystemExit("no PhraseBank model to score with: run the part 'finetune' (or bench-core) first")
         export_onnx(trained, exported, int8=True)
@@ -193,7 +193,7 @@ def _pid_file_pid(folder: Path, pattern: str) -> int | None:
 def bench_batch(job: str, sizes: list[int], threads: int, cluster_folder: Path) -> list[dict]:
     from shared.batch.cluster import LocalCluster
 
-    model = str(scoring_model()) if job == "score" else "minilm-l6"
+    model = str(scoring_model(threads)) if job == "score" else "minilm-l6"
     runs = []
     cluster = LocalCluster(cluster_folder, cores=threads, memory="4g").start()
     worker_pid = _pid_file_pid(cluster_folder, "*Worker*.pid")
