@@ -99,10 +99,11 @@ bench-security: setup
 SCALE_SIZES ?= 100000,300000,1000000
 SCALE_EMBED_SIZES ?= 1000000
 SCALE_FAISS_N ?= 1000000
+SCALE_SEEDS ?= 42,43,44
 
 bench-scale: setup
 	$(BIN)/python -m bench.scale --threads $(BENCH_THREADS) --sizes $(SCALE_SIZES) \
-		--embed-sizes $(SCALE_EMBED_SIZES) --faiss-n $(SCALE_FAISS_N)
+		--embed-sizes $(SCALE_EMBED_SIZES) --faiss-n $(SCALE_FAISS_N) --finetune-seeds $(SCALE_SEEDS)
 
 bench: bench-core bench-chatbot bench-finsentiment bench-recommender bench-load bench-security bench-scale
 	$(BIN)/python -m bench.report

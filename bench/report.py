@@ -295,9 +295,26 @@ def scale_section(data: dict) -> list[str]:
             lines.append(f"| {name} | {r['processes']} x {r['threads_per_process']} | {_num(r['examples_per_s'])} | "
                          f"{_num(r['validation_macro_f1'], 4)} | {_num(r['test_macro_f1'], 4)} |")
         gap = ddp["validation_macro_f1_gap_points"]
-        lines += ["", f"Throughput ratio (torchrun over threads): **{ddp['throughput_ratio_ddp_over_threads']}**; "
-                  f"validation macro-F1 gap {gap} points{_mark(gap <= ddp['target_gap_points_max'])} "
-                  f"(target <= {ddp['target_gap_points_max']}).", ""]
+        if "by_seed" in ddp and len(ddp.get("seeds", [])) > 1:
+            names = list(ddp["by_seed"])
+            lines += ["", "Validation macro-F1 by seed:", "", "| seed | " + " | ".join(names) + " | gap (points) |",
+                      "|---|" + "---|" * (len(names) + 1)]
+            for position, seed in enumerate(ddp["seeds"]):
+                scores = [ddp["by_seed"][name][position]["validation_macro_f1"] for name in names]
+                lines.append(f"| {seed} | " + " | ".join(f"{v:.4f}" for v in scores)
+                             + f" | {100 * abs(scores[1] - scores[0]):.2f} |")
+            means, spread = ddp["mean_validation_macro_f1"], ddp["seed_sd_points"]
+            lines.append("| mean (sd, points) | " + " | ".join(f"{means[n]:.4f} ({spread[n]})" for n in names)
+                         + f" | {ddp['mean_gap_points']} |")
+            gap = ddp["mean_gap_points"]
+            lines += ["", f"Throughput ratio (torchrun over threads, mean over seeds): "
+                      f"**{ddp['throughput_ratio_ddp_over_threads']}**; gap of the mean validation macro-F1 "
+                      f"{gap} points{_mark(gap <= ddp['target_gap_points_max'])} (target <= "
+                      f"{ddp['target_gap_points_max']}; compare the spread across seeds).", ""]
+        else:
+            lines += ["", f"Throughput ratio (torchrun over threads): **{ddp['throughput_ratio_ddp_over_threads']}**; "
+                      f"validation macro-F1 gap {gap} points{_mark(gap <= ddp['target_gap_points_max'])} "
+                      f"(target <= {ddp['target_gap_points_max']}).", ""]
     for key in sorted(k for k in data if k.startswith("faiss_")):
         f = data[key]
         t = f["targets"]

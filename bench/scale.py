@@ -52,7 +52,7 @@ STRUCTURE_SEED, STRUCTURE_CLUSTERS, STRUCTURE_RANK = 7, 256, 16
 FAISS_QUERIES = 1000
 # The fine-tuning comparison: the "quick" PhraseBank profile of `nlpsuite run` (two epochs).
 FINETUNE_FLAGS = ["--epochs", "2", "--learning-rate", "6e-5", "--batch-size", "16", "--max-length", "80",
-                  "--seed", "42", "--early-stopping-patience", "1"]
+                  "--early-stopping-patience", "1"]
 
 
 # -- memory of a process tree, from /proc ------------------------------------------------------
@@ -139,31 +139,61 @@ def _phrasebank_files() -> dict[str, Path]:
     return files
 
 
-def bench_finetune(threads: int) -> dict:
+def _finetune_once(files: dict[str, Path], name: str, flags: list[str], seed: int, out: Path) -> dict:
+    shutil.rmtree(out, ignore_errors=True)
+    started = time.perf_counter()
+    summary, peak = _cli("finetune", "--data", str(files["train"]), "--validation", str(files["validation"]),
+                         "--test", str(files["test"]), "--out", str(out), "--no-progress", *FINETUNE_FLAGS,
+                         "--seed", str(seed), *flags,
+                         memory_of=lambda pid: [pid, *_descendants(pid, _children())])
+    metrics = json.loads((out / "metrics.json").read_text())
+    run = {"seed": seed, "processes": summary["processes"],
+           "threads_per_process": int(flags[flags.index("--threads") + 1]),
+           "examples_per_s": summary["train_examples_per_s"], "train_seconds": summary["train_seconds"],
+           "wall_seconds": round(time.perf_counter() - started, 1),
+           "validation_macro_f1": round(metrics["validation"]["macro_f1"], 4),
+           "test_macro_f1": round(metrics["macro_f1"], 4), "peak_rss_mb": peak}
+    logger.info("finetune %s seed %d: %s", name, seed, run)
+    return run
+
+
+def bench_finetune(threads: int, seeds: list[int]) -> dict:
+    """Both set-ups on each seed. One seed's gap mixes the engine with the seed: data order
+    (RandomSampler against DistributedSampler's shards) and dropout draws differ, so the
+    comparison that says something is the gap of the means next to the spread across seeds."""
     files = _phrasebank_files()
-    runs = {}
-    for name, flags in ((f"1x{threads}_threads", ["--threads", str(threads)]),
-                        (f"{threads}x1_thread_torchrun", ["--nproc", str(threads), "--threads", "1"])):
-        out = SCALE / f"finetune-{name}"
-        shutil.rmtree(out, ignore_errors=True)
-        started = time.perf_counter()
-        summary, peak = _cli("finetune", "--data", str(files["train"]), "--validation", str(files["validation"]),
-                             "--test", str(files["test"]), "--out", str(out), "--no-progress", *FINETUNE_FLAGS,
-                             *flags, memory_of=lambda pid: [pid, *_descendants(pid, _children())])
-        metrics = json.loads((out / "metrics.json").read_text())
-        runs[name] = {"processes": summary["processes"], "threads_per_process": 1 if "--nproc" in flags else threads,
-                      "examples_per_s": summary["train_examples_per_s"], "train_seconds": summary["train_seconds"],
-                      "wall_seconds": round(time.perf_counter() - started, 1),
-                      "validation_macro_f1": round(metrics["validation"]["macro_f1"], 4),
-                      "test_macro_f1": round(metrics["macro_f1"], 4), "peak_rss_mb": peak}
-        logger.info("finetune %s: %s", name, runs[name])
-    single, ddp = runs[f"1x{threads}_threads"], runs[f"{threads}x1_thread_torchrun"]
-    result = {"data": "Financial PhraseBank (50% agree), committed split", "flags": " ".join(FINETUNE_FLAGS),
-              "runs": runs,
+    configs = ((f"1x{threads}_threads", ["--threads", str(threads)]),
+               (f"{threads}x1_thread_torchrun", ["--nproc", str(threads), "--threads", "1"]))
+    by_seed: dict[str, list[dict]] = {name: [] for name, _ in configs}
+    for position, seed in enumerate(seeds):
+        for name, flags in configs:
+            out = SCALE / (f"finetune-{name}" if position == 0 else f"finetune-{name}-seed{seed}")
+            by_seed[name].append(_finetune_once(files, name, flags, seed, out))
+            if position:
+                shutil.rmtree(out, ignore_errors=True)  # the first seed's folders are kept (the scoring model)
+    (single_name, _), (ddp_name, _) = configs
+    first = {name: runs[0] for name, runs in by_seed.items()}
+    single, ddp = first[single_name], first[ddp_name]
+
+    def mean(name: str, key: str) -> float:
+        return float(np.mean([r[key] for r in by_seed[name]]))
+
+    result = {"data": "Financial PhraseBank (50% agree), committed split",
+              "flags": " ".join(FINETUNE_FLAGS), "seeds": seeds,
+              "runs": first, "by_seed": by_seed,
               "throughput_ratio_ddp_over_threads": round(ddp["examples_per_s"] / single["examples_per_s"], 3),
               "validation_macro_f1_gap_points": round(100 * abs(ddp["validation_macro_f1"]
                                                              - single["validation_macro_f1"]), 2),
               "target_gap_points_max": 0.5}
+    if len(seeds) > 1:
+        result["mean_validation_macro_f1"] = {name: round(mean(name, "validation_macro_f1"), 4) for name in by_seed}
+        result["mean_examples_per_s"] = {name: round(mean(name, "examples_per_s"), 2) for name in by_seed}
+        result["mean_gap_points"] = round(100 * abs(mean(ddp_name, "validation_macro_f1")
+                                                    - mean(single_name, "validation_macro_f1")), 2)
+        result["seed_sd_points"] = {name: round(100 * float(np.std([r["validation_macro_f1"] for r in runs], ddof=1)), 2)
+                                    for name, runs in by_seed.items()}
+        result["throughput_ratio_ddp_over_threads"] = round(mean(ddp_name, "examples_per_s")
+                                                            / mean(single_name, "examples_per_s"), 3)
     update_results("scale", {"finetune_ddp": result})
     return result
 
@@ -327,7 +357,6 @@ def _neighbour_cosines(base: np.ndarray, queries: np.ndarray, skip_self: bool) -
 
 def bench_faiss(n: int, threads: int) -> dict:
     import faiss
-    import pandas as pd
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -444,11 +473,13 @@ def main(argv=None) -> int:
     parser.add_argument("--embed-sizes", default="1000000", help="headline counts for embed")
     parser.add_argument("--faiss-n", type=int, default=1_000_000)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--finetune-seeds", default="42,43,44",
+                        help="seeds for the fine-tuning comparison (the first one's model scores)")
     options = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     parts = options.parts.split(",")
     if "finetune" in parts:
-        bench_finetune(options.threads)
+        bench_finetune(options.threads, [int(s) for s in options.finetune_seeds.split(",")])
     batch_runs: list[dict] = []
     for job, sizes in (("score", options.sizes), ("embed", options.embed_sizes)):
         if job in parts:
