@@ -10,7 +10,8 @@ vocabulary of real financial headlines (a cache or a deduplicating engine gains 
 the same seed writes the same files byte for byte.
 
 Output: a folder of Parquet files (``id``, ``published``, ``text``), ``FILE_ROWS`` rows each in
-row groups of ``ROW_GROUP`` rows (the batch engines' units of work).
+row groups of ``ROW_GROUP`` rows (the batch engines' units of work: a row group is one Spark
+task, so 2,500 rows give even the smallest size, 10k, four tasks to share two cores).
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PHRASEBANK = ROOT / "data" / "financial_phrasebank" / "sentences_50agree.csv"
 SEED = 16
 FILE_ROWS = 100_000
-ROW_GROUP = 10_000
+ROW_GROUP = 2_500
 NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 WORD = re.compile(r"\b[A-Z][a-z]+(?:[A-Z][a-z]+)?\b")
 # Capitalised words that are common English or headline vocabulary, not company names.
@@ -61,7 +62,7 @@ def company_names(texts: list[str], min_count: int = 3) -> list[str]:
 def _redraw(number: str, rng: random.Random, year_shift: int) -> str:
     """A number of the same shape: each digit redrawn, a leading digit never becoming 0,
     separators kept; a year moves by the sentence's ``year_shift`` (so ranges stay ordered)."""
-    if len(number) == 4 and number.startswith(("19", "20")):
+    if len(number) == 4 and number.isdigit() and number.startswith(("19", "20")):
         return str(int(number) + year_shift)
     digits = [str(rng.randint(1 if n == 0 and ch != "0" else 0, 9)) if ch.isdigit() else ch
               for n, ch in enumerate(number)]
@@ -78,7 +79,7 @@ def write(rows: int, out: Path, seed: int = SEED) -> Path:
     """Write ``rows`` headlines under ``out`` (skipped when a complete copy is already there)."""
     import pandas as pd
 
-    marker = out / f"_COMPLETE-{rows}-{seed}"
+    marker = out / f"_COMPLETE-{rows}-{seed}-{ROW_GROUP}"
     if marker.is_file():
         return out
     out.mkdir(parents=True, exist_ok=True)
