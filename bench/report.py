@@ -285,6 +285,12 @@ def scale_section(data: dict) -> list[str]:
                 ratios = ", ".join(f"{e} {v}" for e, v in summary["time_ratio_largest_over_smallest"].items())
                 lines.append(f"- {job} time at {summary['rows_ratio']}x the rows: {ratios} "
                              "(linear is the rows ratio; target within 11x for 10x)")
+            if "fit" in summary:
+                fits = "; ".join(f"{e} {v['fixed_seconds']} s + rows / {v['marginal_rows_per_s']} per s"
+                                 for e, v in summary["fit"].items())
+                lines.append(f"- {job} time fitted over the sizes measured: {fits}; projected to 1M rows, "
+                             f"best Spark over in-process {summary['projected_spark_vs_inprocess_1m']} "
+                             "(a projection, not a 1M measurement)")
         lines.append("")
     ddp = data.get("finetune_ddp")
     if ddp:

@@ -278,7 +278,27 @@ def _summarise(runs: list[dict], job: str) -> dict:
             engine: round(at[(engine, largest)]["seconds"] / at[(engine, smallest)]["seconds"], 2)
             for engine in ENGINES}
         out["rows_ratio"] = round(largest / smallest, 2)
+    if len(sizes) >= 2 and largest < 1_000_000:
+        out["fit"] = _fixed_and_marginal(mine)
+        fit = out["fit"]
+        projected = {engine: 1_000_000 / (fit[engine]["fixed_seconds"] + 1_000_000 / fit[engine]["marginal_rows_per_s"])
+                     for engine in ENGINES}
+        out["projected_spark_vs_inprocess_1m"] = round(max(projected[e] for e in ENGINES[1:])
+                                                       / projected["inprocess"], 3)
     return out
+
+
+def _fixed_and_marginal(runs: list[dict]) -> dict:
+    """Per engine, a least-squares line seconds = fixed + rows / marginal rate over the sizes
+    measured: the start-up cost (Spark's JVM, session, workers loading the model) apart from
+    the per-row rate, which is what a run at 1M rows mostly consists of."""
+    fit = {}
+    for engine in ENGINES:
+        points = sorted((r["rows"], r["seconds"]) for r in runs if r["engine"] == engine)
+        rows, seconds = np.array(points, dtype=float).T
+        slope, intercept = np.polyfit(rows, seconds, 1)
+        fit[engine] = {"fixed_seconds": round(float(intercept), 1), "marginal_rows_per_s": round(float(1 / slope), 1)}
+    return fit
 
 
 # -- a million items with the structure of text embeddings ------------------------------------
