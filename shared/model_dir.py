@@ -38,6 +38,8 @@ class ModelInfo:
     spelling_file: str | None = None
     """The training vocabulary for spelling correction at inference, when trained with it."""
     data_sha256: str = ""
+    recipe: str = "full"
+    """How it was trained (``shared.training.recipes``): full, probe, lp-ft or contrastive."""
     hyperparameters: dict = field(default_factory=dict)
     created: str = ""
     format_version: int = 1

@@ -15,12 +15,13 @@ def write_model_card(folder: Path, info, metrics: dict) -> Path:
     lines = [
         f"# {folder.name}",
         "",
-        f"A `{info.head}` model fine-tuned by nlpsuite from **{info.base_model}** "
+        f"A `{info.head}` model trained by nlpsuite's **{info.recipe}** recipe from **{info.base_model}** "
         f"on {hp.get('train_examples', '?')} examples ({len(info.labels)} labels).",
         "",
         "| | |",
         "|---|---|",
         f"| base model | `{info.base_model}` |",
+        f"| recipe | `{info.recipe}` (shared.training.recipes) |",
         f"| training data SHA-256 | `{info.data_sha256}` |",
         f"| calibration temperature | {info.temperature:.3f} (fitted on validation) |",
         f"| max sequence length | {info.max_length} |",
@@ -58,7 +59,8 @@ def write_model_card(folder: Path, info, metrics: dict) -> Path:
     plots = metrics.get("plots", {})
     if plots:
         lines += ["## Plots", ""] + [f"![{k}](plots/{v})" for k, v in plots.items()]
-        lines += ["![training curves](plots/training_curves.png)", ""]
+        if (folder / "plots" / "training_curves.png").is_file():
+            lines += ["![training curves](plots/training_curves.png)", ""]
     path = folder / "README.md"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path

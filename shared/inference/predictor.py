@@ -33,7 +33,7 @@ class Prediction:
         }
 
 
-def _load_tokenizer(folder: Path, max_length: int):
+def load_tokenizer(folder: Path, max_length: int):
     """The fast tokenizer from tokenizer.json alone (the ``tokenizers`` library, no torch)."""
     from tokenizers import Tokenizer
 
@@ -50,6 +50,16 @@ def _load_tokenizer(folder: Path, max_length: int):
     tokenizer.enable_truncation(max_length=max_length)
     tokenizer.enable_padding(pad_id=0 if pad_id is None else pad_id, pad_token=pad_token)
     return tokenizer
+
+
+def encode_batch(tokenizer, texts: Sequence) -> dict[str, np.ndarray]:
+    """A padded batch of texts (or text pairs) as the graphs take it: int64 ids, mask, token types."""
+    encodings = tokenizer.encode_batch(list(texts))
+    return {
+        "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+        "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
+        "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
+    }
 
 
 class Predictor:
@@ -73,19 +83,14 @@ class Predictor:
         if backend == "auto":
             backend = "onnx" if self.info.onnx_file else "torch"
         self.backend_name = backend
-        self.tokenizer = _load_tokenizer(self.folder, self.info.max_length)
+        self.tokenizer = load_tokenizer(self.folder, self.info.max_length)
         self.backend = create_backend(backend, self.folder, self.info, threads)
         self.spelling = None
         if correct_spelling and self.info.spelling_file:
             self.spelling = SpellingCorrector.load(self.folder / self.info.spelling_file)
 
     def _encode(self, texts: Sequence) -> dict[str, np.ndarray]:
-        encodings = self.tokenizer.encode_batch(list(texts))
-        return {
-            "input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
-            "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
-            "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
-        }
+        return encode_batch(self.tokenizer, texts)
 
     @staticmethod
     def _validate(texts) -> list:

@@ -26,7 +26,9 @@ class TaskHead:
     name: str
     description: str
     text_pairs: bool
-    build: Callable[[Path, list[str]], object]
+    build: Callable[..., object]
+    """``build(base_path, labels, **config)``: the model; ``config`` goes into its model config
+    (``normalize_pooled=True``: unit-length features, for heads fitted on them)."""
 
 
 def register_head(name: str, *, description: str, text_pairs: bool = False):
@@ -43,9 +45,9 @@ def get_head(name: str) -> TaskHead:
     return HEADS.get(name)
 
 
-def build_head(name: str, base_path: Path, labels: list[str]):
+def build_head(name: str, base_path: Path, labels: list[str], **config):
     """A freshly initialised head on top of the pretrained encoder in ``base_path``."""
-    return get_head(name).build(Path(base_path), list(labels))
+    return get_head(name).build(Path(base_path), list(labels), **config)
 
 
 def _label_kwargs(labels: list[str]) -> dict:
@@ -57,16 +59,16 @@ def _label_kwargs(labels: list[str]) -> dict:
     }
 
 
-def _classifier(base_path: Path, labels: list[str]):
+def _classifier(base_path: Path, labels: list[str], **config):
     """The stock Hugging Face head on the [CLS] token (what cross-encoders are trained with)."""
     from transformers import AutoModelForSequenceClassification
 
     return AutoModelForSequenceClassification.from_pretrained(
-        base_path, local_files_only=True, **_label_kwargs(labels)
+        base_path, local_files_only=True, **_label_kwargs(labels), **config
     )
 
 
-def _mean_pooled_classifier(base_path: Path, labels: list[str]):
+def _mean_pooled_classifier(base_path: Path, labels: list[str], **config):
     """Mean pooling for BERT and MPNet encoders (see shared.models.pooling); others get [CLS]."""
     import json
 
@@ -76,10 +78,10 @@ def _mean_pooled_classifier(base_path: Path, labels: list[str]):
 
     model_type = json.loads((Path(base_path) / "config.json").read_text()).get("model_type")
     if model_type not in MEAN_POOL_CONFIGS:
-        return _classifier(base_path, labels)
+        return _classifier(base_path, labels, **config)
     config_class = MEAN_POOL_CONFIGS[model_type]
-    config = config_class.from_pretrained(base_path, local_files_only=True, **_label_kwargs(labels))
-    return AutoModelForSequenceClassification.from_pretrained(base_path, config=config, local_files_only=True)
+    model_config = config_class.from_pretrained(base_path, local_files_only=True, **_label_kwargs(labels), **config)
+    return AutoModelForSequenceClassification.from_pretrained(base_path, config=model_config, local_files_only=True)
 
 
 register_head(

@@ -8,6 +8,11 @@ classes (model types ``nlpsuite-bert-meanpool``, ``nlpsuite-mpnet-meanpool``), s
 ``AutoModelForSequenceClassification`` loads a saved folder once this module is imported, and
 the ONNX export traces it as is. MPNet (all-mpnet-base-v2, the distillation teacher) has no
 token types; its forward ignores them.
+
+With ``normalize_pooled`` in the config, the mean is scaled to unit length before the head: the
+features a sentence-transformers model was trained to compare by cosine, and the ones the
+``probe``, ``lp-ft`` and ``contrastive`` recipes fit their logistic head on
+(``shared.training.recipes``), so a head fitted by scikit-learn on those features serves as is.
 """
 from __future__ import annotations
 
@@ -29,6 +34,13 @@ MODEL_TYPE = "nlpsuite-bert-meanpool"
 MPNET_MODEL_TYPE = "nlpsuite-mpnet-meanpool"
 
 
+def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor, *, normalize: bool) -> torch.Tensor:
+    """The attention-masked mean of the token vectors, optionally scaled to unit length."""
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+    return nn.functional.normalize(pooled, p=2, dim=-1) if normalize else pooled
+
+
 class _MeanPooledClassifier:
     """The shared head: dropout and a linear layer on the attention-masked mean of the tokens.
 
@@ -46,12 +58,16 @@ class _MeanPooledClassifier:
     def _encode(self, input_ids, attention_mask, token_type_ids) -> torch.Tensor:
         raise NotImplementedError
 
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, labels=None, **kwargs):
+    def pooled(self, input_ids, attention_mask=None, token_type_ids=None) -> torch.Tensor:
+        """The features the head reads: the masked mean of the tokens (unit length with
+        ``normalize_pooled``). The int8 feature graphs (``shared.export.features``) export this."""
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
         hidden = self._encode(input_ids, attention_mask, token_type_ids)
-        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-        pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+        return mean_pool(hidden, attention_mask, normalize=bool(getattr(self.config, "normalize_pooled", False)))
+
+    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, labels=None, **kwargs):
+        pooled = self.pooled(input_ids, attention_mask, token_type_ids)
         logits = self.classifier(self.dropout(pooled))
         loss = None
         if labels is not None:
@@ -63,6 +79,10 @@ class BertMeanPoolConfig(BertConfig):
     """A BERT config whose classifier reads the mean of the token vectors instead of [CLS]."""
 
     model_type = MODEL_TYPE
+
+    def __init__(self, normalize_pooled: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.normalize_pooled = normalize_pooled
 
 
 class BertMeanPoolForSequenceClassification(_MeanPooledClassifier, BertPreTrainedModel):
@@ -84,6 +104,10 @@ class MPNetMeanPoolConfig(MPNetConfig):
     """An MPNet config whose classifier reads the mean of the token vectors."""
 
     model_type = MPNET_MODEL_TYPE
+
+    def __init__(self, normalize_pooled: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.normalize_pooled = normalize_pooled
 
 
 class MPNetMeanPoolForSequenceClassification(_MeanPooledClassifier, MPNetPreTrainedModel):

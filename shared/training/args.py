@@ -27,10 +27,18 @@ class FineTuneArgs:
     """
 
     base: str = _arg("minilm-l6", "registered model name (`nlpsuite models`) or a local Hugging Face folder")
+    recipe: str = _arg(
+        "full", "how the encoder becomes a classifier (shared.training.recipes): full (fine-tune everything "
+                "with a new head), probe (frozen features, a logistic head fitted by scikit-learn: seconds), "
+                "lp-ft (the probe's head, then a full fine-tune from it: Kumar et al. 2022), contrastive "
+                "(SetFit: sentence pairs pull the encoder's features apart by label, then a logistic head)")
     head: str = _arg("sequence-classification", "task head name (see shared.models.heads)")
     epochs: float = _arg(5.0, "upper bound on passes over the training data; early stopping may end sooner")
     learning_rate: float = _arg(5e-5, "peak AdamW learning rate, reached after warm-up, then decayed linearly",
                                 flags=("--lr", "--learning-rate"))
+    head_learning_rate: float | None = _arg(
+        None, "peak learning rate of the task head alone (lp-ft starts it from the probe, so it can move "
+              "faster than the encoder); none: --lr for the head too", flags=("--head-lr", "--head-learning-rate"))
     batch_size: int = _arg(32, "training batch size")
     eval_batch_size: int = _arg(128, "batch size for evaluation and prediction")
     warmup_ratio: float = _arg(0.1, "share of the optimiser steps spent warming up the learning rate",
@@ -53,6 +61,18 @@ class FineTuneArgs:
     distill_alpha: float = _arg(0.5, "weight of the hard-label cross-entropy when distilling; the rest matches the teacher")
     distill_temperature: float = _arg(2.0, "softmax temperature of the soft targets: higher shows more of the "
                                            "teacher's runner-ups")
+    probe_c: float = _arg(10.0, "inverse L2 strength of the probe's logistic head (scikit-learn's C) for the "
+                                "probe, lp-ft and contrastive recipes; larger fits the training data closer")
+    probe_features: str = _arg(
+        "int8", "features the probe recipe fits its head on: int8 (the quantized graph the served model runs, "
+                "so the head sees exactly what serving computes; about 1.7x faster to embed) or fp32; lp-ft "
+                "and contrastive always use fp32, since their fine-tune starts from fp32 weights")
+    probe_max_iter: int = _arg(500, "L-BFGS iterations of the logistic head's fit")
+    contrastive_pairs: int = _arg(
+        2, "contrastive recipe: sentence pairs drawn per training example and epoch, half with the same "
+           "label (pulled together), half with another (pushed apart), as SetFit draws them")
+    contrastive_epochs: float = _arg(1.0, "contrastive recipe: passes over the drawn pairs")
+    contrastive_learning_rate: float = _arg(2e-5, "contrastive recipe: peak learning rate of the pair stage")
     seed: int = _arg(42, "seed of every random choice (splits, augmentation, initialisation, data order)")
     threads: int | None = _arg(None, "torch intra-op threads; none keeps torch's default (all cores)")
     early_stopping_patience: int = _arg(2, "evaluations without a validation macro-F1 gain before training stops",

@@ -2,8 +2,11 @@
 
 One call goes from labelled data to a deployable folder: the model and tokenizer, a manifest
 with the labels and the calibration temperature, metrics.json, plots and a model card.
-``finetune`` is five named steps, each a function here: prepare the data, build the Trainer,
-train, evaluate and calibrate, save.
+``finetune`` prepares the data, then hands it to the recipe ``args.recipe`` names
+(``shared.training.recipes``). The ``full`` recipe is five named steps, each a function here:
+prepare the data, build the Trainer, train, evaluate and calibrate, save; the other recipes
+reuse the steps they share with it (calibration and scoring, the folder), so every recipe's
+folder has one layout.
 """
 from __future__ import annotations
 
@@ -184,14 +187,15 @@ def _training_arguments(args: FineTuneArgs, checkpoints: Path) -> TrainingArgume
     )
 
 
-def build_trainer(data: _Prepared, args: FineTuneArgs, checkpoints: Path):
-    """Step 2: the tokenizer, the model with its head, the encoded data (with the teacher's
-    logits when distilling) and the Trainer with early stopping on validation macro-F1.
+def build_trainer(data: _Prepared, args: FineTuneArgs, checkpoints: Path, model=None):
+    """Step 2: the tokenizer, the model with its head (``model``, or a fresh head on the base),
+    the encoded data (with the teacher's logits when distilling) and the Trainer with early
+    stopping on validation macro-F1.
     Returns (trainer, tokenizer, encode) where ``encode`` turns more data into a dataset."""
     head = get_head(args.head)
     base_path = resolve_model(args.base)
     tokenizer = AutoTokenizer.from_pretrained(base_path, local_files_only=True)
-    model = head.build(base_path, data.labels)
+    model = head.build(base_path, data.labels) if model is None else model
     label_ids = {label: i for i, label in enumerate(data.labels)}
     encode = lambda d: _Encoded(tokenizer, d, label_ids, args.max_length, head.text_pairs)  # noqa: E731
     train_set, validation_set = encode(data.train), encode(data.validation)
@@ -212,80 +216,113 @@ def build_trainer(data: _Prepared, args: FineTuneArgs, checkpoints: Path):
         label_smoothing=args.label_smoothing,
         distill_alpha=args.distill_alpha,  # used only when batches carry teacher logits
         distill_temperature=args.distill_temperature,
+        head_learning_rate=args.head_learning_rate,
     )
     return trainer, tokenizer, encode
 
 
-def train_model(trainer) -> tuple[float, float]:
-    """Step 3: train (the best checkpoint is loaded at the end); (seconds, examples per second)."""
+@dataclass
+class TrainedModel:
+    """What a recipe's training produced, before calibration: the model with its head, how long
+    training took, the log for the curves, and recipe facts for the manifest."""
+
+    model: object
+    """A transformers sequence-classification model (``save_pretrained`` writes it)."""
+    seconds: float
+    examples_per_s: float
+    log_history: list
+    facts: dict
+
+
+@dataclass
+class Scores:
+    """Calibration and metrics: the temperature fitted on validation, the test (or validation) metrics."""
+
+    metrics: dict
+    validation: dict
+    temperature: float
+
+
+def train_model(trainer) -> TrainedModel:
+    """Step 3: train (the best checkpoint is loaded at the end)."""
     started = time.perf_counter()
     # The Trainer prints its logs to stdout (PrinterCallback, tqdm.write); stdout belongs to the
     # caller (the CLI's JSON lines), so training talks on stderr like every progress bar.
     with contextlib.redirect_stdout(sys.stderr):
         output = trainer.train()
-    return time.perf_counter() - started, float(output.metrics.get("train_samples_per_second", 0.0))
+    facts = {"epochs_run": round(float(trainer.state.epoch or 0), 2),
+             "best_checkpoint_step": _step_of(trainer.state.best_model_checkpoint)}
+    return TrainedModel(trainer.model, time.perf_counter() - started,
+                        float(output.metrics.get("train_samples_per_second", 0.0)), trainer.state.log_history, facts)
 
 
-def evaluate_and_calibrate(trainer, encode, data: _Prepared, plot_dir: Path) -> tuple[dict, dict, float]:
-    """Step 4: fit the temperature on validation logits, then metrics and plots on the test
-    data (or on validation when there is no test data). (metrics, validation metrics, temperature)."""
-    # With group_by_length the Trainer also reorders evaluation batches, so logits are
-    # paired with the label_ids it returns, never with the dataset's own order.
-    validation_out = trainer.predict(trainer.eval_dataset)
-    temperature = fit_temperature(validation_out.predictions, validation_out.label_ids)
+def score_logits(validation: tuple, test: tuple | None, labels: list[str], plot_dir: Path,
+                 log_history: list | None = None) -> Scores:
+    """Fit the temperature on validation (logits, label ids), then metrics and plots on test
+    (or on validation when there is no test data); the training curves when there is a log."""
+    temperature = fit_temperature(*validation)
     writer = is_main_process()  # under torchrun every rank evaluates (on all rows); rank 0 plots
-    validation_metrics = evaluate_logits(
-        validation_out.predictions, validation_out.label_ids, data.labels, temperature=temperature,
-        plot_dir=None if data.test is not None or not writer else plot_dir, name="validation",
-    )
-    if data.test is not None:
-        test_out = trainer.predict(encode(data.test))
-        metrics = evaluate_logits(test_out.predictions, test_out.label_ids, data.labels,
-                                  temperature=temperature, plot_dir=plot_dir if writer else None, name="test")
+    validation_metrics = evaluate_logits(*validation, labels, temperature=temperature,
+                                         plot_dir=None if test is not None or not writer else plot_dir,
+                                         name="validation")
+    if test is not None:
+        metrics = evaluate_logits(*test, labels, temperature=temperature, plot_dir=plot_dir if writer else None,
+                                  name="test")
         metrics["evaluated_on"] = "test"
     else:
         metrics = dict(validation_metrics)
         metrics["evaluated_on"] = "validation"
-    if writer:
-        plot_training_curves(trainer.state.log_history, plot_dir / "training_curves.png")
-    return metrics, validation_metrics, temperature
+    if writer and log_history:
+        plot_training_curves(log_history, plot_dir / "training_curves.png")
+    return Scores(metrics, validation_metrics, temperature)
 
 
-def save_folder(output_dir: Path, trainer, tokenizer, data: _Prepared, args: FineTuneArgs, temperature: float,
-                metrics: dict, validation_metrics: dict, train_seconds: float, examples_per_s: float) -> dict:
+def evaluate_and_calibrate(trainer, encode, data: _Prepared, plot_dir: Path) -> Scores:
+    """Step 4: fit the temperature on validation logits, then metrics and plots on the test
+    data (or on validation when there is no test data)."""
+    # With group_by_length the Trainer also reorders evaluation batches, so logits are
+    # paired with the label_ids it returns, never with the dataset's own order.
+    validation_out = trainer.predict(trainer.eval_dataset)
+    test_out = trainer.predict(encode(data.test)) if data.test is not None else None
+    return score_logits((validation_out.predictions, validation_out.label_ids),
+                        (test_out.predictions, test_out.label_ids) if test_out is not None else None,
+                        data.labels, plot_dir, trainer.state.log_history)
+
+
+def save_folder(output_dir: Path, trained: TrainedModel, tokenizer, data: _Prepared, args: FineTuneArgs,
+                scores: Scores) -> dict:
     """Step 5: the model, tokenizer, manifest (labels, temperature, spelling vocabulary,
-    hyperparameters), metrics.json and the model card; checkpoints removed. The full metrics."""
+    hyperparameters, the recipe), metrics.json and the model card; checkpoints removed. The full metrics."""
     import json
 
-    trainer.save_model(str(output_dir))
+    trained.model.save_pretrained(str(output_dir))
     tokenizer.save_pretrained(str(output_dir))
     shutil.rmtree(output_dir / "checkpoints", ignore_errors=True)
-    (output_dir / "training_args.bin").unlink(missing_ok=True)  # a pickle; the manifest records the arguments
     hyperparameters = args.to_dict() | {
         "train_examples": len(data.train),
         "validation_examples": len(data.validation),
         "duplicates_dropped": data.duplicates_dropped,
-        "epochs_run": round(float(trainer.state.epoch or 0), 2),
-        "best_checkpoint_step": _step_of(trainer.state.best_model_checkpoint),
-    }
+    } | trained.facts
     info = ModelInfo(
         labels=data.labels,
         head=args.head,
         base_model=str(args.base),
         max_length=args.max_length,
-        temperature=temperature,
+        temperature=scores.temperature,
         data_sha256=data_sha256(data.train),
+        recipe=args.recipe,
         hyperparameters=hyperparameters,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         spelling_file=data.spelling.save(output_dir).name if data.spelling else None,
     )
     info.save(output_dir)
-    metrics = metrics | {
-        "validation": {k: validation_metrics[k] for k in ("accuracy", "macro_f1", "ece", "n_examples")},
-        "train_seconds": round(train_seconds, 2),
-        "train_examples_per_s": round(examples_per_s, 2),
+    metrics = scores.metrics | {
+        "recipe": args.recipe,
+        "validation": {k: scores.validation[k] for k in ("accuracy", "macro_f1", "ece", "n_examples")},
+        "train_seconds": round(trained.seconds, 2),
+        "train_examples_per_s": round(trained.examples_per_s, 2),
         "threads": torch.get_num_threads(),
-        "log_history": trainer.state.log_history,
+        "log_history": trained.log_history,
     }
     (output_dir / METRICS).write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
     write_model_card(output_dir, info, metrics)
@@ -300,31 +337,49 @@ def finetune(
     validation: LabelledTexts | None = None,
     test: LabelledTexts | None = None,
 ) -> FineTuneResult:
-    """Train with early stopping on validation macro-F1, calibrate, evaluate, save.
+    """Prepare the data, then train, calibrate, evaluate and save with ``args.recipe``.
 
     Without ``validation``, ``args.validation_size`` of ``train`` is held out (stratified).
     Metrics in metrics.json are on ``test`` when given, else on the validation set.
     With ``args.teacher``, the loss also pulls the model towards that fine-tuned folder's
     calibrated predictions on ``train`` (``shared.training.distillation``).
     """
+    from shared.training.recipes import get_recipe
+
+    recipe = get_recipe(args.recipe)  # an unknown name fails before any work
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     if args.threads:
         torch.set_num_threads(args.threads)
     set_seed(args.seed)
     data = prepare_data(train, args, validation, test)
-    trainer, tokenizer, encode = build_trainer(data, args, output_dir / "checkpoints")
-    train_seconds, examples_per_s = train_model(trainer)
-    metrics, validation_metrics, temperature = evaluate_and_calibrate(trainer, encode, data, output_dir / PLOTS)
+    return recipe(data, args, output_dir)
+
+
+def finish_with_trainer(trainer, tokenizer, encode, data: _Prepared, args: FineTuneArgs,
+                        output_dir: Path, facts: dict | None = None) -> FineTuneResult:
+    """Steps 3-5 for the recipes that train with the Trainer (full, lp-ft): train, calibrate and
+    score, and (rank 0) save the folder. ``facts``: more for the manifest (the probe stage's)."""
+    trained = train_model(trainer)
+    trained.facts |= facts or {}
+    scores = evaluate_and_calibrate(trainer, encode, data, output_dir / PLOTS)
     if not is_main_process():  # rank 0 writes the folder; the others are done
         trainer.accelerator.wait_for_everyone()
-        return FineTuneResult(output_dir, metrics, validation_metrics, train_seconds, examples_per_s, temperature)
-    metrics = save_folder(output_dir, trainer, tokenizer, data, args, temperature, metrics, validation_metrics,
-                          train_seconds, examples_per_s)
+        return FineTuneResult(output_dir, scores.metrics, scores.validation, trained.seconds,
+                              trained.examples_per_s, scores.temperature)
+    result = save_result(output_dir, trained, tokenizer, data, args, scores)
     trainer.accelerator.wait_for_everyone()
-    logger.info("saved %s: %s accuracy %.4f, macro-F1 %.4f", output_dir, metrics["evaluated_on"],
-                metrics["accuracy"], metrics["macro_f1"])
-    return FineTuneResult(output_dir, metrics, validation_metrics, train_seconds, examples_per_s, temperature)
+    return result
+
+
+def save_result(output_dir: Path, trained: TrainedModel, tokenizer, data: _Prepared, args: FineTuneArgs,
+                scores: Scores) -> FineTuneResult:
+    """Save the folder (step 5) and say so; what ``finetune`` returns."""
+    metrics = save_folder(output_dir, trained, tokenizer, data, args, scores)
+    logger.info("saved %s (%s recipe): %s accuracy %.4f, macro-F1 %.4f", output_dir, args.recipe,
+                metrics["evaluated_on"], metrics["accuracy"], metrics["macro_f1"])
+    return FineTuneResult(output_dir, metrics, scores.validation, trained.seconds, trained.examples_per_s,
+                          scores.temperature)
 
 
 def _step_of(checkpoint: str | None) -> int | None:

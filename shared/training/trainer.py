@@ -1,5 +1,5 @@
 """A transformers Trainer subclass that adds class weights, label smoothing and distillation
-to the loss.
+to the loss, and a learning rate of its own for the task head (the lp-ft recipe).
 
 Everything else (AdamW, warm-up and linear decay, evaluation, checkpoints, early stopping,
 progress bars) is the stock Trainer, configured in ``finetune.py``.
@@ -13,16 +13,41 @@ from transformers import Trainer
 from shared.training.distillation import distillation_loss
 
 
+HEAD_PREFIX = "classifier."
+"""Parameter names of the task head in every classifier the heads build (shared.models.heads)."""
+
+
 class ClassificationTrainer(Trainer):
-    """transformers' Trainer with class weights, label smoothing and distillation in the loss."""
+    """transformers' Trainer with class weights, label smoothing and distillation in the loss,
+    and ``head_learning_rate`` for the head's parameters (None: the encoder's rate)."""
 
     def __init__(self, *args, class_weights: torch.Tensor | None = None, label_smoothing: float = 0.0,
-                 distill_alpha: float = 1.0, distill_temperature: float = 1.0, **kwargs):
+                 distill_alpha: float = 1.0, distill_temperature: float = 1.0,
+                 head_learning_rate: float | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.class_weights = class_weights
         self.label_smoothing = label_smoothing
         self.distill_alpha = distill_alpha
         self.distill_temperature = distill_temperature
+        self.head_learning_rate = head_learning_rate
+
+    def create_optimizer(self):
+        """The stock AdamW groups (weight decay or not), each split into encoder and head, the
+        head's at ``head_learning_rate``; the scheduler's warm-up and decay scale both alike."""
+        if self.head_learning_rate is None or self.optimizer is not None:
+            return super().create_optimizer()
+        decayed = set(self.get_decay_parameter_names(self.model))
+        groups = []
+        for is_head in (False, True):
+            for decay in (True, False):
+                params = [p for name, p in self.model.named_parameters()
+                          if p.requires_grad and name.startswith(HEAD_PREFIX) == is_head and (name in decayed) == decay]
+                if params:
+                    groups.append({"params": params, "weight_decay": self.args.weight_decay if decay else 0.0}
+                                  | ({"lr": self.head_learning_rate} if is_head else {}))
+        optimizer_cls, optimizer_kwargs = self.get_optimizer_cls_and_kwargs(self.args, self.model)
+        self.optimizer = optimizer_cls(groups, **optimizer_kwargs)
+        return self.optimizer
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         """Cross-entropy on the labels; with teacher logits in the batch, blended with matching the teacher."""
