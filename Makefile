@@ -23,6 +23,7 @@ help:
 	@echo "make bench-core   fine-tune mpnet-base teachers, distil them into MiniLM-L6 students on BANKING77"
 	@echo "                  and PhraseBank, write bench/results/core.json"
 	@echo "make bench-chatbot | bench-finsentiment | bench-recommender   the products' benchmarks"
+	@echo "make bench-recipe   probe, full, lp-ft, contrastive side by side with seeds; a first make run and its live upgrade"
 	@echo "make bench-load     50 chat sessions + 20 recommendation clients against a suite of its own"
 	@echo "make bench-security every route of every service without a token; mail-failure scenarios"
 	@echo "make bench-scale  Spark and in-process batch scoring/embedding side by side, --nproc 2 fine-tuning,"
@@ -90,6 +91,14 @@ bench-finsentiment: setup
 bench-recommender: setup
 	$(BIN)/python -m bench.recommender --threads $(BENCH_THREADS)
 
+# Each recipe on BANKING77, the bot's intents and the PhraseBank (10-fold), then a first
+# `nlpsuite run` from nothing with its live upgrade and a swap under load: bench/results/recipe.json.
+RECIPE_SEEDS ?= 42,43,44
+
+bench-recipe: setup
+	$(BIN)/python -m bench.recipe --threads $(BENCH_THREADS) --seeds $(RECIPE_SEEDS) --reuse
+	$(BIN)/python -m bench.upgrade
+
 bench-load: setup
 	$(BIN)/python -m bench.load
 
@@ -105,7 +114,7 @@ bench-scale: setup
 	$(BIN)/python -m bench.scale --threads $(BENCH_THREADS) --sizes $(SCALE_SIZES) \
 		--embed-sizes $(SCALE_EMBED_SIZES) --faiss-n $(SCALE_FAISS_N) --finetune-seeds $(SCALE_SEEDS)
 
-bench: bench-core bench-chatbot bench-finsentiment bench-recommender bench-load bench-security bench-scale
+bench: bench-core bench-recipe bench-chatbot bench-finsentiment bench-recommender bench-load bench-security bench-scale
 	$(BIN)/python -m bench.report
 
 clean:

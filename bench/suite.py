@@ -6,6 +6,7 @@ has fitted one, a copy of its recommender (else the suite fits its own, a few mi
 """
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import subprocess
@@ -31,11 +32,15 @@ class Ports:
 
 
 def prepared_models(profile: str) -> dict:
-    """Every product's classifier of ``profile``, fine-tuned into var/models unless there."""
+    """Every product's classifier as the main job serves it: its versions folder in var/models
+    (a first version trained there unless one serves already; whatever version serves is used)."""
     from shared.app.discovery import classifier_specs, load_parts
-    from shared.app.quickstart import prepare_model
+    from shared.app.quickstart import ensure_serving, model_root
 
-    return {spec.name: str(prepare_model(spec, profile, ROOT / "var", None)) for spec in classifier_specs(load_parts())}
+    specs = classifier_specs(load_parts())
+    for spec in specs:
+        ensure_serving(spec, profile, ROOT / "var", None)
+    return {spec.name: str(model_root(spec.name, ROOT / "var")) for spec in specs}
 
 
 @dataclass
@@ -64,27 +69,31 @@ class BenchSuite:
         self.proc.wait(120)
 
 
-def start_suite(root: Path, ports: Ports, profile: str = "quick", timeout_s: float = 1500) -> BenchSuite:
-    """`nlpsuite run` in ``root``; returns once it prints "nlpsuite is running"."""
+def start_suite(root: Path, ports: Ports, profile: str = "quick", timeout_s: float = 1500,
+                models: dict | None = None, env: dict | None = None, wait: bool = True) -> BenchSuite:
+    """`nlpsuite run` in ``root``; returns once it prints "nlpsuite is running" (at once without
+    ``wait``). ``models``: the ``suite.models`` to use (default: the main job's,
+    ``prepared_models``); ``{}`` trains its own and fits its own recommender."""
     root.mkdir(parents=True, exist_ok=True)
     section = {}
     recommender, source = root / "recommender", ROOT / "var" / "recommender"
-    if recommender.exists() or (source / "model.json").is_file():
+    if models != {} and (recommender.exists() or (source / "model.json").is_file()):
         if not recommender.exists():
             shutil.copytree(source, recommender)
         section = {"recommender": {"model_dir": str(recommender)}}
     config = root / "nlpsuite.yml"
     config.write_text(yaml.safe_dump({
         "suite": {"var_dir": str(root / "var"), "web_port": ports.web, "outbox_port": ports.outbox,
-                  "models": prepared_models(profile)},
+                  "models": prepared_models(profile) if models is None else models},
         "chatbot": {"rasa_port": ports.rasa, "action_port": ports.actions},
         **section,
     }))
     log = root / "suite.log"
     proc = subprocess.Popen([str(Path(sys.executable).parent / "nlpsuite"), "run", "--config", str(config)],
-                            stdout=open(log, "wb"), stderr=subprocess.STDOUT, start_new_session=True)
+                            stdout=open(log, "wb"), stderr=subprocess.STDOUT, start_new_session=True,
+                            env={**os.environ, **(env or {})})
     deadline = time.monotonic() + timeout_s
-    while "nlpsuite is running" not in log.read_text(errors="replace"):
+    while wait and "nlpsuite is running" not in log.read_text(errors="replace"):
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.send_signal(signal.SIGINT)
             raise SystemExit(f"the suite did not start; see {log}:\n{log.read_text()[-3000:]}")

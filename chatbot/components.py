@@ -7,6 +7,11 @@ ONNX, chooses a fallback threshold on held-out validation data, and stores the f
 Rasa's model storage, so the model archive is self-contained. At parse time it sets
 ``intent`` and a top-10 ``intent_ranking`` of calibrated (temperature-scaled) confidences.
 
+When ``model`` is a versions folder (``shared.model_versions``: what `nlpsuite run` serves its
+classifiers from) and it is there when the server loads, the component serves its current
+version instead of the archived copy and follows its pointer: a better version trained while
+the bot runs is loaded in the background and swapped in, no restart and no message dropped.
+
 ``CalibratedFallbackClassifier`` is Rasa's FallbackClassifier, except that its threshold can
 be ``"model"``: the threshold the classifier chose on validation data and wrote into its
 model card, so that the number lives with the model it was measured on.
@@ -89,7 +94,7 @@ class CoreIntentClassifier(GraphComponent, IntentClassifier):
             "threads": None,  # intra-op threads for training and serving; None: all cores
             "backend": "onnx",  # "onnx" (int8 by default) or "torch"
             "int8": True,
-            "wrong_cost": 1.0,  # see chatbot.threshold
+            "wrong_cost": 1.0,  # see shared.evaluation.threshold
             "ranking_length": 10,
         }
 
@@ -99,9 +104,13 @@ class CoreIntentClassifier(GraphComponent, IntentClassifier):
         self._model_storage = model_storage
         self._resource = resource
         self._predictor = predictor
-        self._unk_id = None
-        if predictor is not None:
-            self._unk_id = predictor.tokenizer.token_to_id("[UNK]")
+        self._live = None
+        """A ``LiveModel`` following the ``model`` versions folder, when serving from one."""
+
+    @property
+    def predictor(self):
+        """The Predictor to use now: the live version's, else the archived one."""
+        return self._live.get() if self._live is not None else self._predictor
 
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
@@ -132,7 +141,6 @@ class CoreIntentClassifier(GraphComponent, IntentClassifier):
                 note = "chosen on the held-out validation split of the Rasa training examples"
             self._predictor = self._make_predictor(target)
             self._write_threshold(target, validation, note)
-        self._unk_id = self._predictor.tokenizer.token_to_id("[UNK]")
         return self._resource
 
     def _finetune(self, train, validation, target: Path) -> None:
@@ -148,7 +156,9 @@ class CoreIntentClassifier(GraphComponent, IntentClassifier):
     def _take_finetuned(self, source: Path, target: Path) -> None:
         from shared.export import export_onnx
         from shared.model_dir import ModelFolderError, ModelInfo
+        from shared.model_versions import served_folder
 
+        source = served_folder(source)  # a versions folder: its current version goes into the archive
         if not source.is_dir():
             raise ModelFolderError(f"CoreIntentClassifier: model folder {source} does not exist")
         info = ModelInfo.load(source)
@@ -168,7 +178,7 @@ class CoreIntentClassifier(GraphComponent, IntentClassifier):
 
     def _write_threshold(self, folder: Path, validation, note: str) -> None:
         """Choose the fallback threshold on validation data; record it in nlpsuite.json and the card."""
-        from chatbot.threshold import choose_threshold
+        from shared.evaluation.threshold import choose_threshold
         from shared.model_dir import ModelInfo
 
         info = ModelInfo.load(folder)
@@ -199,39 +209,47 @@ class CoreIntentClassifier(GraphComponent, IntentClassifier):
     @classmethod
     def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
              execution_context: ExecutionContext, **kwargs: Any) -> "CoreIntentClassifier":
+        from shared.model_versions import LiveModel, is_versioned
+
         component = cls(config, model_storage, resource)
+        live = config.get("model")
+        if live and is_versioned(live):
+            component._live = LiveModel(live, component._make_predictor)
+            logger.info("CoreIntentClassifier: serving %s version %s live", live, component._live.version)
+            return component
         try:
             with model_storage.read_from(resource) as storage_dir:
                 # the predictor reads everything into memory (ONNX session, tokenizer, manifest)
                 component._predictor = component._make_predictor(Path(storage_dir) / MODEL_SUBDIR)
         except ValueError:
             logger.warning("CoreIntentClassifier: no trained model in the archive; it will predict nothing")
-            return component
-        component._unk_id = component._predictor.tokenizer.token_to_id("[UNK]")
         return component
 
     @property
     def threshold(self) -> Optional[float]:
-        return self._predictor.info.confidence_threshold if self._predictor else None
+        return self.predictor.info.confidence_threshold if self.predictor else None
 
     def process(self, messages: List[Message]) -> List[Message]:
-        if self._predictor is None or not messages:
+        predictor = self.predictor  # one version for the whole batch, even if a swap lands meanwhile
+        if predictor is None or not messages:
             return messages
         texts = [(m.get(TEXT) or "") for m in messages]
-        probs = self._predictor.predict_proba(texts)
-        labels = self._predictor.labels
+        probs = predictor.predict_proba(texts)
+        labels = predictor.labels
+        unk_id = predictor.tokenizer.token_to_id("[UNK]")
+        threshold = predictor.info.confidence_threshold
         k = int(self.component_config["ranking_length"])
         for message, text, row in zip(messages, texts, probs):
             order = row.argsort()[::-1][:k]
             ranking = [{INTENT_NAME_KEY: labels[j], PREDICTED_CONFIDENCE_KEY: float(row[j])} for j in order]
             intent = dict(ranking[0])
-            if not has_known_words(self._predictor.tokenizer, text, self._unk_id):
+            if not has_known_words(predictor.tokenizer, text, unk_id):
                 intent[PREDICTED_CONFIDENCE_KEY] = 0.0  # nothing readable: let the fallback handle it
                 ranking = []
             message.set(INTENT, intent, add_to_output=True)
             message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
-            if self.threshold is not None:
-                message.set(THRESHOLD_MESSAGE_KEY, self.threshold)
+            if threshold is not None:
+                message.set(THRESHOLD_MESSAGE_KEY, threshold)
         return messages
 
 

@@ -33,11 +33,16 @@ TYPOS = {"typo_augmentation": TYPO_SHARE, "spelling_correction": True}
 # extra misspelt copies of each (seeded, distinct texts) bring them level, so two quick epochs
 # learn "stop" and "goodbye" as well as the banking intents.
 OWN_COPIES = 3
+# What a first `nlpsuite run` serves within minutes: frozen int8 MiniLM features and a logistic
+# head (bench.recipe: the probe scores about as high as a full fine-tune on BANKING77).
+FIRST = FineTuneArgs(recipe="probe", max_length=48, **TYPOS)
+# What replaces it live: the recipe that won on validation data (bench/results/recipe.json, task
+# "intents"). LP-FT: the probe's head starts a gentle fine-tune of every weight.
 PROFILES = {
-    "quick": FineTuneArgs(epochs=2, learning_rate=1e-4, batch_size=32, max_length=48,
-                          early_stopping_patience=1, **TYPOS),
-    "full": FineTuneArgs(epochs=10, learning_rate=1e-4, batch_size=32, warmup_ratio=0.1,
-                         max_length=64, early_stopping_patience=3, **TYPOS),
+    "quick": FineTuneArgs(recipe="lp-ft", epochs=2, learning_rate=2e-5, head_learning_rate=2e-4, batch_size=32,
+                          max_length=48, keep_best=False, **TYPOS),
+    "full": FineTuneArgs(recipe="lp-ft", epochs=3, learning_rate=2e-5, head_learning_rate=2e-4, batch_size=32,
+                         warmup_ratio=0.1, max_length=64, keep_best=False, **TYPOS),
 }
 
 
@@ -79,7 +84,9 @@ INTENT_CLASSIFIER = ClassifierSpec(
     title="intent model (BANKING77 + the bot's own intents)",
     load_data=load_intent_data,
     profiles=PROFILES,
-    expected_minutes={"quick": 5, "full": 25},
+    expected_minutes={"quick": 7, "full": 11},
+    first=FIRST,
+    first_minutes=1.5,
     demo_texts=("I still have not received my new card", "How do I top up with Apple Pay?", "hello there",
                 "can I talk to a real person?"),
 )

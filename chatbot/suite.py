@@ -59,11 +59,16 @@ class ChatbotPart:
         return load_settings(ctx.config_file)
 
     def _stamp(self, settings) -> str:
+        """What the Rasa project and model depend on: the settings, the FAQ and the intents. Not
+        the classifier's version: the component follows a versions folder live (no retraining)."""
+        from shared.model_dir import ModelInfo
+        from shared.model_versions import served_folder
+
         digest = hashlib.sha256(settings.json(sort_keys=True).encode())
         digest.update(Path(settings.faq).read_bytes())
-        model = Path(settings.classifier.model) if settings.classifier.model else None
+        model = served_folder(settings.classifier.model) if settings.classifier.model else None
         if model and (model / "nlpsuite.json").is_file():
-            digest.update((model / "nlpsuite.json").read_bytes())
+            digest.update("\n".join(ModelInfo.load(model).labels).encode())
         return digest.hexdigest()
 
     def prepare(self, ctx: SuiteContext) -> None:

@@ -42,18 +42,19 @@ class SentimentModel:
     def __init__(self, model_dir: str | Path, backend: str = "auto", threads: Optional[int] = None,
                  batch_size: int = 32):
         from shared.inference import Predictor
+        from shared.model_versions import served_folder
 
-        folder = Path(model_dir)
+        folder = served_folder(model_dir)  # a versions folder (`nlpsuite run`): its current version
         if not (folder / MANIFEST).is_file():
             raise ModelMissingError(
                 f"sentiment model {folder} not found: run `nlpsuite run` (it fine-tunes and exports the "
-                "PhraseBank model to var/models/phrasebank-quick-int8), or make one with `nlpsuite finetune "
+                "PhraseBank model into the versions folder var/models/phrasebank), or make one with `nlpsuite finetune "
                 "... --out DIR` and set finsentiment.model_dir")
         self.predictor = Predictor(folder, backend, threads=threads, batch_size=batch_size)
         if NEGATIVE not in self.predictor.labels:
             raise ModelFolderError(f"{folder}: the model's labels {self.predictor.labels} have no '{NEGATIVE}'")
         digest = hashlib.sha256((folder / MANIFEST).read_bytes()).hexdigest()[:12]
-        self.version = f"{folder.name}@{digest}"
+        self.version = f"{folder.name}@{digest}"  # the version's id names it when served from versions
         self.labels = list(self.predictor.labels)
 
     def classify(self, texts: Sequence[str]) -> list[Sentiment]:

@@ -146,7 +146,7 @@ class FinSentimentConfig(StrictModel):
     smtp: SmtpConfig = Field(default_factory=SmtpConfig)
     outbox_dir: str = str(ROOT / "var" / "finsentiment" / "outbox")
     database_url: str = "sqlite:///" + str(ROOT / "var" / "finsentiment" / "finsentiment.db")
-    model_dir: str = str(ROOT / "var" / "models" / "phrasebank-quick-int8")
+    model_dir: str = str(ROOT / "var" / "models" / "phrasebank")
     backend: Literal["auto", "torch", "onnx"] = "auto"
     threads: Optional[int] = Field(None, ge=1)
     batch_size: int = Field(32, ge=1)

@@ -53,15 +53,23 @@ class Monitor:
         self.fetcher = fetcher or SchemeFetcher()
         self.notifier = notifier or build_notifier(config)
         self._sentiment = sentiment
+        self._live = None
+        """Follows the model folder's versions (``shared.model_versions``): a better sentiment
+        model trained while the monitor runs is picked up by the next cycle, no restart."""
         self._topics = topics
         self.clock = clock
 
     @property
     def sentiment(self) -> SentimentModel:
-        if self._sentiment is None:  # loaded lazily: `alerts` and `report` need no model
+        if self._sentiment is not None:
+            return self._sentiment
+        if self._live is None:  # loaded lazily: `alerts` and `report` need no model
+            from shared.model_versions import LiveModel
+
             c = self.config
-            self._sentiment = SentimentModel(c.model_dir, c.backend, c.threads, c.batch_size)
-        return self._sentiment
+            self._live = LiveModel(c.model_dir, lambda folder: SentimentModel(folder, c.backend, c.threads,
+                                                                                c.batch_size))
+        return self._live.get()
 
     @property
     def topics(self) -> TopicMatcher:
@@ -122,11 +130,12 @@ class Monitor:
                 if not articles:
                     return
                 texts = [a.text for a in articles]
-                sentiments = self.sentiment.classify(texts)
+                model = self.sentiment  # one version per batch, even if a new one is swapped in meanwhile
+                sentiments = model.classify(texts)
                 matches = self.topics.match(texts)
                 now = self.clock()
                 for article, sentiment, found in zip(articles, sentiments, matches):
-                    session.add(Score(article_id=article.id, model_version=self.sentiment.version,
+                    session.add(Score(article_id=article.id, model_version=model.version,
                                       label=sentiment.label, confidence=sentiment.confidence,
                                       p_negative=sentiment.p_negative,
                                       probabilities=json.dumps(sentiment.probabilities), scored_at=now))

@@ -11,6 +11,9 @@ from pathlib import Path
 from shared.product import ClassifierSpec, Service, SuiteContext
 from shared.training.args import FineTuneArgs
 
+# A first `nlpsuite run` serves the probe (frozen int8 features, a logistic head) within a minute;
+# the profile's recipe, the winner on validation data (bench/results/recipe.json), replaces it live.
+FIRST = FineTuneArgs(recipe="probe", max_length=80)
 PROFILES = {
     "quick": FineTuneArgs(epochs=2, learning_rate=6e-5, batch_size=16, max_length=80, early_stopping_patience=1),
     "full": FineTuneArgs(epochs=8, learning_rate=5e-5, batch_size=16, warmup_ratio=0.1, max_length=96,
@@ -30,6 +33,8 @@ SENTIMENT_CLASSIFIER = ClassifierSpec(
     load_data=_phrasebank,
     profiles=PROFILES,
     expected_minutes={"quick": 3.5, "full": 15},
+    first=FIRST,
+    first_minutes=0.7,
     demo_texts=("Operating profit rose 25% to EUR 3.2 million.",
                 "The company warned that sales will fall sharply next year."),
 )
@@ -67,8 +72,10 @@ class FinSentimentPart:
         from finsentiment.demo import ensure_demo_feeds
         from shared.errors import CommandError
 
+        from shared.model_versions import served_folder
+
         config = load_config(ctx.config_file)
-        if not (Path(config.model_dir) / "nlpsuite.json").is_file():
+        if not (served_folder(config.model_dir) / "nlpsuite.json").is_file():
             raise CommandError(f"finsentiment.model_dir: {config.model_dir} holds no model; "
                                "remove the key to use the suite's, or fine-tune one with `nlpsuite finetune`")
         ctx.var("finsentiment").mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from shared.atomic import replace_folder
 from shared.data import LabelledTexts
 
 
@@ -26,20 +27,24 @@ def finetune_for_serving(train: LabelledTexts, args, out_dir: str | Path, *, val
         keep_fp32: with int8, also keep the fp32 graph (``model.onnx``) beside the int8 one.
 
     Returns the ``FineTuneResult`` (metrics of the torch model, before export).
+    ``out_dir`` is written beside itself and switched in whole (``replace_folder``): an existing
+    folder keeps serving until the new one is complete, and a crash leaves one or the other.
     """
     from shared.export import export_onnx
     from shared.training import finetune
 
     out_dir = Path(out_dir)
-    with tempfile.TemporaryDirectory(prefix="nlpsuite-finetune-") as tmp:
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="nlpsuite-finetune-") as tmp, \
+            tempfile.TemporaryDirectory(prefix=f".{out_dir.name}-", dir=out_dir.parent) as staging:
         trained = Path(trained_dir) if trained_dir else Path(tmp) / "trained"
         result = finetune(train, args, trained, validation=validation, test=test)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
+        new = Path(staging) / "new"
         if not onnx:
-            shutil.copytree(trained, out_dir)
+            shutil.copytree(trained, new)
         else:
-            export_onnx(trained, out_dir, int8=int8)
+            export_onnx(trained, new, int8=int8)
             if int8 and not keep_fp32:
-                (out_dir / "model.onnx").unlink(missing_ok=True)  # serving reads model_int8.onnx only
+                (new / "model.onnx").unlink(missing_ok=True)  # serving reads model_int8.onnx only
+        replace_folder(new, out_dir)
     return result

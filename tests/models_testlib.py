@@ -1,10 +1,11 @@
-"""The classifiers `make run` serves, built the way `nlpsuite run` builds them (the quick
-profile, ``shared.app.quickstart.prepare_model``), for the tests that must hold on exactly those
-models: the chatbot's test stories and webhook conversations, the end-to-end demo alert.
+"""The classifiers `make run` serves, built the way `nlpsuite run` builds them (the first
+version, ``shared.app.quickstart.ensure_serving``: the probe recipe), for the tests that must
+hold on exactly those models: the chatbot's test stories and webhook conversations, the
+end-to-end demo alert.
 
-Each is trained once per machine and kept in pytest's cache folder, under a key made of
-everything that decides it (the data files, the profile's hyperparameters, the core's
-training code); a fresh clone (CI) trains them once, about 5 and 4 minutes on 2 cores.
+Each is trained once per machine and kept in pytest's cache folder as a versions folder, under
+a key made of everything that decides it (the data files, the first version's hyperparameters,
+the core's training code); a fresh clone (CI) trains them once, about a minute each on 2 cores.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ INPUTS = {
     "phrasebank": ["data/financial_phrasebank/*.csv", "finsentiment/suite.py", "finsentiment/phrasebank.py"],
 }
 CODE = ["shared/training/*.py", "shared/data/*.py", "shared/models/*.py", "shared/export/*.py", "shared/deploy.py",
-        "shared/app/quickstart.py"]
+        "shared/inference/*.py", "shared/evaluation/*.py", "shared/model_versions.py", "shared/app/quickstart.py"]
 
 
 def _key(name: str, args) -> str:
@@ -33,13 +34,15 @@ def _key(name: str, args) -> str:
 
 
 def quick_model(name: str, cache_dir: Path) -> Path:
-    """The int8 folder of the suite's ``name`` classifier on the quick profile (trained if missing)."""
+    """The versions folder of the suite's ``name`` classifier, serving the version a first
+    `nlpsuite run` serves (trained if missing)."""
     from shared.app.discovery import classifier_specs, load_parts
-    from shared.app.quickstart import prepare_model
+    from shared.app.quickstart import ensure_serving, model_root
 
     spec = next(s for s in classifier_specs(load_parts()) if s.name == name)
-    var = Path(cache_dir) / f"{name}-{_key(name, spec.profiles['quick'])}"
+    var = Path(cache_dir) / f"{name}-{_key(name, spec.first)}"
     for stale in Path(cache_dir).glob(f"{name}-*"):  # models of older data or code: never used again
         if stale != var:
             shutil.rmtree(stale, ignore_errors=True)
-    return prepare_model(spec, "quick", var, threads=None)
+    ensure_serving(spec, "quick", var, threads=None)
+    return model_root(name, var)

@@ -52,7 +52,8 @@ def cmd_finetune(options) -> int:
     if not distributed.is_main_process():
         return 0  # rank 0 reports
     summary = {k: result.metrics[k] for k in ("evaluated_on", "accuracy", "macro_f1", "ece")}
-    print(json.dumps({"model": str(result.output_dir), **summary, "train_seconds": round(result.train_seconds, 1),
+    print(json.dumps({"model": str(result.output_dir), "recipe": args.recipe, **summary,
+                      "train_seconds": round(result.train_seconds, 1),
                       "train_examples_per_s": result.metrics.get("train_examples_per_s"),
                       "processes": distributed.world_size()}))
     return 0
@@ -106,7 +107,21 @@ def cmd_predict(options) -> int:
 
 
 def cmd_models(options) -> int:
-    """`nlpsuite models`: the offline registry's pretrained encoders, one JSON object each."""
+    """`nlpsuite models`: the offline registry's pretrained encoders, one JSON object each;
+    `nlpsuite models status`: which version of each suite classifier serves (one JSON line each,
+    and a sentence on stderr)."""
+    if options.what == "status":
+        from shared.app.model_status import describe, model_status
+        from shared.product.settings import load_settings
+
+        var_dir = Path(load_settings(options.config).var_dir).resolve()
+        status = model_status(var_dir)
+        for name, row in status.items():
+            print(json.dumps({"task": name, **row}))
+            print(describe(name, row), file=sys.stderr)
+        if not status:
+            print(f"no classifier serves under {var_dir / 'models'} yet: `nlpsuite run` trains them", file=sys.stderr)
+        return 0
     from shared.models import available_models
 
     for row in available_models():
@@ -156,7 +171,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=None)
     p.set_defaults(func=cmd_predict)
 
-    p = sub.add_parser("models", help="list the pretrained models of the offline registry")
+    p = sub.add_parser("models", help="the offline registry's pretrained models; `status`: what the suite serves")
+    p.add_argument("what", nargs="?", choices=["list", "status"], default="list",
+                   help="list (default): the registry; status: the suite's classifier versions and their upgrade")
+    p.add_argument("--config", help="suite config file (default: $NLPSUITE_CONFIG or ./nlpsuite.yml)")
     p.set_defaults(func=cmd_models)
 
     from shared.app.runner import register as register_run

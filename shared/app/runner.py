@@ -1,11 +1,14 @@
 """`nlpsuite run` (the README's `make run`): prepare, start, watch and stop the whole suite.
 
-1. fine-tune the core's classifiers that are missing (cached in ``var/models``);
+1. train a first version of each classifier that has none yet (the probe recipe: about a
+   minute each; ``shared.app.quickstart``), served from ``var/models/<name>``;
 2. write the effective config ``var/nlpsuite.effective.yml``: each product's defaults under
    ``var/``, overridden by the user's nlpsuite.yml; every process reads it;
 3. each product prepares what its servers need (skipped when already there);
 4. start the mail outbox, the products' servers and the web app together, wait until each is
-   ready, print the URLs; restart a service that crashes; Ctrl-C or SIGTERM stops them all.
+   ready, print the URLs; restart a service that crashes; Ctrl-C or SIGTERM stops them all;
+5. unless ``suite.upgrade`` is off, train the profile's recipe of each classifier in the
+   background (``shared.app.upgrade``): the servers swap it in live when it scores better.
 """
 from __future__ import annotations
 
@@ -41,6 +44,13 @@ def settings_from_options(options) -> SuiteSettings:
         if value is not None:
             setattr(settings, key, value)
     return settings
+
+
+def upgrade_service(ctx: SuiteContext) -> Service:
+    """The background upgrade (``shared.app.upgrade``): a one-shot job at the lowest priority."""
+    s = ctx.settings
+    return Service("upgrade", ctx.module_command("shared.app.upgrade", "--var", str(ctx.var_dir), "--profile",
+                                                 s.profile, "--threads", str(s.upgrade_threads)), oneshot=True)
 
 
 def core_services(ctx: SuiteContext) -> tuple[list[Service], list[Service]]:
@@ -80,6 +90,7 @@ def _print_summary(ctx: SuiteContext, started: float) -> None:
     rows = [("home", f"{ctx.web_url}/")]
     for plugin in load_plugins(ctx.config_file):
         rows += [(f"{plugin.title}: {text}", f"{ctx.web_url}{path}") for text, path in plugin.pages.items()]
+    rows += [(f"model: {name}", _serving(path)) for name, path in ctx.models.items()]
     rows += [("health", f"{ctx.web_url}/health"), *ctx.links.items(),
              ("mail outbox", f"{ctx.var('outbox')}/ (SMTP {ctx.settings.host}:{ctx.settings.outbox_port})"),
              ("API token", "`nlpsuite token` prints it (write and admin endpoints need it)"),
@@ -90,19 +101,33 @@ def _print_summary(ctx: SuiteContext, started: float) -> None:
           flush=True)
 
 
+def _serving(path: Path) -> str:
+    """What a classifier serves now, for the summary: its version, recipe and validation score."""
+    from shared.model_versions import ModelVersions, is_versioned
+
+    if not is_versioned(path):
+        return f"{path} (given in suite.models)"
+    current = ModelVersions(path).current()
+    return (f"{current.info.recipe} version {current.id} (validation macro-F1 {current.info.score:.4f}, "
+            f"test accuracy {current.info.test.get('accuracy')}); `nlpsuite models status` shows the upgrade")
+
+
 class Plan:
     """The steps of a run with their expected minutes on 2 cores, printed before the first one,
-    then "step k of n" as each starts, so a first run of several minutes never looks hung."""
+    then "step k of n" as each starts, so a first run of several minutes never looks hung;
+    ``coming``: what the background upgrade will bring once the suite serves."""
 
-    def __init__(self, steps: list[tuple[str, float]]):
-        self.steps, self.done = steps, 0
+    def __init__(self, steps: list[tuple[str, float]], coming: list[str] = ()):
+        self.steps, self.done, self.coming = steps, 0, list(coming)
 
     def announce(self) -> None:
         """Print every step with its expected minutes, before the first one starts."""
         total = sum(minutes for _, minutes in self.steps)
         lines = [f"  {i}. {title} (about {_minutes(minutes)})" for i, (title, minutes) in enumerate(self.steps, 1)]
-        print(f"nlpsuite run: {len(self.steps)} steps, about {_minutes(total)} on 2 cores:\n" + "\n".join(lines),
-              flush=True)
+        later = ["then, while the suite serves (lowest CPU priority; suite.upgrade: off skips it):"] + [
+            f"  - {line}" for line in self.coming] if self.coming else []
+        print(f"nlpsuite run: {len(self.steps)} steps, about {_minutes(total)} on 2 cores:\n"
+              + "\n".join(lines + later), flush=True)
 
     def next(self) -> None:
         """Print "step k of n" as the next step starts."""
@@ -115,9 +140,24 @@ def _minutes(minutes: float) -> str:
     return f"{minutes:g} min" if minutes >= 1 else f"{max(1, round(minutes * 60))} s"
 
 
+def _model_plan(specs, settings: SuiteSettings, var_dir: Path) -> tuple[list, list[tuple[str, float]], list[str]]:
+    """(specs to train a first version of, their plan steps, what the upgrade will bring)."""
+    from shared.app.quickstart import has_version
+
+    own = [spec for spec in specs if spec.name not in settings.models]
+    first = [spec for spec in own if not has_version(spec, var_dir)]
+    steps = [(f"train a first {spec.title}: {(spec.first or spec.profiles[settings.profile]).recipe} recipe",
+              spec.first_minutes if spec.first else spec.expected_minutes[settings.profile]) for spec in first]
+    coming = [f"{spec.title}: the {spec.profiles[settings.profile].recipe} recipe ({settings.profile} profile, "
+              f"about {_minutes(spec.expected_minutes[settings.profile] * 2)} at {settings.upgrade_threads} "
+              f"thread), swapped in when it beats the served version on validation"
+              for spec in own if settings.upgrade]
+    return first, steps, coming
+
+
 def run_suite(options) -> int:
     """`nlpsuite run`: prepare, start, watch and stop the whole suite (see the module docstring)."""
-    from shared.app.quickstart import is_prepared, model_paths, prepare_model
+    from shared.app.quickstart import ensure_serving, model_root
 
     started = time.perf_counter()
     logging.getLogger("httpx").setLevel(logging.WARNING)  # readiness polls are not news
@@ -146,23 +186,21 @@ def run_suite(options) -> int:
         given = settings.models.get(spec.name)
         if given and not (Path(given) / "nlpsuite.json").is_file():
             raise ConfigError(f"suite.models.{spec.name}: {given} is not a model folder made by `nlpsuite finetune`")
-        ctx.models[spec.name] = (Path(given).resolve() if given
-                                 else model_paths(spec.name, settings.profile, var_dir)[1])
+        ctx.models[spec.name] = Path(given).resolve() if given else model_root(spec.name, var_dir)
     write_effective_config(ctx, parts, user_config)
     os.environ["NLPSUITE_CONFIG"] = str(ctx.config_file)  # the parts' own loaders read it too
     first, last = core_services(ctx)
     supervisor.check_ports(first + [s for p in parts for s in p.services(ctx)] + last)  # before any training
 
-    training = [spec for spec in specs
-                if spec.name not in settings.models and not is_prepared(spec, settings.profile, var_dir)]
-    plan = Plan([(f"fine-tune the {spec.title}", spec.expected_minutes[settings.profile]) for spec in training]
+    training, model_steps, coming = _model_plan(specs, settings, var_dir)
+    plan = Plan(model_steps
                 + [(_prepare_title(part, ctx), getattr(part, "prepare_minutes", lambda _ctx: 0.1)(ctx))
                    for part in parts]
-                + [("start the servers", START_MINUTES)])
+                + [("start the servers", START_MINUTES)], coming)
     plan.announce()
     for spec in training:
         plan.next()
-        prepare_model(spec, settings.profile, var_dir, settings.threads)
+        ensure_serving(spec, settings.profile, var_dir, settings.threads)
     for part in parts:
         plan.next()
         part.prepare(ctx)
@@ -170,6 +208,8 @@ def run_suite(options) -> int:
 
     services = first + [s for p in parts for s in p.services(ctx)] + last
     supervisor.check_ports(services)  # again: something may have taken a port while we trained
+    if coming:
+        services.append(upgrade_service(ctx))
     stop = threading.Event()
     previous = {signum: signal.signal(signum, lambda *_: stop.set()) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:

@@ -56,6 +56,8 @@ class Running:
     log: Path
     restarts: list[float] = field(default_factory=list)
     log_offset: int = 0  # where this start's output begins in the (appended) log
+    finished: bool = False
+    """A one-shot job that exited 0: done, not restarted."""
 
     def tail(self, n: int = 30) -> str:
         """The last ``n`` lines of the service's log, for error messages."""
@@ -104,6 +106,8 @@ class Supervisor:
     @staticmethod
     def _is_ready(item: Running) -> bool:
         service = item.service
+        if service.oneshot:
+            return True
         if service.ready_log is not None:
             try:
                 with open(item.log, "rb") as f:
@@ -138,7 +142,11 @@ class Supervisor:
         """Restart any service that died; too many restarts in ten minutes is a ServiceError."""
         for item in self.running:
             code = item.popen.poll()
-            if code is None:
+            if code is None or item.finished:
+                continue
+            if item.service.oneshot and code == 0:
+                item.finished = True
+                logger.info("%s finished", item.service.name)
                 continue
             now = time.monotonic()
             item.restarts = [t for t in item.restarts if now - t < 600]

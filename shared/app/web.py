@@ -12,6 +12,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.responses import FileResponse, HTMLResponse
 
+from shared.app.model_status import describe, model_status
 from shared.product import Service, http_ready
 from shared.product import web as product_web
 from shared.product.web import STYLESHEET, WebPlugin, render_page
@@ -57,6 +58,13 @@ def web_service(host: str, port: int, *, logging_config=None, python: str = sys.
                    ready=http_ready(f"http://{host}:{port}/health"), ready_timeout_s=120)
 
 
+def _var_dir(config_path) -> Path:
+    """The suite's var folder from its config (where the classifiers' versions live)."""
+    from shared.product.settings import load_settings
+
+    return Path(load_settings(config_path).var_dir).resolve()
+
+
 def load_plugins(config_path=None) -> list[WebPlugin]:
     """Every installed product's web plugin, built for ``config_path``."""
     plugins = []
@@ -85,15 +93,23 @@ def create_app(config_path=None, plugins: list[WebPlugin] | None = None, api_tok
     def stylesheet() -> FileResponse:
         return FileResponse(STYLESHEET, media_type="text/css")
 
+    var_dir = _var_dir(config_path)
+
     @app.get("/health")
     def health() -> dict:
         parts = {p.name: (p.health() if p.health else {"status": "ok"}) for p in plugins}
         ok = all(part.get("status") == "ok" for part in parts.values())
-        return {"status": "ok" if ok else "degraded", "products": parts}
+        return {"status": "ok" if ok else "degraded", "products": parts, "models": model_status(var_dir)}
 
     @app.get("/", response_class=HTMLResponse)
     def index() -> str:
         e = html.escape
+        models = model_status(var_dir)
+        models_card = ("<div class='card'><h2>Models</h2><ul>" + "".join(
+            f"<li>{e(describe(name, status))}</li>" for name, status in models.items())
+            + "</ul><p class='muted'>Better versions train in the background and are swapped in live "
+              "when they score better on validation data (<a href='/health'>/health</a>).</p></div>"
+            if models else "")
         cards = "".join(
             f"<div class='card'><h2>{e(p.title)}</h2><p class='muted'>{e(p.description)}</p><p>"
             + " · ".join(f'<a href="{e(url)}">{e(text)}</a>' for text, url in p.pages.items())
@@ -102,7 +118,7 @@ def create_app(config_path=None, plugins: list[WebPlugin] | None = None, api_tok
         )
         body = ("<h1>nlpsuite</h1><p class='lead'>One small language model (MiniLM-L6), fine-tuned on this "
                 "machine, behind three products.</p>"
-                f"<div class='cards'>{cards or '<p>no product installed</p>'}</div>")
+                f"<div class='cards'>{cards or '<p>no product installed</p>'}{models_card}</div>")
         return render_page("home", body, active="/")
 
     return app

@@ -70,11 +70,14 @@ class Predictor:
     Inputs are texts, or (text, text) pairs for a pair-classification head.
     A folder trained with ``spelling_correction`` has its texts' unknown words corrected
     against the training vocabulary first; ``correct_spelling=False`` turns that off.
+    A versions folder (``shared.model_versions``, as `nlpsuite run` serves) means its current version.
     """
 
     def __init__(self, model_dir: str | Path, backend: str = "auto", *, threads: int | None = None,
                  batch_size: int = 32, correct_spelling: bool = True):
-        self.folder = Path(model_dir)
+        from shared.model_versions import served_folder
+
+        self.folder = served_folder(model_dir)
         if not self.folder.is_dir():
             raise ModelFolderError(f"model folder {self.folder} does not exist")
         self.info = ModelInfo.load(self.folder)

@@ -1,8 +1,10 @@
-"""The classifiers a product needs: declared by the product, fine-tuned by the app.
+"""The classifiers a product needs: declared by the product, trained by the app.
 
-A product says what to train (its data loader, the hyperparameters per profile); `nlpsuite run`
-fine-tunes each once, caches it under ``var/models/<name>-<profile>`` and hands the folder back
-in ``SuiteContext.models``. So the core names no dataset, and the app knows no product's data.
+A product says what to train (its data loader, the first version's arguments, the
+hyperparameters per profile); `nlpsuite run` serves each from a versions folder
+``var/models/<name>`` (``shared.model_versions``): the ``first`` version within minutes, the
+profile's recipe swapped in live once it beats it on validation. The folder is handed back in
+``SuiteContext.models``. So the core names no dataset, and the app knows no product's data.
 """
 from __future__ import annotations
 
@@ -25,8 +27,14 @@ class ClassifierSpec:
     load_data: Callable[[], dict]
     """Returns ``{"train": LabelledTexts}`` plus optional ``"validation"`` and ``"test"``."""
     profiles: dict
-    """Profile name -> ``FineTuneArgs``; every name of ``PROFILE_NAMES``."""
+    """Profile name -> ``FineTuneArgs`` of the recipe that won on validation data (bench.recipe);
+    every name of ``PROFILE_NAMES``. Trained in the background while the first version serves."""
     expected_minutes: dict
     """Profile name -> minutes it took on 2 cores, printed so that nobody wonders whether it hangs."""
+    first: object = None
+    """``FineTuneArgs`` of the version a first run serves within minutes (the probe recipe: frozen
+    int8 features and a logistic head); None: the profile's version is trained before serving."""
+    first_minutes: float = 1.0
+    """Minutes the first version takes on 2 cores."""
     demo_texts: tuple = ()
     """Classified by `nlpsuite run --prepare-only` to show the model at work."""

@@ -30,6 +30,8 @@ class Service:
     ready_timeout_s: float = 180.0
     env: dict = field(default_factory=dict)
     cwd: Optional[Path] = None
+    oneshot: bool = False
+    """A job, not a server: ready once started, done when it exits 0 (not restarted then)."""
 
 
 def http_ready(url: str, check: Callable[[httpx.Response], bool] = lambda r: r.status_code == 200,

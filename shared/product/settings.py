@@ -6,7 +6,8 @@
       web_workers: null      # web app processes; default: one per core, as many as memory allows
       outbox_port: 8025      # the local SMTP server that stores mail in <var_dir>/outbox
       var_dir: var           # models, databases, FAISS files, logs, outbox
-      profile: quick         # quick (< 15 min on 2 cores) or full (benchmark quality)
+      profile: quick         # the recipe trained live: quick (minutes) or full (benchmark quality)
+      upgrade: true          # train the profile's recipe while the suite serves, swap it in when better
       models: {}             # e.g. {intents: path/to/folder}: use a fine-tuned folder, train nothing
       allow_remote: false    # a non-loopback host stops the run unless this is true
       token_env: NLPSUITE_API_TOKEN   # the API token from this variable, else var/secrets/api-token
@@ -33,8 +34,16 @@ class SuiteSettings(StrictModel):
     one per core, as many as the available memory holds (``shared.app.web.auto_workers``)."""
     var_dir: str = "var"
     profile: str = "quick"
+    """Which recipe of each classifier the live upgrade trains: quick (minutes on 2 cores) or full
+    (the benchmark hyperparameters). A first run serves the probe recipe until then."""
+    upgrade: bool = True
+    """Train the profile's recipe in the background while the suite serves (one thread, lowest
+    CPU priority) and swap it in when it beats the served version on validation; ``off``: serve
+    the best version already trained and train nothing more (``shared.app.upgrade``)."""
+    upgrade_threads: int = Field(1, ge=1, le=256)
+    """Threads of the background upgrade: one leaves the other cores to the servers."""
     threads: Optional[int] = Field(None, ge=1, le=256)
-    """Torch threads for fine-tuning; default: all cores."""
+    """Threads for the first versions trained before the suite starts; default: all cores."""
     models: Dict[str, str] = {}
     """Already fine-tuned classifier folders by task (``intents``, ``phrasebank``): used as
     they are instead of fine-tuning the profile's."""

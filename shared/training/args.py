@@ -77,6 +77,10 @@ class FineTuneArgs:
     threads: int | None = _arg(None, "torch intra-op threads; none keeps torch's default (all cores)")
     early_stopping_patience: int = _arg(2, "evaluations without a validation macro-F1 gain before training stops",
                                         flags=("--patience", "--early-stopping-patience"))
+    keep_best: bool = _arg(
+        True, "end with the checkpoint of the best validation macro-F1 (with early stopping); off: train "
+              "every epoch and keep the last, whose learning rate has decayed to zero (for short schedules, "
+              "where a small validation set picks among epochs by noise)", flags=("--no-keep-best",))
     validation_size: float = _arg(0.1, "share of the training data held out for early stopping and calibration "
                                        "when no validation file is given")
     max_steps: int = _arg(-1, "stop after this many optimiser steps (overrides epochs when > 0)")

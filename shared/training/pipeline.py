@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 import torch
 from transformers import (
     AutoTokenizer,
@@ -32,10 +33,11 @@ from transformers import (
 from shared.data import DataError, LabelledTexts, drop_duplicates, stratified_split
 from shared.data.augment import add_typo_copies
 from shared.data.spelling import SpellingCorrector
-from shared.evaluation.calibration import fit_temperature
+from shared.evaluation.calibration import apply_temperature, fit_temperature
 from shared.evaluation.model_card import write_model_card
 from shared.evaluation.plots import plot_training_curves
 from shared.evaluation.report import evaluate_logits
+from shared.evaluation.threshold import ThresholdChoice, choose_threshold
 from shared.model_dir import METRICS, PLOTS, TENSORBOARD_DIR, ModelInfo
 from shared.models import get_head, resolve_model
 from shared.training.args import FineTuneArgs
@@ -165,11 +167,11 @@ def _training_arguments(args: FineTuneArgs, checkpoints: Path) -> TrainingArgume
         optim="adamw_torch",
         lr_scheduler_type="linear",
         eval_strategy="epoch" if per_epoch else "steps",
-        save_strategy="epoch" if per_epoch else "steps",
+        save_strategy="no" if not args.keep_best else "epoch" if per_epoch else "steps",
         eval_steps=None if per_epoch else args.eval_steps,
         save_steps=None if per_epoch else args.eval_steps,
         save_total_limit=2,
-        load_best_model_at_end=True,
+        load_best_model_at_end=args.keep_best,
         metric_for_best_model="macro_f1",
         greater_is_better=True,
         logging_steps=args.logging_steps,
@@ -209,7 +211,8 @@ def build_trainer(data: _Prepared, args: FineTuneArgs, checkpoints: Path, model=
         eval_dataset=validation_set,
         data_collator=DataCollatorWithPadding(tokenizer),
         compute_metrics=macro_f1_metrics,
-        callbacks=[EarlyStoppingCallback(early_stopping_patience=args.early_stopping_patience)]
+        callbacks=([EarlyStoppingCallback(early_stopping_patience=args.early_stopping_patience)] if args.keep_best
+                   else [])
         + ([TensorBoardEvents(checkpoints.parent / TENSORBOARD_DIR)] if args.tensorboard else [])
         + ([rank_digest_callback()] if world_size() > 1 else []),
         class_weights=inverse_frequency_weights(train_set.labels, len(data.labels)) if args.class_weights else None,
@@ -236,11 +239,13 @@ class TrainedModel:
 
 @dataclass
 class Scores:
-    """Calibration and metrics: the temperature fitted on validation, the test (or validation) metrics."""
+    """Calibration and metrics: the temperature fitted on validation, the test (or validation)
+    metrics, and the abstention threshold chosen on the calibrated validation confidences."""
 
     metrics: dict
     validation: dict
     temperature: float
+    threshold: ThresholdChoice
 
 
 def train_model(trainer) -> TrainedModel:
@@ -274,7 +279,9 @@ def score_logits(validation: tuple, test: tuple | None, labels: list[str], plot_
         metrics["evaluated_on"] = "validation"
     if writer and log_history:
         plot_training_curves(log_history, plot_dir / "training_curves.png")
-    return Scores(metrics, validation_metrics, temperature)
+    probabilities = apply_temperature(validation[0], temperature)
+    threshold = choose_threshold(probabilities.max(axis=1), probabilities.argmax(axis=1) == np.asarray(validation[1]))
+    return Scores(metrics, validation_metrics, temperature, threshold)
 
 
 def evaluate_and_calibrate(trainer, encode, data: _Prepared, plot_dir: Path) -> Scores:
@@ -302,6 +309,7 @@ def save_folder(output_dir: Path, trained: TrainedModel, tokenizer, data: _Prepa
         "train_examples": len(data.train),
         "validation_examples": len(data.validation),
         "duplicates_dropped": data.duplicates_dropped,
+        "fallback_threshold": scores.threshold.to_dict(),
     } | trained.facts
     info = ModelInfo(
         labels=data.labels,
@@ -309,6 +317,7 @@ def save_folder(output_dir: Path, trained: TrainedModel, tokenizer, data: _Prepa
         base_model=str(args.base),
         max_length=args.max_length,
         temperature=scores.temperature,
+        confidence_threshold=scores.threshold.threshold,
         data_sha256=data_sha256(data.train),
         recipe=args.recipe,
         hyperparameters=hyperparameters,

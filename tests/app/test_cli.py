@@ -66,6 +66,21 @@ def test_finetune_prints_a_json_summary(tmp_path, tiny_base, tiny_data, capsys):
         assert summary[key] == pytest.approx(metrics[key])
 
 
+def test_finetune_recipe_probe_from_the_command_line(tmp_path, tiny_base, tiny_data, capsys):
+    code, out, err = run_cli(capsys, "finetune", "--data", tiny_data.train, "--test", tiny_data.test,
+                             "--base", tiny_base, "--out", tmp_path / "m", "--recipe", "probe", "--probe-c", "100",
+                             "--threads", "1", "--no-progress")
+    assert code == 0, err
+    summary = json_lines(out)[-1]
+    assert summary["recipe"] == "probe" and summary["accuracy"] > 0.5
+    assert ModelInfo.load(tmp_path / "m").recipe == "probe"
+    code, out, err = run_cli(capsys, "finetune", "--data", tiny_data.train, "--base", tiny_base,
+                             "--out", tmp_path / "n", "--recipe", "setfit", "--no-progress")
+    assert_bad_input(code, err, "nlpsuite finetune", "unknown fine-tuning recipe 'setfit'",
+                     "contrastive, full, lp-ft, probe")
+    assert not (tmp_path / "n").exists()
+
+
 def test_evaluate_prints_accuracy(cli_model, tiny_data, capsys, tmp_path):
     code, out, err = run_cli(capsys, "evaluate", "--model", cli_model, "--data", tiny_data.test,
                              "--report", tmp_path / "report")

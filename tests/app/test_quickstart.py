@@ -1,5 +1,9 @@
-"""`nlpsuite run` (the README's main job): prepares each model once, then reuses the cache."""
+"""`nlpsuite run`'s classifiers: a first version quickly, the profile's recipe swapped in when it
+beats it on validation, nothing trained twice, progress for /health and `models status`."""
 from __future__ import annotations
+
+import json
+from dataclasses import replace
 
 import pytest
 from core_testlib import tiny_args
@@ -7,39 +11,102 @@ from core_testlib import tiny_args
 import shared.app.quickstart as quickstart
 from shared.app.cli import main
 from shared.data import load_labelled
+from shared.model_versions import ModelVersions
 
 
 @pytest.fixture
-def tiny_profile(monkeypatch, tiny_base, tiny_data):
-    """The products' classifiers with the tiny BERT and the synthetic data in place of the real ones."""
-    from dataclasses import replace
-
+def tiny_specs(monkeypatch, tiny_base, tiny_data):
+    """The products' classifiers with the tiny BERT and the synthetic data in place of the real
+    ones: the probe first, a full fine-tune as the quick profile."""
     from shared.app.discovery import classifier_specs, load_parts
 
     def splits():
         return {"train": load_labelled(tiny_data.train), "test": load_labelled(tiny_data.test)}
 
     specs = [replace(spec, load_data=splits, profiles={"quick": tiny_args(tiny_base)},
+                     first=tiny_args(tiny_base, recipe="probe", probe_c=100.0),
                      demo_texts=("my card pin expired",)) for spec in classifier_specs(load_parts())]
-    monkeypatch.setattr(quickstart, "classifier_specs", lambda parts: specs)
+    import shared.app.discovery
+
+    monkeypatch.setattr(shared.app.discovery, "classifier_specs", lambda parts: specs)
+    return specs
 
 
-def test_run_prepares_exports_and_demos_each_model_then_reuses_them(tiny_profile, tmp_path, capsys, monkeypatch):
+def _no_training(monkeypatch):
+    import shared.training
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a version was trained again")
+
+    monkeypatch.setattr(shared.training, "finetune", refuse)
+
+
+def test_first_version_serves_then_the_profile_replaces_it_only_when_better(tiny_specs, tmp_path, monkeypatch):
+    spec = tiny_specs[0]
+    first = quickstart.ensure_serving(spec, "quick", tmp_path, threads=1)
+    versions = ModelVersions(quickstart.model_root(spec.name, tmp_path))
+    assert versions.current().id == first.id and first.info.recipe == "probe"
+    assert (first.folder / "model_int8.onnx").is_file() and first.info.validation["n"] > 0
+    assert first.info.test["n"] == 60  # measured on the served graph, test split included
+
+    upgraded, switched = quickstart.upgrade(spec, "quick", tmp_path, threads=1)
+    assert upgraded.info.recipe == "full"
+    assert switched == (upgraded.info.score > first.info.score)
+    assert versions.current().id == (upgraded.id if switched else first.id)
+
+    # the same arguments and data: found, not trained again; a second run serves what is there
+    _no_training(monkeypatch)
+    assert quickstart.upgrade(spec, "quick", tmp_path, threads=1)[0].id == upgraded.id
+    assert quickstart.ensure_serving(spec, "quick", tmp_path, threads=1).id == versions.current().id
+
+
+def test_a_worse_upgrade_is_kept_aside(tiny_specs, tmp_path):
+    spec = replace(tiny_specs[0], profiles={"quick": replace(tiny_specs[0].first, probe_c=1e-4)})
+    first = quickstart.ensure_serving(spec, "quick", tmp_path, threads=1)
+    worse, switched = quickstart.upgrade(spec, "quick", tmp_path, threads=1)
+    assert worse.info.score < first.info.score and not switched
+    assert ModelVersions(quickstart.model_root(spec.name, tmp_path)).current().id == first.id
+
+
+def test_versions_are_compared_on_the_same_validation_texts(tiny_specs):
+    spec = tiny_specs[0]
+    a, b = quickstart._splits(spec), quickstart._splits(spec)
+    assert a["validation"].texts == b["validation"].texts and len(a["validation"]) == 18
+    assert quickstart.fingerprint(spec.first, a) == quickstart.fingerprint(replace(spec.first, threads=7), b)
+    assert quickstart.fingerprint(spec.first, a) != quickstart.fingerprint(spec.profiles["quick"], a)
+
+
+def test_prepare_only_trains_both_versions_demos_the_served_one_and_reports_status(
+        tiny_specs, tmp_path, capsys, monkeypatch):
     assert main(["run", "--prepare-only", "--var", str(tmp_path), "--threads", "1"]) == 0
     out = capsys.readouterr().out
     for name in ("intents", "phrasebank"):
-        exported = tmp_path / "models" / f"{name}-quick-int8"
-        assert (exported / "model_int8.onnx").is_file()
-        assert (tmp_path / "models" / f"{name}-quick" / "metrics.json").is_file()
-        assert f"{name}: {exported}" in out
+        assert len(ModelVersions(tmp_path / "models" / name).all()) == 2
+        assert f"{name}: {tmp_path / 'models' / name / 'versions'}" in out
     assert "'my card pin expired' -> card" in out
 
-    # A second run trains nothing: finetune would fail loudly if it were called.
-    import shared.training
+    config = tmp_path / "nlpsuite.yml"
+    config.write_text(f"suite:\n  var_dir: {tmp_path}\n")
+    assert main(["models", "status", "--config", str(config)]) == 0
+    captured = capsys.readouterr()
+    rows = [json.loads(line) for line in captured.out.splitlines()]
+    assert {row["task"] for row in rows} == {"intents", "phrasebank"}
+    assert all(row["recipe"] in ("probe", "full") and row["test"]["n"] == 60 for row in rows)
+    assert "intents: " in captured.err and "validation macro-F1" in captured.err
 
-    def no_training(*args, **kwargs):
-        raise AssertionError("the cached model was trained again")
-
-    monkeypatch.setattr(shared.training, "finetune", no_training)
+    _no_training(monkeypatch)  # a second run trains nothing
     assert main(["run", "--prepare-only", "--var", str(tmp_path), "--threads", "1"]) == 0
     assert "ready in" in capsys.readouterr().out
+
+
+def test_the_upgrade_job_records_its_progress_and_outcome(tiny_specs, tmp_path):
+    from shared.app.upgrade import main as upgrade_main
+    from shared.app.upgrade import read_status
+
+    for spec in tiny_specs:
+        quickstart.ensure_serving(spec, "quick", tmp_path, threads=1)
+    assert upgrade_main(["--var", str(tmp_path), "--profile", "quick", "--nice", "0"]) == 0
+    for spec in tiny_specs:
+        status = read_status(quickstart.model_root(spec.name, tmp_path))
+        assert status["state"] in ("serving", "kept") and status["recipe"] == "full" and status["threads"] == 1
+        assert status["version"] in {v.id for v in ModelVersions(quickstart.model_root(spec.name, tmp_path)).all()}

@@ -120,7 +120,7 @@ def test_config_check_names_the_wrong_key_and_section(tmp_path, capsys, monkeypa
 def test_run_stops_before_training_when_a_port_is_taken_or_a_model_folder_is_wrong(tmp_path, capsys, monkeypatch):
     import shared.app.quickstart
 
-    monkeypatch.setattr(shared.app.quickstart, "prepare_model",
+    monkeypatch.setattr(shared.app.quickstart, "ensure_serving",
                         lambda *a, **k: pytest.fail("trained although the run could not start"))
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
@@ -139,7 +139,7 @@ def test_run_stops_before_training_when_a_port_is_taken_or_a_model_folder_is_wro
 def test_run_refuses_a_network_address_unless_remote_access_is_meant(tmp_path, capsys, monkeypatch):
     import shared.app.quickstart
 
-    monkeypatch.setattr(shared.app.quickstart, "prepare_model",
+    monkeypatch.setattr(shared.app.quickstart, "ensure_serving",
                         lambda *a, **k: pytest.fail("trained although the run could not start"))
     config = tmp_path / "nlpsuite.yml"
     config.write_text(yaml.safe_dump({"suite": {"var_dir": str(tmp_path / "var"), "host": "0.0.0.0"}}))

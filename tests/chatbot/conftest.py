@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,12 +82,13 @@ def quick_bot(tmp_path_factory, quick_intents) -> ChatbotSetup:
     from chatbot.settings import load_settings
 
     root = tmp_path_factory.mktemp("quick_bot")
+    live = Path(shutil.copytree(quick_intents, root / "intents"))  # its own copy: tests publish versions into it
     config_file = root / "nlpsuite.yml"
     config_file.write_text(yaml.safe_dump({"chatbot": {
         "project_dir": str(root / "project"), "models_dir": str(root / "models"),
         "bank_db": f"sqlite:///{root / 'bank.db'}", "tracker_store": f"sqlite:///{root / 'tracker.db'}",
         "faq_index": str(root / "faq_index"), "faq": str(Path(__file__).resolve().parents[2] / "data/chatbot/faq.csv"),
-        "classifier": {"model": str(quick_intents), "threads": 1},
+        "classifier": {"model": str(live), "threads": 1},
     }}))
     settings = load_settings(config_file)
     project = build_project(settings.project_dir, settings,

@@ -1,5 +1,5 @@
-"""The bot `make run` builds, tested on exactly its model (the quick-profile intent model of
-`nlpsuite run`, trained on BANKING77 plus the bot's own intents): every domain intent is in the
+"""The bot `make run` builds, tested on exactly its model (the intent model a first
+`nlpsuite run` serves, trained on BANKING77 plus the bot's own intents): every domain intent is in the
 classifier, 30+ multi-turn `rasa test` stories pass, and the journeys of a new user work over
 the REST webhook with the real action server."""
 from __future__ import annotations
@@ -21,11 +21,12 @@ STORIES = Path(__file__).parent / "stories" / "quick_model_stories.yml"
 
 def test_the_served_classifier_knows_every_intent_of_the_domain(quick_bot, quick_intents):
     from shared.model_dir import ModelInfo
+    from shared.model_versions import served_folder
 
     domain_intents = set()
     for path in (quick_bot.project / "domain").glob("*.yml"):
         domain_intents |= set(yaml.safe_load(path.read_text()).get("intents", []))
-    labels = set(ModelInfo.load(quick_intents).labels)
+    labels = set(ModelInfo.load(served_folder(quick_intents)).labels)
     assert {"greet", "stop", "out_of_scope", "request_human", "freeze_card", "unfreeze_card"} <= domain_intents
     assert domain_intents == labels, (sorted(domain_intents - labels), sorted(labels - domain_intents))
 
@@ -91,3 +92,42 @@ def test_a_new_user_s_conversations_over_the_webhook(quick_servers):
     say = conversation()
     say("my card still hasn't arrived")
     assert "passed our conversation to a colleague" in say("can I talk to a human?")
+
+
+def test_a_new_version_is_served_without_a_restart(quick_bot, quick_servers):
+    """The bot serves the versions folder `nlpsuite run` gives it: switching the pointer to
+    another version changes the answers within seconds, no request failing meanwhile."""
+    import shutil
+    import time
+
+    from shared.model_dir import ModelInfo
+    from shared.model_versions import ModelVersions, VersionInfo
+
+    versions = ModelVersions(quick_bot.settings.classifier.model)
+    original = versions.current()
+    staged = versions.stage()
+    shutil.copytree(original.folder, staged, dirs_exist_ok=True)
+    info = ModelInfo.load(staged)  # a version that reads "greet" as "goodbye" and back
+    greet, goodbye = info.labels.index("greet"), info.labels.index("goodbye")
+    info.labels[greet], info.labels[goodbye] = "goodbye", "greet"
+    info.save(staged)
+    swapped = versions.commit(staged, VersionInfo(recipe="probe", note="labels swapped for a test"))
+
+    def intent(text: str) -> str:
+        response = httpx.post(f"{quick_servers.rasa}/model/parse", json={"text": text}, timeout=30)
+        assert response.status_code == 200, response.text
+        return response.json()["intent"]["name"]
+
+    assert intent("hello there") == "greet"
+    try:
+        versions.switch(swapped.id)
+        seen, deadline = [], time.monotonic() + 60
+        while not seen or seen[-1] != "goodbye":
+            assert time.monotonic() < deadline, seen
+            seen.append(intent("hello there"))
+        assert set(seen) <= {"greet", "goodbye"}
+    finally:
+        versions.switch(original.id)
+        deadline = time.monotonic() + 60
+        while intent("hello there") != "greet":
+            assert time.monotonic() < deadline

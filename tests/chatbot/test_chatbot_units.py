@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_threshold_rejects_where_wrong_answers_outweigh_right_ones():
-    from chatbot.threshold import choose_threshold
+    from shared.evaluation.threshold import choose_threshold
 
     # Below 0.5 the answers are mostly wrong, above mostly right.
     conf = [0.95, 0.9, 0.85, 0.8, 0.7, 0.45, 0.42, 0.4, 0.35, 0.3]

@@ -97,3 +97,39 @@ def test_embedding_topics_through_a_real_sentence_transformer(sentiment_model, m
     assert found[0][0].score > 0.999
     assert [(m.topic, m.method) for m in found[1]] == [("Nokia", "keyword")]
     assert [(m.topic, m.method) for m in found[2]] == [("Elevators", "keyword")]
+
+
+def test_the_monitor_scores_with_a_new_version_from_its_next_cycle_without_a_restart(tmp_path, sentiment_model,
+                                                                                      make_config):
+    """A versions folder as model_dir: switching its pointer while the monitor runs makes the
+    following cycles score with the new version, and each score names the version it came from."""
+    import shutil
+
+    from fin_testlib import entries_for, rss
+    from sqlalchemy import select
+
+    from finsentiment.fetching import MemoryFetcher
+    from finsentiment.monitor import Monitor
+    from finsentiment.notify import MemoryNotifier
+    from finsentiment.store import Score
+    from shared.model_versions import ModelVersions, VersionInfo
+
+    versions = ModelVersions(tmp_path / "phrasebank")
+    made = []
+    for name in ("first", "second"):
+        staged = versions.stage()
+        shutil.copytree(sentiment_model, staged, dirs_exist_ok=True)
+        made.append(versions.commit(staged, VersionInfo(recipe=name)))
+    versions.switch(made[0].id)
+    fetcher = MemoryFetcher({"mem://wire": rss(entries_for("negative", 3, "Nokia", "a"))})
+    monitor = Monitor(make_config(feeds=[{"name": "wire", "url": "mem://wire"}], model_dir=str(versions.root)),
+                      fetcher=fetcher, notifier=MemoryNotifier())
+    assert monitor.poll_once().scored == 3
+    versions.switch(made[1].id)
+    monitor._live.check_now()  # as the next cycle's first score would, a second later
+    assert monitor._live.swapped.wait(30)
+    fetcher.feeds["mem://wire"] = rss(entries_for("negative", 3, "Nokia", "a") + entries_for("neutral", 2, "Kone", "b"))
+    assert monitor.poll_once().scored == 2
+    with monitor.store.session() as session:
+        used = [row.model_version for row in session.execute(select(Score).order_by(Score.article_id)).scalars()]
+    assert [v.split("@")[0] for v in used] == [made[0].id] * 3 + [made[1].id] * 2

@@ -1,4 +1,8 @@
-"""Choosing the confidence below which the bot says "I did not understand" instead of answering.
+"""Choosing the confidence below which a classifier abstains instead of answering.
+
+Every fine-tuned folder records one, chosen on its validation data (``confidence_threshold`` in
+the manifest): the bot's "I did not understand" (then the FAQ search or a person), a device
+bundle's ``abstain`` flag.
 
 A wrong answer costs a customer more than an honest "I'm not sure" (which leads on to the FAQ
 search or a person), so the threshold maximises, on held-out validation data,
