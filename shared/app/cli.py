@@ -114,13 +114,14 @@ def cmd_models(options) -> int:
         from shared.app.model_status import describe, model_status
         from shared.product.settings import load_settings
 
-        var_dir = Path(load_settings(options.config).var_dir).resolve()
-        status = model_status(var_dir)
+        settings = load_settings(options.config)
+        status = model_status(settings)
         for name, row in status.items():
             print(json.dumps({"task": name, **row}))
             print(describe(name, row), file=sys.stderr)
         if not status:
-            print(f"no classifier serves under {var_dir / 'models'} yet: `nlpsuite run` trains them", file=sys.stderr)
+            print(f"no classifier serves under {Path(settings.var_dir).resolve() / 'models'} yet: `nlpsuite run` "
+                  "trains them", file=sys.stderr)
         return 0
     from shared.models import available_models
 

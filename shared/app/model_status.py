@@ -12,21 +12,27 @@ from shared.app.upgrade import read_status
 from shared.model_versions import ModelVersions, VersionError, is_versioned
 
 
-def model_status(var_dir: str | Path) -> dict[str, dict]:
+def model_roots(settings) -> dict[str, Path]:
+    """The versions folders the suite serves: ``suite.models`` given by the user, else its own
+    under ``<var_dir>/models`` (plain model folders, which never change, are left out)."""
+    models = Path(settings.var_dir).resolve() / "models"
+    roots = {root.name: root for root in sorted(models.iterdir()) if is_versioned(root)} if models.is_dir() else {}
+    roots |= {name: Path(path) for name, path in settings.models.items()}
+    return {name: root for name, root in sorted(roots.items()) if is_versioned(root)}
+
+
+def model_status(settings) -> dict[str, dict]:
     """Task name -> what serves (version, recipe, since, validation and test figures) and the
-    upgrade's last state; tasks without a versions folder are left out."""
-    models = Path(var_dir) / "models"
+    upgrade's last state (``settings``: the suite's, ``SuiteSettings``)."""
     out: dict[str, dict] = {}
-    for root in sorted(models.iterdir()) if models.is_dir() else []:
-        if not is_versioned(root):
-            continue
+    for name, root in model_roots(settings).items():
         versions = ModelVersions(root)
         try:
             current = versions.current()
         except VersionError as exc:
-            out[root.name] = {"status": "broken", "error": str(exc)}
+            out[name] = {"status": "broken", "error": str(exc)}
             continue
-        out[root.name] = {"version": current.id, "recipe": current.info.recipe, "since": versions.since(),
+        out[name] = {"version": current.id, "recipe": current.info.recipe, "since": versions.since(),
                           "validation": current.info.validation, "test": current.info.test,
                           "versions": len(versions.all()), "upgrade": read_status(root)}
     return out

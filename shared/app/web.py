@@ -14,6 +14,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 
 from shared.app.model_status import describe, model_status
 from shared.product import Service, http_ready
+from shared.product.settings import load_settings
 from shared.product import web as product_web
 from shared.product.web import STYLESHEET, WebPlugin, render_page
 from shared.registry import PRODUCTS
@@ -58,13 +59,6 @@ def web_service(host: str, port: int, *, logging_config=None, python: str = sys.
                    ready=http_ready(f"http://{host}:{port}/health"), ready_timeout_s=120)
 
 
-def _var_dir(config_path) -> Path:
-    """The suite's var folder from its config (where the classifiers' versions live)."""
-    from shared.product.settings import load_settings
-
-    return Path(load_settings(config_path).var_dir).resolve()
-
-
 def load_plugins(config_path=None) -> list[WebPlugin]:
     """Every installed product's web plugin, built for ``config_path``."""
     plugins = []
@@ -93,18 +87,18 @@ def create_app(config_path=None, plugins: list[WebPlugin] | None = None, api_tok
     def stylesheet() -> FileResponse:
         return FileResponse(STYLESHEET, media_type="text/css")
 
-    var_dir = _var_dir(config_path)
+    settings = load_settings(config_path)
 
     @app.get("/health")
     def health() -> dict:
         parts = {p.name: (p.health() if p.health else {"status": "ok"}) for p in plugins}
         ok = all(part.get("status") == "ok" for part in parts.values())
-        return {"status": "ok" if ok else "degraded", "products": parts, "models": model_status(var_dir)}
+        return {"status": "ok" if ok else "degraded", "products": parts, "models": model_status(settings)}
 
     @app.get("/", response_class=HTMLResponse)
     def index() -> str:
         e = html.escape
-        models = model_status(var_dir)
+        models = model_status(settings)
         models_card = ("<div class='card'><h2>Models</h2><ul>" + "".join(
             f"<li>{e(describe(name, status))}</li>" for name, status in models.items())
             + "</ul><p class='muted'>Better versions train in the background and are swapped in live "

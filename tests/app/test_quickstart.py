@@ -94,6 +94,15 @@ def test_prepare_only_trains_both_versions_demos_the_served_one_and_reports_stat
     assert all(row["recipe"] in ("probe", "full") and row["test"]["n"] == 60 for row in rows)
     assert "intents: " in captured.err and "validation macro-F1" in captured.err
 
+    from fastapi.testclient import TestClient
+
+    from shared.app.web import create_app
+
+    client = TestClient(create_app(config, plugins=[], api_token="t" * 32))
+    health = client.get("/health").json()["models"]
+    assert {row["task"]: row["version"] for row in rows} == {name: row["version"] for name, row in health.items()}
+    assert "Models" in client.get("/").text and "intents: " in client.get("/").text
+
     _no_training(monkeypatch)  # a second run trains nothing
     assert main(["run", "--prepare-only", "--var", str(tmp_path), "--threads", "1"]) == 0
     assert "ready in" in capsys.readouterr().out

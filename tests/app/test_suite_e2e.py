@@ -1,7 +1,7 @@
 """`nlpsuite run` end to end: the whole suite from a clean var/ folder, driven like a user.
 
-The classifiers are the ones `make run` serves (the quick profile's intent and sentiment
-models, trained once per machine by tests/models_testlib.py); a tiny fitted recommender stands in
+The classifiers are the ones a first `make run` serves (the probe recipe's intent and sentiment
+models in versions folders, trained once per machine by tests/models_testlib.py); a tiny fitted recommender stands in
 for the MovieLens one. Every server is real: the mail outbox (SMTP), the action server, `rasa
 run`, the web app and the monitor's scheduler. The monitor reads the default demo story (no
 crafted feed): its FIRING mail must land in var/outbox within 3 minutes of "nlpsuite is
@@ -81,6 +81,14 @@ def test_the_whole_suite_from_a_clean_var(tmp_path, quick_intents, quick_sentime
             assert f"{base}{path}" in summary
         health = httpx.get(f"{base}/health").json()
         assert health["status"] == "ok", health
+        # which version serves each classifier: on /health, the home page and `nlpsuite models status`
+        assert {name: row["recipe"] for name, row in health["models"].items()} == {"intents": "probe",
+                                                                                   "phrasebank": "probe"}
+        assert health["models"]["intents"]["test"]["accuracy"] > 0.85
+        assert "model: intents" in summary and "probe version" in summary
+        status = subprocess.run([str(Path(sys.executable).parent / "nlpsuite"), "models", "status", "--config",
+                                 str(effective)], capture_output=True, text=True, timeout=120)
+        assert status.returncode == 0 and "intents: probe version" in status.stderr, status.stderr
 
         # one API token, made for the user: 0600, printed by `nlpsuite token`, in no log or config
         printed = subprocess.run([str(Path(sys.executable).parent / "nlpsuite"), "token", "--config", str(effective)],
@@ -107,6 +115,7 @@ def test_the_whole_suite_from_a_clean_var(tmp_path, quick_intents, quick_sentime
 
         with chromium_page() as page:
             page.goto(f"{base}/")
+            expect(page.locator("main .card", has_text="Models")).to_contain_text("intents: probe version")
             for path in ("/chatbot/", "/finsentiment/", "/recommender/"):
                 expect(page.locator(f"main a[href='{path}']")).to_have_count(1)  # the product's card
                 expect(page.locator(f"header nav a[href='{path}']")).to_have_count(1)  # the shared header

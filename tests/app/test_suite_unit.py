@@ -48,6 +48,43 @@ def test_supervisor_waits_restarts_and_stops_everything(tmp_path):
     assert not any(alive(pid) for pid in pids) and supervisor.running == []
 
 
+def test_a_one_shot_job_that_succeeds_is_done_and_one_that_fails_is_started_again(tmp_path):
+    job = Service("job", [sys.executable, "-c", "print('trained')"], oneshot=True)
+    failing = Service("bad", [sys.executable, "-c", "import sys; sys.exit(4)"], oneshot=True)
+    supervisor = Supervisor(tmp_path, {}, max_restarts=1)
+    supervisor.start([job, failing])  # ready at once: nothing waits for a job
+    done, bad = supervisor.running
+    done.popen.wait()
+    bad.popen.wait()
+    supervisor.watch_once()
+    assert done.finished and done.restarts == []  # exit 0: finished, never started again
+    assert bad.restarts and not bad.finished  # a failure is a crash like any other
+    bad.popen.wait()
+    with pytest.raises(ServiceError, match="bad crashed 2 times"):
+        supervisor.watch_once()
+    supervisor.stop()
+
+
+def test_the_plan_says_what_serves_first_and_what_the_upgrade_brings(tmp_path):
+    from shared.app.discovery import classifier_specs, load_parts
+    from shared.app.runner import _model_plan, upgrade_service
+    from shared.product import SuiteContext, SuiteSettings
+
+    specs = classifier_specs(load_parts())
+    first, steps, coming = _model_plan(specs, SuiteSettings(), tmp_path)
+    assert [s.name for s in first] == [s.name for s in specs]
+    assert all("probe recipe" in title for title, _ in steps)
+    assert all(minutes <= 2 for _, minutes in steps)  # the first versions take minutes, not quarters of an hour
+    assert any("lp-ft recipe" in line and "swapped in when it beats" in line for line in coming)
+    assert _model_plan(specs, SuiteSettings(upgrade=False), tmp_path)[2] == []
+    given = _model_plan(specs, SuiteSettings(models={s.name: str(tmp_path) for s in specs}), tmp_path)
+    assert given == ([], [], [])  # folders given by the user: nothing trained, nothing upgraded
+    ctx = SuiteContext(settings=SuiteSettings(upgrade_threads=1), var_dir=tmp_path, config_file=tmp_path / "c.yml")
+    service = upgrade_service(ctx)
+    assert service.oneshot and service.port is None
+    assert service.command[-6:] == ["--var", str(tmp_path), "--profile", "quick", "--threads", "1"]
+
+
 def test_a_service_that_dies_while_starting_is_reported_with_its_log(tmp_path):
     crash = [sys.executable, "-c", "import sys; print('model folder missing'); sys.exit(3)"]
     supervisor = Supervisor(tmp_path, {})
