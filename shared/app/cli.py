@@ -172,11 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=None)
     p.set_defaults(func=cmd_predict)
 
-    p = sub.add_parser("models", help="the offline registry's pretrained models; `status`: what the suite serves")
-    p.add_argument("what", nargs="?", choices=["list", "status"], default="list",
-                   help="list (default): the registry; status: the suite's classifier versions and their upgrade")
-    p.add_argument("--config", help="suite config file (default: $NLPSUITE_CONFIG or ./nlpsuite.yml)")
-    p.set_defaults(func=cmd_models)
+    _add_models_command(sub)
 
     from shared.app.runner import register as register_run
 
@@ -193,6 +189,14 @@ def build_parser() -> argparse.ArgumentParser:
     for _, product in PRODUCTS.items():
         product.register_commands(sub)
     return parser
+
+
+def _add_models_command(sub) -> None:
+    p = sub.add_parser("models", help="the offline registry's pretrained models; `status`: what the suite serves")
+    p.add_argument("what", nargs="?", choices=["list", "status"], default="list",
+                   help="list (default): the registry; status: the suite's classifier versions and their upgrade")
+    p.add_argument("--config", help="suite config file (default: $NLPSUITE_CONFIG or ./nlpsuite.yml)")
+    p.set_defaults(func=cmd_models)
 
 
 def cmd_token(options) -> int:

@@ -157,7 +157,7 @@ def _model_plan(specs, settings: SuiteSettings, var_dir: Path) -> tuple[list, li
 
 def run_suite(options) -> int:
     """`nlpsuite run`: prepare, start, watch and stop the whole suite (see the module docstring)."""
-    from shared.app.quickstart import ensure_serving, model_root
+    from shared.app.quickstart import ensure_serving
 
     started = time.perf_counter()
     logging.getLogger("httpx").setLevel(logging.WARNING)  # readiness polls are not news
@@ -178,15 +178,7 @@ def run_suite(options) -> int:
                                                "PYTHONUNBUFFERED": "1", settings.token_env: ctx.api_token},
                             settings.max_restarts)
     specs = classifier_specs(parts)
-    unknown = sorted(set(settings.models) - {spec.name for spec in specs})
-    if unknown:
-        raise ConfigError(f"suite.models: unknown task(s) {', '.join(unknown)}; "
-                          f"known: {', '.join(spec.name for spec in specs)}")
-    for spec in specs:
-        given = settings.models.get(spec.name)
-        if given and not (Path(given) / "nlpsuite.json").is_file():
-            raise ConfigError(f"suite.models.{spec.name}: {given} is not a model folder made by `nlpsuite finetune`")
-        ctx.models[spec.name] = Path(given).resolve() if given else model_root(spec.name, var_dir)
+    ctx.models.update(_model_folders(specs, settings, var_dir))
     write_effective_config(ctx, parts, user_config)
     os.environ["NLPSUITE_CONFIG"] = str(ctx.config_file)  # the parts' own loaders read it too
     first, last = core_services(ctx)
@@ -210,6 +202,11 @@ def run_suite(options) -> int:
     supervisor.check_ports(services)  # again: something may have taken a port while we trained
     if coming:
         services.append(upgrade_service(ctx))
+    return _serve(supervisor, services, ctx, started)
+
+
+def _serve(supervisor: Supervisor, services: list[Service], ctx: SuiteContext, started: float) -> int:
+    """Start the services, print the summary, watch until Ctrl-C or SIGTERM, stop everything."""
     stop = threading.Event()
     previous = {signum: signal.signal(signum, lambda *_: stop.set()) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -227,6 +224,26 @@ def run_suite(options) -> int:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
         logger.info("all services stopped")
+
+
+def _model_folders(specs, settings: SuiteSettings, var_dir: Path) -> dict[str, Path]:
+    """Each classifier's folder: the one ``suite.models`` gives (a model or versions folder), else
+    the suite's own versions folder; an unknown task or a folder without a model stops the run."""
+    from shared.app.quickstart import model_root
+    from shared.model_versions import served_folder
+
+    unknown = sorted(set(settings.models) - {spec.name for spec in specs})
+    if unknown:
+        raise ConfigError(f"suite.models: unknown task(s) {', '.join(unknown)}; "
+                          f"known: {', '.join(spec.name for spec in specs)}")
+    folders = {}
+    for spec in specs:
+        given = settings.models.get(spec.name)
+        if given and not (served_folder(given) / "nlpsuite.json").is_file():
+            raise ConfigError(f"suite.models.{spec.name}: {given} is not a model folder made by `nlpsuite finetune` "
+                              "(nor a versions folder of `nlpsuite run`)")
+        folders[spec.name] = Path(given).resolve() if given else model_root(spec.name, var_dir)
+    return folders
 
 
 def cmd_run(options) -> int:
