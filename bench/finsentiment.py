@@ -1,8 +1,8 @@
 """The news monitor's benchmark: classification throughput, one 1,000-item poll cycle, and the
 deployed sentiment model's PhraseBank test accuracy.
 
-    python -m bench.finsentiment [--model var/models/phrasebank-quick-int8]
-                                 [--torch-model var/models/phrasebank-quick] [--items 1000]
+    python -m bench.finsentiment [--model bench/work/phrasebank-int8]
+                                 [--torch-model bench/work/phrasebank] [--items 1000]
     python -m bench.finsentiment --smoke    # < 1 min: a tiny model made here, small counts
 
 Writes bench/results/finsentiment.json (the smoke run writes finsentiment_smoke.json):
@@ -32,8 +32,8 @@ from finsentiment.phrasebank import load_phrasebank
 
 logger = logging.getLogger("bench.finsentiment")
 
-DEFAULT_MODEL = ROOT / "var" / "models" / "phrasebank-quick-int8"
-DEFAULT_TORCH_MODEL = ROOT / "var" / "models" / "phrasebank-quick"
+DEFAULT_MODEL = WORK / "phrasebank-int8"  # bench.core's PhraseBank model, exported
+DEFAULT_TORCH_MODEL = WORK / "phrasebank"
 
 
 def throughput(model_dir: Path, backend: str, batch_size: int, threads: int, texts: list[str],
@@ -152,8 +152,9 @@ def main(argv=None) -> int:
         texts_for_speed = texts
         for folder in (int8_dir, torch_dir):
             if not (folder / "nlpsuite.json").is_file():
-                print(f"bench.finsentiment: {folder} not found: run `nlpsuite run` first (it fine-tunes and "
-                      "exports the PhraseBank model), or pass --model/--torch-model", file=sys.stderr)
+                print(f"bench.finsentiment: {folder} not found: run `python -m bench.core --parts phrasebank` "
+                      "first (it fine-tunes and exports the PhraseBank model), or pass --model/--torch-model",
+                      file=sys.stderr)
                 return 2
     threads = [int(t) for t in options.threads.split(",")]
 

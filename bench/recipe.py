@@ -138,6 +138,7 @@ def run_one(task: str, recipe: str, seed: int, fold: int | None, threads: int, n
             "validation_macro_f1": round(result.validation_metrics["macro_f1"], 4),
             "validation_accuracy": round(result.validation_metrics["accuracy"], 4),
             "seconds": round(seconds, 1), "threads": threads, "n_test": result.metrics["n_examples"],
+            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "hyperparameters": _recorded(args)}
 
 
