@@ -3,8 +3,10 @@
 A fine-tuned classifier sees a misspelt word as unfamiliar word pieces, and typo augmentation
 in training recovers only part of that (the figures: docs/chatbot.md, "Typos"). Most typos are one edit (a swap, a dropped, doubled or neighbouring
 letter) away from a word the model was trained on, so a message's unknown words are mapped to
-the most frequent training word one edit away before the tokenizer sees them
-(symspellpy's symmetric-delete lookup, optimal string alignment distance, so a swap is one edit).
+the most frequent training word one edit away before the tokenizer sees them (SymSpell's
+symmetric-delete lookup, optimal string alignment distance, so a swap is one edit). The lookup
+itself is ``shared.device.spelling.Speller``, standard library only, so a device bundle
+corrects every message exactly as the suite's ``Predictor`` does.
 
 The training vocabulary is saved in the model folder (``spelling.json``) and the corrector is
 rebuilt from it where the model is served. The most frequent English words (symspellpy's
@@ -47,16 +49,18 @@ class SpellingCorrector:
     """
 
     def __init__(self, words: dict[str, int], *, english_words: int = ENGLISH_WORDS, max_distance: int = 1):
-        from symspellpy import SymSpell
+        from shared.device.spelling import Speller
 
+        if max_distance != 1:
+            raise ValueError("spelling correction corrects one edit per word (max_distance 1)")
         self.words = dict(words)
         self.english_words = english_words
         self.max_distance = max_distance
-        self._sym = SymSpell(max_dictionary_edit_distance=max_distance, prefix_length=7)
-        for word, count in _english_frequencies(english_words):
-            self._sym.create_dictionary_entry(word, count)
+        counts = dict(_english_frequencies(english_words))
         for word, count in self.words.items():
-            self._sym.create_dictionary_entry(word, count * _TRAINING_BOOST)
+            counts[word] = counts.get(word, 0) + count * _TRAINING_BOOST
+        self.speller = Speller(counts)
+        """The lookup with every known word's count (what a device bundle packs)."""
 
     @classmethod
     def from_texts(cls, texts: Iterable[str], **options) -> "SpellingCorrector":
@@ -66,22 +70,7 @@ class SpellingCorrector:
 
     def correct(self, text: str) -> str:
         """``text`` with unknown words replaced; everything else (case, punctuation) kept."""
-        from symspellpy import Verbosity
-
-        known = self._sym.words
-
-        def replace(match: re.Match) -> str:
-            word = match.group(0)
-            lower = word.lower()
-            if len(lower) < 3 or lower in known:
-                return word
-            found = self._sym.lookup(lower, Verbosity.TOP, max_edit_distance=self.max_distance)
-            if not found:
-                return word
-            term = found[0].term
-            return term.upper() if word.isupper() else term.capitalize() if word[0].isupper() else term
-
-        return _WORD.sub(replace, text)
+        return self.speller.correct(text)
 
     def save(self, folder: str | Path) -> Path:
         """Write the vocabulary as ``spelling.json`` in ``folder`` (the model folder); its path."""
