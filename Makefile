@@ -13,7 +13,7 @@ export TOKENIZERS_PARALLELISM := false
 # Benchmarks pin their own thread counts; this keeps stray libraries from oversubscribing 2 cores.
 BENCH_THREADS ?= 2
 
-.PHONY: setup teachers browser java run test test-fast bench bench-core bench-chatbot bench-finsentiment bench-recommender bench-load bench-security bench-scale lint clean clean-venv help
+.PHONY: setup teachers browser java run test test-fast device-wheel arm64 bench bench-core bench-recipe bench-chatbot bench-finsentiment bench-recommender bench-load bench-security bench-scale lint clean clean-venv help
 
 help:
 	@echo "make run          the main job on embedded defaults (see README.md)"
@@ -68,7 +68,24 @@ $(TEACHERS): requirements/teachers.txt $(STAMP)
 run: setup
 	$(BIN)/nlpsuite run
 
-test: setup lint
+# The device runtime as a wheel of its own (shared/device/pyproject.toml): only that package,
+# importable as nlpsuite_device, and the nlpsuite-device script; numpy, onnxruntime, tokenizers.
+device-wheel: $(STAMP)
+	rm -rf build/device-wheel && mkdir -p build/device-wheel dist
+	cp shared/device/*.py shared/device/pyproject.toml build/device-wheel/
+	rm -f dist/nlpsuite_device-*.whl
+	$(BIN)/pip wheel -q --disable-pip-version-check --no-deps --no-build-isolation -w dist build/device-wheel
+	@ls dist/nlpsuite_device-*.whl
+
+# An arm64 CPython with numpy, onnxruntime and tokenizers under qemu (../shared/notes recipe):
+# the device tests predict on it to prove a bundle works on a Raspberry Pi's processor.
+ARM64_TREE ?= build/arm64
+arm64: $(ARM64_TREE)/.complete
+
+$(ARM64_TREE)/.complete: tests/device/arm64_tree.sh | $(STAMP)
+	PIP="$(BIN)/python -m pip" bash tests/device/arm64_tree.sh $(ARM64_TREE)
+
+test: setup lint arm64
 	$(BIN)/python -m pytest
 
 test-fast: setup lint

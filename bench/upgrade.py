@@ -28,7 +28,7 @@ import uuid
 import httpx
 import numpy as np
 
-from bench.common import WORK, update_results
+from bench.common import RESULTS, WORK, update_results
 from bench.suite import Ports, start_suite
 
 logger = logging.getLogger("bench.upgrade")
@@ -154,6 +154,8 @@ def main(argv=None) -> int:
     parser.add_argument("--profile", default="quick")
     parser.add_argument("--swap-clients", type=int, default=20)
     parser.add_argument("--upgrade-timeout-min", type=float, default=90)
+    parser.add_argument("--first-only", action="store_true",
+                        help="measure the first answers only; keep the upgrade's figures of an earlier run")
     options = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -168,6 +170,11 @@ def main(argv=None) -> int:
         make_run = {"seconds_to_first_answer": max(first.values()), "first_answer_s": first,
                     "served_accuracy_first": banking77_accuracy(var / "models" / "intents"),
                     "served_recipe_first": _recipe(var), "cores": _cores(), "profile": options.profile}
+        if options.first_only:
+            kept = json.loads((RESULTS / "recipe.json").read_text()).get("make_run", {})
+            update_results("recipe", {"make_run": kept | make_run})
+            print(json.dumps(make_run, indent=1))
+            return 0
         update_results("recipe", {"make_run": make_run})
         upgrade = wait_for_upgrade(var, ["intents", "phrasebank"], started, options.upgrade_timeout_min * 60)
         make_run |= {"upgrade": upgrade, "minutes_to_upgrade": upgrade.get("intents", {}).get("minutes"),

@@ -169,7 +169,9 @@ class CoreIntentClassifier(GraphComponent, IntentClassifier):
         elif self.component_config["backend"] == "torch" and not has_torch:
             raise ModelFolderError(f"{source} holds no torch weights; use backend: onnx")
         else:
-            shutil.copytree(source, target, ignore=shutil.ignore_patterns("checkpoints"))
+            # an ONNX-served folder needs no torch weights in the archive (they would double its size)
+            unused = ("model.safetensors", "pytorch_model.bin") if self.component_config["backend"] == "onnx" else ()
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("checkpoints", "runs", *unused))
 
     def _make_predictor(self, folder: Path):
         from shared.inference import Predictor

@@ -18,13 +18,15 @@ from shared.data import LabelledTexts
 
 def finetune_for_serving(train: LabelledTexts, args, out_dir: str | Path, *, validation: LabelledTexts | None = None,
                          test: LabelledTexts | None = None, trained_dir: str | Path | None = None,
-                         onnx: bool = True, int8: bool = True, keep_fp32: bool = True):
+                         onnx: bool = True, int8: bool = True, keep_fp32: bool = True, keep_torch: bool = False):
     """Fine-tune ``train`` with ``args`` (``FineTuneArgs``) and write the served folder ``out_dir``.
 
     Args:
         trained_dir: where to keep the fine-tuned torch folder; None: a temporary folder, removed.
         onnx: export to ONNX (int8 with ``int8``); False: ``out_dir`` is the torch folder itself.
         keep_fp32: with int8, also keep the fp32 graph (``model.onnx``) beside the int8 one.
+        keep_torch: also keep the fine-tuned weights (``model.safetensors``) beside the graphs, so
+            the folder can be fine-tuned further or packed for a device (``nlpsuite device pack``).
 
     Returns the ``FineTuneResult`` (metrics of the torch model, before export).
     ``out_dir`` is written beside itself and switched in whole (``replace_folder``): an existing
@@ -46,5 +48,7 @@ def finetune_for_serving(train: LabelledTexts, args, out_dir: str | Path, *, val
             export_onnx(trained, new, int8=int8)
             if int8 and not keep_fp32:
                 (new / "model.onnx").unlink(missing_ok=True)  # serving reads model_int8.onnx only
+            if keep_torch:
+                shutil.copy2(trained / "model.safetensors", new / "model.safetensors")
         replace_folder(new, out_dir)
     return result

@@ -183,12 +183,19 @@ def build_parser() -> argparse.ArgumentParser:
     from shared.app.config_check import register as register_config
 
     register_config(sub)
-    p = sub.add_parser("token", help="print the API token the suite's write and admin endpoints require")
-    p.add_argument("--config", help="suite config file (default: $NLPSUITE_CONFIG or ./nlpsuite.yml)")
-    p.set_defaults(func=cmd_token)
+    from shared.app.device import register as register_device
+
+    register_device(sub)
+    _add_token_command(sub)
     for _, product in PRODUCTS.items():
         product.register_commands(sub)
     return parser
+
+
+def _add_token_command(sub) -> None:
+    p = sub.add_parser("token", help="print the API token the suite's write and admin endpoints require")
+    p.add_argument("--config", help="suite config file (default: $NLPSUITE_CONFIG or ./nlpsuite.yml)")
+    p.set_defaults(func=cmd_token)
 
 
 def _add_models_command(sub) -> None:

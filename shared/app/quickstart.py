@@ -88,7 +88,8 @@ def train_version(spec: ClassifierSpec, args, versions: ModelVersions, threads: 
     with tempfile.TemporaryDirectory(prefix=f"nlpsuite-{spec.name}-") as tmp:
         served = staged  # the version folder is the served model folder, plus version.json
         finetune_for_serving(splits["train"], args, served, validation=splits["validation"],
-                             test=splits.get("test"), trained_dir=Path(tmp) / "trained")
+                             test=splits.get("test"), trained_dir=Path(tmp) / "trained",
+                             keep_fp32=False, keep_torch=True)  # the weights stay: `nlpsuite device pack` reads them
     seconds = time.perf_counter() - started
     info = VersionInfo(recipe=args.recipe, fingerprint=key, train_seconds=round(seconds, 1), threads=threads,
                        note=note, validation=served_figures(served, splits["validation"], threads),

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import warnings
 import os
 import shutil
 import tempfile
@@ -76,7 +77,8 @@ def export_features(source: str | Path, out_dir: str | Path, *, int8: bool = Tru
     sample = tokenizer(["an example to trace", "a second, longer example to trace the graph"],
                        padding=True, return_tensors="pt")
     names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in sample]
-    with torch.inference_mode():
+    with torch.inference_mode(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)  # transformers' mask helper, traced as intended
         torch.onnx.export(_features_module(model), tuple(sample[n] for n in names), str(out_dir / FEATURES_FP32),
                           input_names=names, output_names=[OUTPUT_NAME],
                           dynamic_axes={n: {0: "batch", 1: "sequence"} for n in names} | {OUTPUT_NAME: {0: "batch"}},

@@ -8,6 +8,7 @@ at an agreement with fp32 that ``bench/core.py`` measures.
 from __future__ import annotations
 
 import logging
+import warnings
 import shutil
 from pathlib import Path
 
@@ -42,7 +43,8 @@ def export_onnx(model_dir: str | Path, out_dir: str | Path, *, int8: bool = Fals
                        padding=True, return_tensors="pt")
     names = [n for n in ("input_ids", "attention_mask", "token_type_ids") if n in sample]
     dynamic = {n: {0: "batch", 1: "sequence"} for n in names} | {"logits": {0: "batch"}}
-    with torch.inference_mode():
+    with torch.inference_mode(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)  # transformers' mask helper, traced as intended
         torch.onnx.export(
             model,
             tuple(sample[n] for n in names),
@@ -60,21 +62,42 @@ def export_onnx(model_dir: str | Path, out_dir: str | Path, *, int8: bool = Fals
         shutil.copytree(model_dir / "plots", out_dir / "plots", dirs_exist_ok=True)
     info.onnx_file = FP32_FILE
     if int8:
-        quantize_int8(out_dir / FP32_FILE, out_dir / INT8_FILE)
+        quantize_int8(out_dir / FP32_FILE, out_dir / INT8_FILE, keep_fp32=head_nodes(out_dir / FP32_FILE))
         info.onnx_file = INT8_FILE
     info.save(out_dir)
     logger.info("exported %s to %s (%s)", model_dir, out_dir / info.onnx_file, MANIFEST)
     return out_dir
 
 
-def quantize_int8(source: Path, target: Path) -> Path:
-    """Dynamic int8 quantization of the MatMul/Gemm weights with onnxruntime."""
+def head_nodes(graph_path: Path, output: str = "logits") -> list[str]:
+    """The nodes of the task head: the linear layer that computes ``output`` (a Gemm, or a MatMul
+    and the Add of its bias). They stay fp32 when the encoder is quantized, so the int8 graph
+    computes exactly what a device bundle does (int8 encoder features, the head in fp32)."""
+    import onnx
+
+    nodes = onnx.load(str(graph_path), load_external_data=False).graph.node
+    producer = {out: node for node in nodes for out in node.output}
+    last = producer.get(output)
+    if last is None:
+        return []
+    found = [last.name]
+    if last.op_type == "Gemm":  # onnxruntime's quantizer splits a Gemm into <name>_MatMul and <name>_Add first
+        found += [f"{last.name}_MatMul", f"{last.name}_Add"]
+    if last.op_type == "Add":
+        found += [producer[i].name for i in last.input if i in producer and producer[i].op_type == "MatMul"]
+    return found
+
+
+def quantize_int8(source: Path, target: Path, *, keep_fp32: list[str] = ()) -> Path:
+    """Dynamic int8 quantization of the MatMul/Gemm weights with onnxruntime; ``keep_fp32``: node
+    names left as they are (the head, see ``head_nodes``)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    # The quantizer logs one INFO line per tensor on the root logger; keep the console readable.
+    # The quantizer logs one INFO line per tensor on the root logger, and a WARNING advising
+    # pre-processing on every call; keep the console readable.
     root = logging.getLogger()
     level = root.level
-    root.setLevel(max(level, logging.WARNING))
+    root.setLevel(max(level, logging.ERROR))  # also its advice to pre-process first, for every export
     try:
         quantize_dynamic(
             str(source),
@@ -82,6 +105,7 @@ def quantize_int8(source: Path, target: Path) -> Path:
             weight_type=QuantType.QInt8,
             per_channel=True,
             op_types_to_quantize=["MatMul", "Gemm"],
+            nodes_to_exclude=list(keep_fp32),
         )
     finally:
         root.setLevel(level)

@@ -9,6 +9,7 @@ sentence-transformers models and live with the recommender's embedding code.
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -50,6 +51,20 @@ def build_head(name: str, base_path: Path, labels: list[str], **config):
     return get_head(name).build(Path(base_path), list(labels), **config)
 
 
+@contextlib.contextmanager
+def _expected_new_head():
+    """transformers warns that the head's weights are newly initialised and that a BERT folder
+    becomes a mean-pooled model type: both are the point of building a head, not news for a user."""
+    from transformers.utils import logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(level)
+
+
 def _label_kwargs(labels: list[str]) -> dict:
     return {
         "num_labels": len(labels),
@@ -63,9 +78,10 @@ def _classifier(base_path: Path, labels: list[str], **config):
     """The stock Hugging Face head on the [CLS] token (what cross-encoders are trained with)."""
     from transformers import AutoModelForSequenceClassification
 
-    return AutoModelForSequenceClassification.from_pretrained(
-        base_path, local_files_only=True, **_label_kwargs(labels), **config
-    )
+    with _expected_new_head():
+        return AutoModelForSequenceClassification.from_pretrained(
+            base_path, local_files_only=True, **_label_kwargs(labels), **config
+        )
 
 
 def _mean_pooled_classifier(base_path: Path, labels: list[str], **config):
@@ -80,8 +96,9 @@ def _mean_pooled_classifier(base_path: Path, labels: list[str], **config):
     if model_type not in MEAN_POOL_CONFIGS:
         return _classifier(base_path, labels, **config)
     config_class = MEAN_POOL_CONFIGS[model_type]
-    model_config = config_class.from_pretrained(base_path, local_files_only=True, **_label_kwargs(labels), **config)
-    return AutoModelForSequenceClassification.from_pretrained(base_path, config=model_config, local_files_only=True)
+    with _expected_new_head():
+        model_config = config_class.from_pretrained(base_path, local_files_only=True, **_label_kwargs(labels), **config)
+        return AutoModelForSequenceClassification.from_pretrained(base_path, config=model_config, local_files_only=True)
 
 
 register_head(
