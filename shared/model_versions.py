@@ -185,6 +185,14 @@ class ModelVersions:
         return removed
 
 
+def _lowest_priority() -> None:
+    """Give the calling thread the lowest CPU priority (Linux schedules threads by their own nice value)."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+    except (AttributeError, OSError):
+        pass
+
+
 class LiveModel(Generic[T]):
     """A loaded model that follows a versions folder's pointer without blocking its callers.
 
@@ -240,6 +248,7 @@ class LiveModel(Generic[T]):
         threading.Thread(target=self._reload, args=(wanted,), name=f"load-{wanted}", daemon=True).start()
 
     def _reload(self, version: str) -> None:
+        _lowest_priority()  # the requests being served come first; a swap may take its time
         try:
             loaded = self._load(self.path / VERSIONS / version)
         except Exception:  # noqa: BLE001 (a broken version must not stop serving the old one)

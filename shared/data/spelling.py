@@ -15,6 +15,7 @@ alone; training words rank above them. Words under three letters are never chang
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections import Counter
@@ -25,6 +26,7 @@ SPELLING_FILE = "spelling.json"
 ENGLISH_WORDS = 30_000
 _WORD = re.compile(r"[A-Za-z]+")
 _TRAINING_BOOST = 10 ** 6  # any training word outranks any English-only word
+_LOADED: dict = {}  # sha256 of a saved vocabulary -> its corrector (see SpellingCorrector.load)
 
 
 def _english_frequencies(limit: int) -> Iterable[tuple[str, int]]:
@@ -81,14 +83,23 @@ class SpellingCorrector:
 
     @classmethod
     def load(cls, path: str | Path) -> "SpellingCorrector":
-        """Rebuild the corrector from a saved vocabulary; a broken file is a DataError naming it."""
+        """Rebuild the corrector from a saved vocabulary; a broken file is a DataError naming it.
+
+        A vocabulary loaded before (the same bytes) is not built again: a server that swaps in a
+        new version of a model trained on the same texts reuses its corrector, and building one is
+        half a second of pure Python that would hold up every request meanwhile."""
         from .errors import DataError
 
         path = Path(path)
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            return cls({str(w): int(c) for w, c in data["words"].items()},
-                       english_words=int(data.get("english_words", ENGLISH_WORDS)),
-                       max_distance=int(data.get("max_distance", 1)))
+            raw = path.read_bytes()
+            key = hashlib.sha256(raw).hexdigest()
+            if key not in _LOADED:
+                data = json.loads(raw.decode("utf-8"))
+                _LOADED.clear()  # one vocabulary at a time is what a server swaps between
+                _LOADED[key] = cls({str(w): int(c) for w, c in data["words"].items()},
+                                   english_words=int(data.get("english_words", ENGLISH_WORDS)),
+                                   max_distance=int(data.get("max_distance", 1)))
+            return _LOADED[key]
         except (OSError, ValueError, KeyError, AttributeError, TypeError) as exc:
             raise DataError(f"not a spelling vocabulary ({exc})", path=str(path), field="words") from exc
