@@ -82,8 +82,10 @@ device-wheel: $(STAMP)
 ARM64_TREE ?= build/arm64
 arm64: $(ARM64_TREE)/.complete
 
-$(ARM64_TREE)/.complete: tests/device/arm64_tree.sh | $(STAMP)
-	PIP="$(BIN)/python -m pip" bash tests/device/arm64_tree.sh $(ARM64_TREE)
+ORT_VERSION := $(shell sed -n 's/^onnxruntime==//p' requirements/lock.txt)
+
+$(ARM64_TREE)/.complete: tests/device/arm64_tree.sh requirements/lock.txt | $(STAMP)
+	PIP="$(BIN)/python -m pip" ORT_VERSION=$(ORT_VERSION) bash tests/device/arm64_tree.sh $(ARM64_TREE)
 
 test: setup lint arm64
 	$(BIN)/python -m pytest

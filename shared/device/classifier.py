@@ -98,18 +98,20 @@ class DeviceClassifier:
     def labels(self) -> list:
         return list(self.head.labels)
 
-    def features(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
-        """The encoder's pooled features of ``texts`` (spelling corrected first when the bundle says so)."""
+    def features(self, texts: Sequence[str]) -> np.ndarray:
+        """The encoder's pooled features of ``texts`` (spelling corrected first when the bundle says so).
+
+        One text at a time: the int8 graph quantizes its activations with one scale per call, so in
+        a batch a text's answer would depend on the other texts (and on their padding); alone it
+        is the same every time, on every processor."""
         texts = [self.speller.correct(t) for t in texts] if self.speller else list(texts)
         out = np.zeros((len(texts), int(self.bundle.manifest["dimension"])), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        for start in range(0, len(order), batch_size):
-            idx = order[start:start + batch_size]
-            encodings = self.tokenizer.encode_batch([texts[i] for i in idx])
-            batch = {"input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
-                     "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64),
-                     "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64)}
-            out[idx] = self._session.run(None, {k: batch[k] for k in self._inputs})[0]
+        for i, encoding in enumerate(self.tokenizer.encode_batch(texts)):
+            n = sum(encoding.attention_mask)  # no padding: the text alone
+            feed = {"input_ids": np.array([encoding.ids[:n]], dtype=np.int64),
+                    "attention_mask": np.array([encoding.attention_mask[:n]], dtype=np.int64),
+                    "token_type_ids": np.array([encoding.type_ids[:n]], dtype=np.int64)}
+            out[i] = self._session.run(None, {k: feed[k] for k in self._inputs})[0][0]
         return out
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:

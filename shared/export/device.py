@@ -86,8 +86,10 @@ def _shrink(source: Path, work: Path, data: LabelledTexts | None, layers: int | 
 
 def pack_bundle(model_dir, out_dir, *, data: LabelledTexts | None = None, memory_per_class: int | None = 64,
                 layers: int | None = None, vocabulary_texts: list[str] | None = None,
-                threads: int | None = None) -> Path:
-    """Write the bundle ``out_dir`` from ``model_dir`` (see the module docstring)."""
+                threads: int | None = None, weights: str = "u8") -> Path:
+    """Write the bundle ``out_dir`` from ``model_dir`` (see the module docstring). ``weights``:
+    how the encoder's weights are quantized (``shared.export.onnx.WEIGHT_TYPES``): unsigned by
+    default, so the bundle answers alike on x86 and ARM; ``s8`` as the suite's servers do."""
     from shared.device.bundle import ENCODER, FORMAT_VERSION, MANIFEST, TOKENIZER, file_entry
     from shared.export.features import FEATURES_INT8, export_features
 
@@ -97,7 +99,7 @@ def pack_bundle(model_dir, out_dir, *, data: LabelledTexts | None = None, memory
     with tempfile.TemporaryDirectory(prefix=f".{out_dir.name}-packing-", dir=out_dir.parent) as tmp:
         work, staging = Path(tmp), Path(tmp) / "bundle"
         folder, facts = _shrink(source, work, data, layers, vocabulary_texts, info)
-        graphs = export_features(folder, work / "graphs", int8=True)
+        graphs = export_features(folder, work / "graphs", int8=True, weights=weights)
         staging.mkdir()
         shutil.copy2(graphs / FEATURES_INT8, staging / ENCODER)
         shutil.copy2(graphs / "tokenizer.json", staging / TOKENIZER)
@@ -134,8 +136,10 @@ def _memory(graphs: Path, data: LabelledTexts | None, per_class: int | None, inf
     if unknown:
         raise CommandError(f"{data.source}: label(s) the model does not know: {', '.join(unknown[:5])}")
     sample = memory_sample(data, per_class)
-    features = FeatureEncoder(graphs, precision="int8", threads=threads, max_length=info.max_length).encode(
-        sample.texts, progress=True, description="memory")
+    # one text at a time, as the device embeds what it learns: a dynamically quantized graph's
+    # answer to a text depends on the batch it is in
+    features = FeatureEncoder(graphs, precision="int8", threads=threads, max_length=info.max_length,
+                              batch_size=1).encode(sample.texts, progress=True, description="memory")
     Examples(features, list(sample.labels)).save(staging / MEMORY)
     return [MEMORY]
 
@@ -169,7 +173,8 @@ def _manifest(source: Path, folder: Path, info: ModelInfo, graphs: Path, facts: 
     return {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "packer": _versions(),
             "source": str(source), "recipe": info.recipe, "labels": list(info.labels), "max_length": info.max_length,
             "pad_id": pad["id"], "pad_token": pad["content"], "dimension": features["dimension"],
-            "normalized": features["normalized"], "layers": config.get("num_hidden_layers"),
+            "normalized": features["normalized"], "weights": features["weights"],
+            "layers": config.get("num_hidden_layers"),
             "vocabulary": config.get("vocab_size"), "memory_per_class": memory_per_class,
             "metrics": {k: metrics.get(k) for k in ("evaluated_on", "accuracy", "macro_f1", "ece", "n_examples")},
             "packing": facts, "files": files,

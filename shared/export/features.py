@@ -64,9 +64,11 @@ def _features_module(model):
     return PooledFeatures().eval()
 
 
-def export_features(source: str | Path, out_dir: str | Path, *, int8: bool = True, opset: int = 17) -> Path:
-    """Write ``out_dir`` with the fp32 feature graph (and the int8 one with ``int8``), the
-    tokenizer files and ``features.json`` (dimension, whether unit length, the source)."""
+def export_features(source: str | Path, out_dir: str | Path, *, int8: bool = True, opset: int = 17,
+                    weights: str = "s8") -> Path:
+    """Write ``out_dir`` with the fp32 feature graph (and the int8 one with ``int8``, its weights
+    quantized as ``weights`` says: ``shared.export.onnx.WEIGHT_TYPES``), the tokenizer files and
+    ``features.json`` (dimension, whether unit length, the source)."""
     import torch
     from transformers import AutoTokenizer
 
@@ -85,10 +87,11 @@ def export_features(source: str | Path, out_dir: str | Path, *, int8: bool = Tru
                           opset_version=opset, dynamo=False)
         dimension = int(model.pooled(**{n: sample[n] for n in names}).shape[-1])
     if int8:
-        quantize_int8(out_dir / FEATURES_FP32, out_dir / FEATURES_INT8)
+        quantize_int8(out_dir / FEATURES_FP32, out_dir / FEATURES_INT8, weights=weights)
     tokenizer.save_pretrained(str(out_dir))
     manifest = {"dimension": dimension, "normalized": bool(getattr(model.config, "normalize_pooled", False)),
-                "source": str(source), "files": {"fp32": FEATURES_FP32, "int8": FEATURES_INT8 if int8 else None}}
+                "source": str(source), "weights": weights,
+                "files": {"fp32": FEATURES_FP32, "int8": FEATURES_INT8 if int8 else None}}
     (out_dir / FEATURES_MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return out_dir
 

@@ -5,14 +5,18 @@
 # Needs root for apt-get (CI is); prints what to run otherwise.
 set -euo pipefail
 R=$(realpath -m "${1:-build/arm64}")
-[ -f "$R/.complete" ] && exit 0
+ORT=${ORT_VERSION:?the onnxruntime version of the device wheel}
+[ "$(cat "$R/.complete" 2>/dev/null)" = "$ORT" ] && exit 0
+rm -rf "$R/site" "$R/wheels"
 if [ "$(id -u)" != 0 ]; then
   echo "arm64 tree: needs root for apt-get (qemu-user-static and arm64 .debs); run 'sudo make arm64'" >&2
   exit 0
 fi
 mkdir -p "$R/debs" "$R/sysroot/proc" "$R/wheels"
+if [ -x "$R/sysroot/usr/bin/python3.11" ]; then SYSROOT_READY=1; else SYSROOT_READY=0; fi
 command -v qemu-aarch64-static >/dev/null || {
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-user-static >/dev/null; }
+if [ "$SYSROOT_READY" = 0 ]; then
 dpkg --add-architecture arm64
 apt-get update -qq
 ( cd "$R/debs"
@@ -24,6 +28,7 @@ apt-get update -qq
   for f in *.deb; do dpkg -x "$f" "$R/sysroot"; done )
 dpkg --remove-architecture arm64 2>/dev/null || true
 apt-get update -qq
+fi
 # The one trap: qemu passes the host's x86 /proc/cpuinfo through and onnxruntime's CPU detection
 # crashes at import; -L makes the guest read SYSROOT/proc/cpuinfo, so write an ARM one there.
 : > "$R/sysroot/proc/cpuinfo"
@@ -33,7 +38,7 @@ done
 printf 'Hardware\t: BCM2835\nModel\t\t: Raspberry Pi 4 Model B Rev 1.1\n' >> "$R/sysroot/proc/cpuinfo"
 PLAT="--only-binary=:all: --platform manylinux_2_28_aarch64 --platform manylinux2014_aarch64 --python-version 3.11 --implementation cp --abi cp311 --abi abi3 --abi none"
 PIP="${PIP:-python3 -m pip}"
-$PIP download -q $PLAT --no-deps -d "$R/wheels" numpy onnxruntime tokenizers protobuf flatbuffers packaging
+$PIP download -q $PLAT --no-deps -d "$R/wheels" numpy "onnxruntime==$ORT" tokenizers protobuf flatbuffers packaging
 $PIP install -q --no-deps --no-index $PLAT --target "$R/site" "$R"/wheels/*.whl
-touch "$R/.complete"
+echo "$ORT" > "$R/.complete"
 echo "arm64 tree ready in $R: PYTHONPATH=$R/site qemu-aarch64-static -cpu cortex-a72 -L $R/sysroot $R/sysroot/usr/bin/python3.11"

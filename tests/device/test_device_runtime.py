@@ -22,6 +22,7 @@ GREETINGS = ["hello there", "hi hello", "hello hi there", "hi there hello", "hel
 
 def test_pack_writes_every_file_with_its_checksum(packed):
     manifest = json.loads((packed / "manifest.json").read_text())
+    assert manifest["weights"] == "u8"  # the default: alike on every processor
     assert {"encoder_int8.onnx", "tokenizer.json", "memory.npz"} <= set(manifest["files"])
     assert manifest["labels"] == LABELS and manifest["format_version"] == 1
     assert {"onnxruntime", "tokenizers", "numpy"} <= set(manifest["packer"])
@@ -29,13 +30,17 @@ def test_pack_writes_every_file_with_its_checksum(packed):
     assert (packed / "heads" / "current.json").is_file()
 
 
-def test_device_answers_like_the_suite_predictor(packed, tiny_model, tiny_onnx_int8, tiny_data):
+def test_device_answers_like_the_suite_predictor(tmp_path, tiny_model, tiny_onnx_int8, tiny_data):
+    """Packed with the servers' signed weights, the bundle computes what the suite's int8 graph
+    does, text by text (each alone: a dynamically quantized graph's answer depends on its batch)."""
     from shared.data import load_labelled
+    from shared.export.device import pack_bundle
     from shared.inference import Predictor
 
     texts = load_labelled(tiny_data.test).texts
-    device = DeviceClassifier(packed).predict(texts)
-    suite = Predictor(tiny_onnx_int8, "onnx", threads=1).predict(texts)
+    bundle = pack_bundle(tiny_model, tmp_path / "s8.bundle", weights="s8")
+    device = DeviceClassifier(bundle).predict(texts)
+    suite = Predictor(tiny_onnx_int8, "onnx", threads=1, batch_size=1).predict(texts)
     assert [d.label for d in device] == [s.label for s in suite]
     assert max(abs(d.confidence - s.confidence) for d, s in zip(device, suite)) < 1e-3
     assert all(d.top[0] == (d.label, d.confidence) for d in device)
@@ -222,3 +227,14 @@ def test_the_device_runtime_imports_only_numpy_onnxruntime_tokenizers_and_the_st
             for name in names:
                 assert name.split(".")[0] in allowed, f"{path.name} imports {name}"
 
+
+
+def test_the_device_wheel_pins_the_onnxruntime_the_suite_serves_with():
+    """Different onnxruntime releases compute int8 graphs a little differently (answers flip on
+    near-ties), so the device gets the release the suite measured its models with."""
+    import tomllib
+
+    lock = (REPO / "requirements" / "lock.txt").read_text()
+    served = next(line.split("==")[1] for line in lock.splitlines() if line.startswith("onnxruntime=="))
+    wheel = tomllib.loads((REPO / "shared" / "device" / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert sorted(wheel) == ["numpy", f"onnxruntime=={served}", "tokenizers"]
