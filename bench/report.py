@@ -381,7 +381,47 @@ def recipe_section(data: dict) -> list[str]:
     return lines
 
 
-SECTIONS = {"core": core_section, "recipe": recipe_section, "scale": scale_section, "chatbot": chatbot_section, "security": security_section,
+def device_section(data: dict) -> list[str]:
+    """Bundles on one core, learning on the device, corrections, arm64."""
+    budget = data.get("budget", {})
+    lines = ["## On the device", "",
+             f"Command: `make bench-device` (`python -m bench.device`). Every figure in a venv holding only the device "
+             f"wheel, on {budget.get('cores', '?')} core (`taskset {budget.get('taskset', '?')}`), "
+             f"{budget.get('threads', '?')} onnxruntime thread, address space capped at "
+             f"{budget.get('address_space_mb', '?')} MB (`prlimit --as`).", ""]
+    bundles = {k: v for k, v in data.get("bundles", {}).items() if isinstance(v, dict) and "size_mb" in v}
+    if bundles:
+        lines += ["| bundle | size | cold start | p50 | p95 | peak RSS | accuracy | layers | vocabulary |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for name, b in bundles.items():
+            accuracy = b.get("banking77_accuracy", b.get("phrasebank_accuracy"))
+            lines.append(f"| {name} | {b['size_mb']} MB | {b['cold_start_s']} s | {b['p50_ms']} ms | {b['p95_ms']} ms | "
+                         f"{b['peak_rss_mb']} MB | {_pct(accuracy)} | {b['layers']} | {b['vocabulary']} |")
+        lines += ["", f"Targets for the smaller intents bundle (<= 20 MB, p50 <= 0.8 ms, within 1.5 points): "
+                      f"{'met' if data['bundles'].get('targets', {}).get('met') else 'not met'}.", ""]
+    learning = data.get("learning")
+    if learning:
+        lines += [f"Learning on the device (BANKING77: trained on 70 intents, {', '.join(learning['new_intents'])} "
+                  f"learned from {learning['shots']} examples each): slowest learn {learning['learn_seconds']} s; "
+                  f"new-intent recall {_pct(learning['new_intent_recall'])}; the 70 old intents "
+                  f"{_pct(learning['old_accuracy_before'])} before, {_pct(learning['old_accuracy_after'])} after. "
+                  f"Without the memory: recall {_pct(learning['without_memory']['new_intent_recall'])}, old "
+                  f"{_pct(learning['without_memory']['old_accuracy_after'])}. A workstation fine-tune on all 77: "
+                  f"recall {_pct(learning['workstation_all_77']['new_intent_recall'])}, old "
+                  f"{_pct(learning['workstation_all_77']['old_accuracy'])}.", ""]
+    corrections = data.get("corrections")
+    if corrections:
+        lines += [f"Corrections: {corrections['taught']} misclassified validation utterances taught; "
+                  f"{_pct(corrections['correct_after'])} right afterwards; the test set "
+                  f"{_pct(corrections['test_accuracy_before'])} before, {_pct(corrections['test_accuracy_after'])} after.", ""]
+    arm = data.get("arm64")
+    if arm and "n" in arm:
+        lines += [f"arm64 under qemu: {arm['labels_equal']} of {arm['n']} labels equal to x86; largest confidence "
+                  f"difference {arm['max_confidence_diff']:.4f}.", ""]
+    return lines
+
+
+SECTIONS = {"core": core_section, "recipe": recipe_section, "device": device_section, "scale": scale_section, "chatbot": chatbot_section, "security": security_section,
             **{n: generic_section(n) for n in ("finsentiment", "recommender", "load")}}
 
 

@@ -140,4 +140,4 @@ def test_default_config_points_at_the_demo_feeds_and_the_quickstart_model():
 
     config = FinSentimentConfig()
     assert len(config.feeds) == 4 and all(Path(f.url).parent == Path(config.demo_dir) for f in config.feeds)
-    assert config.model_dir.endswith("var/models/phrasebank-quick-int8") and config.notifier == "outbox"
+    assert config.model_dir.endswith("var/models/phrasebank") and config.notifier == "outbox"  # a versions folder
