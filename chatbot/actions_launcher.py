@@ -14,6 +14,11 @@ import hmac
 OPEN_PATHS = ("/health",)
 
 
+def token_matches(given: str, token: str) -> bool:
+    """Compared as bytes: a token with any characters at all is a plain mismatch (401), never a 500."""
+    return hmac.compare_digest(str(given).encode("utf-8", "surrogateescape"), token.encode("utf-8"))
+
+
 def guard(app, token: str) -> None:
     """Refuse every request without the token (401), except the readiness probe."""
     from sanic import response
@@ -22,7 +27,7 @@ def guard(app, token: str) -> None:
     async def require_token(request):
         if request.path in OPEN_PATHS:
             return None
-        if not hmac.compare_digest(request.args.get("token", ""), token):
+        if not token_matches(request.args.get("token", ""), token):
             return response.json({"error": "missing or wrong API token"}, status=401)
         return None
 

@@ -44,6 +44,9 @@ class InteractionIn(BaseModel):
     """Unix seconds or ISO 8601; default: now."""
     rating: Optional[float] = None
 
+    class Config:
+        allow_inf_nan = False  # NaN or Infinity in a number: 422, never stored
+
 
 class _State:
     """The recommender of this web worker, loaded once on first use."""

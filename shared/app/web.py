@@ -12,6 +12,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.responses import FileResponse, HTMLResponse
 
+from shared.app.guard import RequestGuard
 from shared.app.model_status import describe, model_status
 from shared.product import Service, http_ready
 from shared.product.settings import load_settings
@@ -77,6 +78,9 @@ def create_app(config_path=None, plugins: list[WebPlugin] | None = None, api_tok
 
         api_token = suite_api_token(config_path)
     app.state.api_token = api_token
+    settings = load_settings(config_path)
+    app.add_middleware(RequestGuard, api_token=api_token, allowed_hosts=settings.served_host_names(),
+                       per_client_per_minute=settings.client_requests_per_minute)
     plugins = load_plugins(config_path) if plugins is None else plugins
     for plugin in plugins:
         app.include_router(plugin.router, prefix=plugin.prefix)
@@ -86,8 +90,6 @@ def create_app(config_path=None, plugins: list[WebPlugin] | None = None, api_tok
     @app.get("/static/suite.css", include_in_schema=False)
     def stylesheet() -> FileResponse:
         return FileResponse(STYLESHEET, media_type="text/css")
-
-    settings = load_settings(config_path)
 
     @app.get("/health")
     def health() -> dict:

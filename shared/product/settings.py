@@ -10,11 +10,13 @@
       upgrade: true          # train the profile's recipe while the suite serves, swap it in when better
       models: {}             # e.g. {intents: path/to/folder}: use a fine-tuned folder, train nothing
       allow_remote: false    # a non-loopback host stops the run unless this is true
+      allowed_hosts: []      # host names the web app answers besides loopback's and host's
+      client_requests_per_minute: 120   # state-changing requests per client address
       token_env: NLPSUITE_API_TOKEN   # the API token from this variable, else var/secrets/api-token
 """
 from __future__ import annotations
 
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
 from pydantic import Field, validator
 
@@ -50,6 +52,12 @@ class SuiteSettings(StrictModel):
     allow_remote: bool = False
     """Binding ``host`` to anything but loopback exposes every service on the network; the run
     refuses to start unless this says so (then every API requires the token; put TLS in front)."""
+    allowed_hosts: List[str] = []
+    """Host names the web app answers besides loopback's and ``host`` (the name a proxy or a
+    user's browser uses to reach it); any other ``Host`` header is refused (DNS rebinding)."""
+    client_requests_per_minute: int = Field(120, ge=1)
+    """State-changing requests (chat messages, interactions) one client address may send to the
+    web app in any minute, whatever sender ids it uses."""
     token_env: str = "NLPSUITE_API_TOKEN"
     """The environment variable that may hold the API token; else ``<var_dir>/secrets/api-token``."""
     max_restarts: int = Field(3, ge=0)
@@ -63,6 +71,10 @@ class SuiteSettings(StrictModel):
             raise ValueError(f"unknown profile {value!r}; one of {', '.join(sorted(PROFILE_NAMES))}")
         return value
 
+
+    def served_host_names(self) -> list[str]:
+        """The ``Host`` names the web app answers: loopback's, ``host``'s and ``allowed_hosts``."""
+        return ["127.0.0.1", "localhost", "::1", self.host, *self.allowed_hosts]
 
     def is_loopback(self) -> bool:
         """Whether ``host`` is reachable from this machine only (127.0.0.0/8, ::1, localhost)."""

@@ -57,11 +57,20 @@ class WebPlugin:
     """The header link's text; default: ``title``."""
 
 
+def token_matches(authorization: str, expected) -> bool:
+    """Whether an ``Authorization`` header carries ``Bearer <expected>``. Compared as bytes, so a
+    header with any bytes at all (Starlette decodes them as Latin-1) is a plain mismatch, never an error."""
+    scheme, _, given = (authorization or "").partition(" ")
+    if not expected or scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(given.strip().encode("utf-8", "surrogateescape"),
+                               str(expected).encode("utf-8", "surrogateescape"))
+
+
 def require_token(request: Request) -> None:
     """FastAPI dependency of every write or admin endpoint: ``Authorization: Bearer <token>``
-    with the suite's API token (`nlpsuite token`), else 401 before anything is read or changed."""
-    expected = getattr(request.app.state, "api_token", None)
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    if not expected or scheme.lower() != "bearer" or not hmac.compare_digest(given.strip(), expected):
+    with the suite's API token (`nlpsuite token`), else 401. The app's ``RequestGuard``
+    (shared.app.guard) checks routes that declare it before their body is read."""
+    if not token_matches(request.headers.get("authorization", ""), getattr(request.app.state, "api_token", None)):
         raise HTTPException(401, "missing or wrong API token: send 'Authorization: Bearer <token>' "
                                  "(`nlpsuite token` prints it)", headers={"WWW-Authenticate": "Bearer"})

@@ -98,7 +98,7 @@ def test_prepare_only_trains_both_versions_demos_the_served_one_and_reports_stat
 
     from shared.app.web import create_app
 
-    client = TestClient(create_app(config, plugins=[], api_token="t" * 32))
+    client = TestClient(create_app(config, plugins=[], api_token="t" * 32), base_url="http://127.0.0.1")
     health = client.get("/health").json()["models"]
     assert {row["task"]: row["version"] for row in rows} == {name: row["version"] for name, row in health.items()}
     assert "Models" in client.get("/").text and "intents: " in client.get("/").text

@@ -104,6 +104,10 @@ def test_the_whole_suite_from_a_clean_var(tmp_path, quick_intents, quick_sentime
         actions = f"http://127.0.0.1:{action_port}"
         assert httpx.get(f"{actions}/health").status_code == 200  # the readiness probe stays open
         assert httpx.post(f"{actions}/webhook", json={"next_action": "action_card_control"}).status_code == 401
+        assert httpx.post(f"{actions}/webhook", params={"token": "é"}, json={}).status_code == 401  # not a 500
+        assert httpx.get(f"{base}/health", headers={"host": "evil.example"}).status_code == 400  # DNS rebinding
+        assert httpx.post(f"{base}/chatbot/webhook", content=b'{"sender": "s", "message": "hi"}',
+                          headers={"content-type": "text/plain"}).status_code == 415  # a cross-site form post
         assert "access-control-allow-origin" not in httpx.get(f"{actions}/health").headers
         # ... and Rasa, which sends the token, still runs the actions (the form's validation, the look-up)
         webhook, sender = f"{rasa}/webhooks/rest/webhook", "e2e-card"

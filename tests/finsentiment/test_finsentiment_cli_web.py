@@ -77,7 +77,7 @@ def test_dashboard_shows_topics_chart_and_alerts(config_file):
     from shared.app.web import create_app
 
     assert main(["finsentiment", "poll-once", "--config", str(config_file)]) == 0
-    client = TestClient(create_app(plugins=[plugin(config_file)], api_token=TEST_TOKEN))
+    client = TestClient(create_app(plugins=[plugin(config_file)], api_token=TEST_TOKEN), base_url="http://127.0.0.1")
     page = client.get("/finsentiment/")
     assert page.status_code == 200 and "FIRING" in page.text and "chart.png?topic=Nokia" in page.text
     topics = {t["topic"]: t for t in client.get("/finsentiment/api/topics").json()}

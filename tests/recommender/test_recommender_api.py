@@ -8,6 +8,8 @@ import time
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+
+LOCAL = "http://127.0.0.1"  # the web app answers only its own host names
 from web_testlib import AUTH, TEST_TOKEN, free_port
 
 from recommender.store import Store
@@ -23,7 +25,7 @@ def make_app(tmp_path, model_dir):
 
 @pytest.fixture
 def client(tmp_path, model_copy):
-    with TestClient(make_app(tmp_path, model_copy), headers=AUTH) as test_client:
+    with TestClient(make_app(tmp_path, model_copy), headers=AUTH, base_url=LOCAL) as test_client:
         yield test_client
 
 
@@ -74,6 +76,10 @@ def test_bad_interactions_are_4xx_and_write_nothing(client, model_copy):
         response = client.post("/recommender/interactions", json=body)
         assert response.status_code == status, (body, response.text)
         assert text in response.text
+    for number in (b"NaN", b"Infinity", b"-Infinity"):  # Python's json reads them; the API must not store them
+        response = client.post("/recommender/interactions", headers={"content-type": "application/json"},
+                               content=b'{"user": "u", "item": "sp01", "event": "rate", "rating": ' + number + b"}")
+        assert response.status_code == 422 and "rating" in response.text, (number, response.text)
     assert Store(model_copy / "store.sqlite").count_interactions() == before
     assert client.get("/recommender/recommend", params={"user": "u"}).json()["cold_start"] is True
 
@@ -89,7 +95,7 @@ def test_lookup_page_and_health(client):
 
 
 def test_missing_model_is_503_and_degraded_health(tmp_path):
-    with TestClient(make_app(tmp_path, tmp_path / "absent")) as client:
+    with TestClient(make_app(tmp_path, tmp_path / "absent"), base_url=LOCAL) as client:
         response = client.get("/recommender/recommend", params={"user": "u"})
         assert response.status_code == 503 and "no recommender loaded" in response.text
         assert client.get("/health").json()["products"]["recommender"]["status"] == "degraded"
@@ -128,7 +134,7 @@ def test_real_server_round_trip(tmp_path, model_copy, catalogue):
                                      {"Authorization": f"Basic {TEST_TOKEN}"}, {"Authorization": "Bearer"}])
 def test_writing_an_interaction_needs_the_api_token_and_a_refusal_changes_nothing(tmp_path, model_copy, catalogue,
                                                                                   headers):
-    with TestClient(make_app(tmp_path, model_copy)) as anonymous:
+    with TestClient(make_app(tmp_path, model_copy), base_url=LOCAL) as anonymous:
         item = catalogue.items[0].id
         refused = anonymous.post("/recommender/interactions", json={"user": "intruder", "item": item, "event": "purchase"},
                                  headers=headers)
@@ -148,7 +154,7 @@ def test_page_shows_new_items_found_by_text(tmp_path, model_copy):
 
     Recommender.load(model_copy).add_items([Item("fresh-1", "rocket orbit special", "galaxy and comet edition",
                                                  ("space",))])
-    with TestClient(make_app(tmp_path, model_copy), headers=AUTH) as client:
+    with TestClient(make_app(tmp_path, model_copy), headers=AUTH, base_url=LOCAL) as client:
         page = client.get("/recommender/", params={"user": "space-fan-4", "k": 3}).text
         assert "New for you" in page and "rocket orbit special" in page
         assert "new: similar to " in page and ", which you liked" in page
