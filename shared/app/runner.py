@@ -16,7 +16,6 @@ import json
 import logging
 import os
 import signal
-import threading
 import time
 from pathlib import Path
 
@@ -24,7 +23,7 @@ import yaml
 
 from shared.app.discovery import classifier_specs, load_parts
 from shared.app.logging_setup import write_logging_config
-from shared.app.supervisor import ServiceError, Supervisor
+from shared.app.supervisor import ServiceError, StopRequested, Supervisor
 from shared.app.web import web_service
 from shared.config import ConfigError, merge_mappings, read_config_file
 from shared.product import PROFILE_NAMES, Service, SuiteContext, SuiteSettings, smtp_ready
@@ -176,7 +175,7 @@ def run_suite(options) -> int:
     ctx.api_token = load_api_token(var_dir, settings.token_env)
     supervisor = Supervisor(var_dir / "logs", {**os.environ, "NLPSUITE_CONFIG": str(ctx.config_file),
                                                "PYTHONUNBUFFERED": "1", settings.token_env: ctx.api_token},
-                            settings.max_restarts)
+                            settings.max_restarts, keep_going=True)
     specs = classifier_specs(parts)
     ctx.models.update(_model_folders(specs, settings, var_dir))
     write_effective_config(ctx, parts, user_config)
@@ -207,13 +206,15 @@ def run_suite(options) -> int:
 
 def _serve(supervisor: Supervisor, services: list[Service], ctx: SuiteContext, started: float) -> int:
     """Start the services, print the summary, watch until Ctrl-C or SIGTERM, stop everything."""
-    stop = threading.Event()
-    previous = {signum: signal.signal(signum, lambda *_: stop.set()) for signum in (signal.SIGINT, signal.SIGTERM)}
+    previous = {signum: signal.signal(signum, lambda *_: supervisor.stopping.set())
+                for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
         supervisor.start(services)
         _print_summary(ctx, started)
-        while not stop.wait(1.0):
+        while not supervisor.stopping.wait(1.0):
             supervisor.watch_once()
+        raise StopRequested()
+    except StopRequested:
         print("stopping...", flush=True)
         return 0
     except ServiceError as exc:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 
-from shared.app.supervisor import ServiceError, Supervisor
+from shared.app.supervisor import ServiceError, StopRequested, Supervisor
 from shared.app.web import web_service
 from shared.errors import CommandError
 from shared.product import ServeRequest
@@ -19,18 +18,20 @@ def serve(request: ServeRequest) -> int:
     if request.web_port is not None:
         services.append(web_service(request.web_host, request.web_port))
     supervisor = Supervisor(request.log_dir, {**os.environ, "PYTHONUNBUFFERED": "1", **request.env},
-                            request.max_restarts)
+                            request.max_restarts, keep_going=True)
     supervisor.check_ports(services)
     # Explicit handlers: a process started in the background inherits an ignored SIGINT,
     # and Ctrl-C or SIGTERM must stop the servers whatever the parent did.
-    stop = threading.Event()
-    previous = {signum: signal.signal(signum, lambda *_: stop.set()) for signum in (signal.SIGINT, signal.SIGTERM)}
+    previous = {signum: signal.signal(signum, lambda *_: supervisor.stopping.set())
+                for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
         supervisor.start(services)
         if request.ready_message:
             print(request.ready_message, flush=True)
-        while not stop.wait(1.0):
+        while not supervisor.stopping.wait(1.0):
             supervisor.watch_once()
+        raise StopRequested()
+    except StopRequested:
         print("stopping...", flush=True)
         return 0
     except ServiceError as exc:

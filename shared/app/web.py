@@ -5,6 +5,7 @@ imports a product, and the home page lists exactly the products that are install
 from __future__ import annotations
 
 import html
+import json
 import os
 import sys
 from pathlib import Path
@@ -70,6 +71,21 @@ def load_plugins(config_path=None) -> list[WebPlugin]:
     return plugins
 
 
+def service_status(settings) -> dict:
+    """Each service's state as `nlpsuite run`'s supervisor last wrote it (empty outside a run)."""
+    from shared.app.supervisor import SERVICES_STATUS
+
+    try:
+        return json.loads((Path(settings.var_dir) / "logs" / SERVICES_STATUS).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def troubled(services: dict) -> dict:
+    """The services that are not serving now: crashed and waiting to start again, or failed."""
+    return {name: row for name, row in services.items() if row.get("state") in ("waiting", "failed")}
+
+
 def create_app(config_path=None, plugins: list[WebPlugin] | None = None, api_token: str | None = None) -> FastAPI:
     """The app; write endpoints require ``api_token`` (default: the suite's, see shared.product.token)."""
     app = FastAPI(title="nlpsuite")
@@ -94,8 +110,10 @@ def create_app(config_path=None, plugins: list[WebPlugin] | None = None, api_tok
     @app.get("/health")
     def health() -> dict:
         parts = {p.name: (p.health() if p.health else {"status": "ok"}) for p in plugins}
-        ok = all(part.get("status") == "ok" for part in parts.values())
-        return {"status": "ok" if ok else "degraded", "products": parts, "models": model_status(settings)}
+        services = service_status(settings)
+        ok = all(part.get("status") == "ok" for part in parts.values()) and not troubled(services)
+        return {"status": "ok" if ok else "degraded", "products": parts, "models": model_status(settings),
+                "services": services}
 
     @app.get("/", response_class=HTMLResponse)
     def index() -> str:
@@ -106,6 +124,13 @@ def create_app(config_path=None, plugins: list[WebPlugin] | None = None, api_tok
             + "</ul><p class='muted'>Better versions train in the background and are swapped in live "
               "when they score better on validation data (<a href='/health'>/health</a>).</p></div>"
             if models else "")
+        trouble = troubled(service_status(settings))
+        services_card = ("<div class='card warn'><h2>Services</h2><ul>" + "".join(
+            f"<li>{e(name)}: {e(row['state'])} since {e(row['since'])}"
+            + (f" ({e(row['last_stop'])})" if row.get("last_stop") else "") + "</li>"
+            for name, row in trouble.items())
+            + "</ul><p class='muted'>The other services keep serving; this one is started again by itself.</p></div>"
+            if trouble else "")
         cards = "".join(
             f"<div class='card'><h2>{e(p.title)}</h2><p class='muted'>{e(p.description)}</p><p>"
             + " · ".join(f'<a href="{e(url)}">{e(text)}</a>' for text, url in p.pages.items())
@@ -114,7 +139,7 @@ def create_app(config_path=None, plugins: list[WebPlugin] | None = None, api_tok
         )
         body = ("<h1>nlpsuite</h1><p class='lead'>One small language model (MiniLM-L6), fine-tuned on this "
                 "machine, behind three products.</p>"
-                f"<div class='cards'>{cards or '<p>no product installed</p>'}{models_card}</div>")
+                f"<div class='cards'>{services_card}{cards or '<p>no product installed</p>'}{models_card}</div>")
         return render_page("home", body, active="/")
 
     return app

@@ -61,7 +61,9 @@ class SuiteSettings(StrictModel):
     token_env: str = "NLPSUITE_API_TOKEN"
     """The environment variable that may hold the API token; else ``<var_dir>/secrets/api-token``."""
     max_restarts: int = Field(3, ge=0)
-    """How often a crashed service is started again before the suite gives up and stops."""
+    """Crashes of one service in ten minutes (each restarted after a back-off of 1 s, 2 s, 4 s ...)
+    before it is marked failed on /health and tried again only after five minutes; the other
+    services keep serving throughout."""
 
     @validator("profile")
     def _known_profile(cls, value):  # noqa: N805 (pydantic validator)

@@ -14,6 +14,7 @@ import yaml
 from web_testlib import free_port
 
 from shared.app.cli import main
+from shared.app.service_state import Restarts
 from shared.app.supervisor import ServiceError, Supervisor
 from shared.errors import CommandError
 from shared.product import Service
@@ -29,29 +30,109 @@ def alive(pid: int) -> bool:
         return False
 
 
+NO_WAIT = Restarts(first_delay_s=0.0, failed_retry_s=0.0)
+
+
+def watch_until(supervisor, done, timeout_s: float = 30):
+    deadline = time.monotonic() + timeout_s
+    while not done():
+        assert time.monotonic() < deadline, [item.status() for item in supervisor.running]
+        supervisor.watch_once()
+        time.sleep(0.05)
+
+
 def test_supervisor_waits_restarts_and_stops_everything(tmp_path):
-    supervisor = Supervisor(tmp_path / "logs", {}, max_restarts=1)
+    supervisor = Supervisor(tmp_path / "logs", {}, max_restarts=1, restarts=NO_WAIT)
     supervisor.start([Service("a", SLEEPER, ready_log="up"), Service("b", SLEEPER, ready_log="up")])
     a, b = supervisor.running
     first_pid = a.popen.pid
     a.popen.kill()
     a.popen.wait()
-    supervisor.watch_once()  # a crashed: started again
-    assert a.popen.pid != first_pid and alive(a.popen.pid)
+    watch_until(supervisor, lambda: a.popen.pid != first_pid and a.state == "ready")  # started again, ready
+    assert alive(a.popen.pid) and a.restarts
     assert (tmp_path / "logs" / "a.log").read_text().count("up") == 2  # the log keeps both runs
     a.popen.kill()
     a.popen.wait()
     with pytest.raises(ServiceError, match="a crashed 2 times"):
-        supervisor.watch_once()  # max_restarts=1: the second crash gives up
+        supervisor.watch_once()  # max_restarts=1 and not keep_going: the second crash gives up
     pids = [item.popen.pid for item in supervisor.running]
     supervisor.stop()
     assert not any(alive(pid) for pid in pids) and supervisor.running == []
 
 
+def test_a_crash_loop_marks_one_service_failed_and_the_others_keep_serving(tmp_path):
+    import json
+
+    crasher = Service("monitor", [sys.executable, "-c", "import sys; print('up', flush=True); sys.exit(9)"],
+                      ready_log="up")
+    policy = Restarts(first_delay_s=0.3, max_delay_s=10, failed_retry_s=1.5)
+    supervisor = Supervisor(tmp_path, {}, max_restarts=3, keep_going=True, restarts=policy)
+    supervisor.start([Service("chat", SLEEPER, ready_log="up"), crasher])
+    chat, monitor = supervisor.running
+    chat_pid, crashes = chat.popen.pid, []
+
+    def failed() -> bool:
+        crashes[:] = monitor.restarts or crashes  # the crash times, until "failed" forgets them
+        return monitor.state == "failed"
+
+    watch_until(supervisor, failed)
+    assert len(crashes) == 3  # three restarts, then failed
+    gaps = [b - a for a, b in zip(crashes, crashes[1:])]
+    assert gaps[0] >= policy.delay(0) and gaps[1] >= policy.delay(1) == 2 * policy.delay(0)  # back-off doubles
+    status = json.loads((tmp_path / "services.json").read_text())
+    assert status["monitor"]["state"] == "failed" and "exited with 9" in status["monitor"]["last_stop"]
+    assert status["chat"]["state"] == "ready" and chat.popen.pid == chat_pid and alive(chat_pid)
+    from fastapi.testclient import TestClient
+
+    from shared.app.web import create_app
+
+    config = tmp_path / "nlpsuite.yml"
+    config.write_text(f"suite:\n  var_dir: {tmp_path}\n")
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "services.json").write_text((tmp_path / "services.json").read_text())
+    web = TestClient(create_app(config, plugins=[], api_token="t" * 32), base_url="http://127.0.0.1")
+    health = web.get("/health").json()
+    assert health["status"] == "degraded" and health["services"]["monitor"]["state"] == "failed"
+    assert "monitor: failed" in web.get("/").text
+    failed_pid = monitor.popen.pid
+    watch_until(supervisor, lambda: monitor.popen.pid != failed_pid)  # tried again later
+    supervisor.stop()
+    assert not (tmp_path / "services.json").exists()
+
+
+def test_a_hung_service_is_restarted(tmp_path):
+    hang = tmp_path / "hang"
+    probe = Service("web", SLEEPER, ready_log="up", ready=lambda: not hang.exists())
+    supervisor = Supervisor(tmp_path, {}, max_restarts=3, keep_going=True,
+                            restarts=Restarts(first_delay_s=0.0, probe_every_s=0.05, probe_failures=3))
+    supervisor.start([probe])
+    (item,) = supervisor.running
+    first = item.popen.pid
+    hang.touch()  # the process lives on, its probe falls silent
+    watch_until(supervisor, lambda: item.state != "ready")
+    assert "hung" in item.reason and not alive(first)
+    hang.unlink()
+    watch_until(supervisor, lambda: item.state == "ready")
+    assert item.popen.pid != first
+    supervisor.stop()
+
+
+def test_ctrl_c_while_a_service_is_starting_stops_at_once(tmp_path):
+    from shared.app.supervisor import StopRequested
+
+    supervisor = Supervisor(tmp_path, {})
+    threading.Timer(0.5, supervisor.stopping.set).start()
+    started = time.monotonic()
+    with pytest.raises(StopRequested):
+        supervisor.start([Service("slow", SLEEPER, ready_log="never printed")])
+    supervisor.stop()
+    assert time.monotonic() - started < 20 and supervisor.running == []
+
+
 def test_a_one_shot_job_that_succeeds_is_done_and_one_that_fails_is_started_again(tmp_path):
     job = Service("job", [sys.executable, "-c", "print('trained')"], oneshot=True)
     failing = Service("bad", [sys.executable, "-c", "import sys; sys.exit(4)"], oneshot=True)
-    supervisor = Supervisor(tmp_path, {}, max_restarts=1)
+    supervisor = Supervisor(tmp_path, {}, max_restarts=1, restarts=NO_WAIT)
     supervisor.start([job, failing])  # ready at once: nothing waits for a job
     done, bad = supervisor.running
     done.popen.wait()
@@ -59,9 +140,8 @@ def test_a_one_shot_job_that_succeeds_is_done_and_one_that_fails_is_started_agai
     supervisor.watch_once()
     assert done.finished and done.restarts == []  # exit 0: finished, never started again
     assert bad.restarts and not bad.finished  # a failure is a crash like any other
-    bad.popen.wait()
     with pytest.raises(ServiceError, match="bad crashed 2 times"):
-        supervisor.watch_once()
+        watch_until(supervisor, lambda: False)
     supervisor.stop()
 
 
