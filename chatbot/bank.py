@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Optional
 
-from sqlalchemy import Column, Date, DateTime, Float, ForeignKey, Integer, String, Text, create_engine
-from sqlalchemy.engine import make_url
+from sqlalchemy import Column, Date, DateTime, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Session, declarative_base, relationship, sessionmaker
 
 Base = declarative_base()
@@ -72,10 +70,10 @@ class Ticket(Base):
 
 
 def engine_for(url: str):
-    parsed = make_url(url)
-    if parsed.drivername.startswith("sqlite") and parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    return create_engine(url, future=True)
+    """The bank's engine: on SQLite with WAL and a busy timeout (shared.sqlite)."""
+    from shared.sqlite import engine
+
+    return engine(url)
 
 
 class Bank:

@@ -189,9 +189,10 @@ def tracker_store_config(url: str, password_env: str) -> dict:
     parsed = make_url(url)
     dialect = parsed.get_backend_name()
     if dialect == "sqlite":
-        db = Path(parsed.database or "tracker.db").resolve()
-        db.parent.mkdir(parents=True, exist_ok=True)
-        return {"type": "SQL", "dialect": "sqlite", "db": str(db)}
+        from shared.sqlite import prepare_file
+
+        db = prepare_file(Path(parsed.database or "tracker.db").resolve())  # WAL: survives a crash mid-write
+        return {"type": "SQL", "dialect": "sqlite", "db": str(db), "query": {"timeout": "10"}}  # busy timeout
     store = {"type": "SQL", "dialect": dialect, "url": parsed.host, "port": parsed.port,
              "db": parsed.database, "username": parsed.username}
     store["password"] = parsed.password if parsed.password else "${%s}" % password_env

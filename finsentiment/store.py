@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 from sqlalchemy import (Boolean, Column, Date, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint,
-                        create_engine, event, func, inspect, select, text)
+                        func, inspect, select, text)
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, declarative_base, relationship, sessionmaker
+
+from shared.sqlite import engine as sqlite_engine
 
 Base = declarative_base()
 
@@ -170,15 +172,7 @@ class Store:
     def __init__(self, url: str):
         _prepare_sqlite_folder(url)
         self.url = url
-        self.engine = create_engine(url, future=True)
-        if self.engine.dialect.name == "sqlite":
-            @event.listens_for(self.engine, "connect")
-            def _sqlite_pragmas(connection, _record):  # the scheduler's job store shares the file
-                cursor = connection.cursor()
-                cursor.execute("PRAGMA journal_mode=WAL")
-                cursor.execute("PRAGMA busy_timeout=10000")
-                cursor.execute("PRAGMA foreign_keys=ON")
-                cursor.close()
+        self.engine = sqlite_engine(url, foreign_keys=True)  # the scheduler's job store shares the file
         Base.metadata.create_all(self.engine)
         self._add_missing_columns()
         self._sessions = sessionmaker(self.engine, future=True, expire_on_commit=False)

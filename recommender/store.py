@@ -17,14 +17,13 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    create_engine,
-    event,
     select,
     update,
 )
 
 from recommender.data import Interaction, Item
 from shared.errors import NlpSuiteError
+from shared.sqlite import engine as sqlite_engine
 
 STORE_FILE = "store.sqlite"
 
@@ -55,11 +54,7 @@ class UnknownItemError(NlpSuiteError, LookupError):
 class Store:
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.engine = create_engine(f"sqlite:///{self.path}", future=True)
-
-        @event.listens_for(self.engine, "connect")
-        def _pragmas(connection, _record):  # concurrent readers while the API writes
-            connection.execute("PRAGMA journal_mode=WAL")
+        self.engine = sqlite_engine(f"sqlite:///{self.path}")  # WAL: readers while the API writes
 
         metadata.create_all(self.engine)
 

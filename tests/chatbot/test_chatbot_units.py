@@ -79,7 +79,12 @@ def test_build_project_generates_data_rules_and_config(tmp_path):
     assert in_form["stop ends the form during card_control_form"]["steps"][1:3] == [
         {"action": "action_deactivate_loop"}, {"active_loop": None}]
     endpoints = yaml.safe_load((tmp_path / "p/endpoints.yml").read_text())
-    assert endpoints["tracker_store"] == {"type": "SQL", "dialect": "sqlite", "db": str(tmp_path / "t.db")}
+    assert endpoints["tracker_store"] == {"type": "SQL", "dialect": "sqlite", "db": str(tmp_path / "t.db"),
+                                          "query": {"timeout": "10"}}  # SQLite's busy timeout, in seconds
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "t.db") as made:  # created in WAL mode, which the file keeps
+        assert made.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert endpoints["action_endpoint"]["url"] == "http://127.0.0.1:5055/webhook"
     with pytest.raises(DataError, match="not BANKING77 intents: card_arival"):
         build_project(tmp_path / "q", settings, intents=["card_arival"])

@@ -1,0 +1,48 @@
+"""SQLAlchemy engines that are safe to share between processes on one SQLite file.
+
+Every SQLite database of the suite (the bank, the news store and its job store, the interaction
+log) is written by one process while others read it. The defaults would fail there: the rollback
+journal blocks readers during a write, and a second writer gets "database is locked" at once.
+``engine`` turns on the write-ahead log (readers never wait for the writer, a commit is atomic
+and survives a crash) and a busy timeout (a second writer waits its turn). Other databases
+(PostgreSQL) get a plain engine.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import Engine, make_url
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+def engine(url: str, *, foreign_keys: bool = False) -> Engine:
+    """An engine for ``url``; a SQLite file gets its folder, WAL and the busy timeout."""
+    parsed = make_url(url)
+    sqlite = parsed.get_backend_name() == "sqlite"
+    if sqlite and parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    made = create_engine(url, future=True)
+    if sqlite:
+        @event.listens_for(made, "connect")
+        def _pragmas(connection, _record):
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            if foreign_keys:
+                cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+    return made
+
+
+def prepare_file(path: str | Path) -> Path:
+    """Create the SQLite file ``path`` in WAL mode (it stays so), for a database another program
+    opens with its own engine: Rasa's tracker store."""
+    import sqlite3
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(path) as connection:
+        connection.execute("PRAGMA journal_mode=WAL")
+    return path
