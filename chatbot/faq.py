@@ -96,20 +96,28 @@ class FaqIndex:
         return cls(entries, index, embedder)
 
     def save(self, folder: str | Path) -> Path:
+        """A new version of the index and its entries, switched in at once
+        (``shared.atomic.publish_version``): the action server never reads one without the other."""
         import faiss
 
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        faiss.write_index(self.index, str(folder / INDEX_FILE))
+        from shared.atomic import publish_version
+
         meta = {"entries": [e.__dict__ for e in self.entries], "embedder": str(self.embedder.path)}
-        (folder / META_FILE).write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
-        return folder
+
+        def write(staging: Path) -> None:
+            faiss.write_index(self.index, str(staging / INDEX_FILE))
+            (staging / META_FILE).write_text(json.dumps(meta, indent=1) + "\n", encoding="utf-8")
+
+        publish_version(folder, write)
+        return Path(folder)
 
     @classmethod
     def load(cls, folder: str | Path, embedder) -> "FaqIndex":
         import faiss
 
-        folder = Path(folder)
+        from shared.atomic import current_version
+
+        folder = current_version(folder)
         meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
         index = faiss.read_index(str(folder / INDEX_FILE))
         if index.d != embedder.dimension:
@@ -119,8 +127,10 @@ class FaqIndex:
     @classmethod
     def load_or_build(cls, folder: str | Path, faq_path: str | Path, embedder) -> "FaqIndex":
         """The saved index when it is newer than the FAQ table, else a fresh one (saved)."""
+        from shared.atomic import current_version
+
         folder, faq_path = Path(folder), Path(faq_path)
-        saved = folder / INDEX_FILE
+        saved = current_version(folder) / INDEX_FILE
         if saved.is_file() and saved.stat().st_mtime >= faq_path.stat().st_mtime:
             return cls.load(folder, embedder)
         index = cls.build(load_faq(faq_path), embedder)

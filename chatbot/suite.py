@@ -76,6 +76,7 @@ class ChatbotPart:
         from chatbot.bank import Bank, seed_demo
         from chatbot.faq import INDEX_FILE, FaqIndex, load_faq
         from chatbot.project import build_project, write_endpoints
+        from shared.atomic import current_version
         from shared.embeddings import Embedder
 
         settings = self._settings(ctx)
@@ -88,7 +89,7 @@ class ChatbotPart:
                         report.examples, project)
         write_endpoints(project, settings, token_env=ctx.settings.token_env)  # Rasa -> actions with the token
         seed_demo(Bank(settings.bank_db))
-        if not fresh or not (Path(settings.faq_index) / INDEX_FILE).is_file():
+        if not fresh or not (current_version(settings.faq_index) / INDEX_FILE).is_file():
             index = FaqIndex.build(load_faq(settings.faq), Embedder(settings.embedder))
             index.save(settings.faq_index)
             logger.info("chatbot: FAQ index of %d questions in %s", len(index.entries), settings.faq_index)

@@ -193,7 +193,8 @@ def register(subparsers) -> None:
     p.add_argument("--engine", choices=["inprocess", "spark"], default="inprocess",
                    help="embed the catalogue in this process, or with the batch embed job on Spark")
     p.add_argument("--master", default="local[2]", help="with --engine spark: local[N] or spark://HOST:PORT")
-    p.add_argument("--force", action="store_true", help="replace an existing recommender folder")
+    p.add_argument("--force", action="store_true", help="replace an existing recommender folder: the new one "
+                   "is built beside it and switched in when complete, and its interaction log is kept")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_fit)
 

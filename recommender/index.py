@@ -42,6 +42,8 @@ import faiss
 import numpy as np
 from tqdm.auto import tqdm
 
+from shared.atomic import current_version, publish_version
+
 HNSW_THRESHOLD = 100_000
 HNSW_M = 48
 HNSW_EF_CONSTRUCTION = 200
@@ -293,18 +295,22 @@ class ItemIndex:
 
     # -- disk -------------------------------------------------------------------------------
     def save(self, folder: str | Path) -> Path:
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        faiss.write_index(self.index, str(folder / INDEX_FILE))
+        """A new version of the index and its ids in ``folder``, switched in at once
+        (``shared.atomic.publish_version``): a reader never sees one without the other."""
         meta = {"kind": self.kind, "dimension": self.dimension, "slot_ids": self.slot_ids,
                 "ef_search": self.ef_search, "m": self.m, "ef_construction": self.ef_construction,
                 "nlist": self.nlist, "nprobe": self.nprobe}
-        (folder / IDS_FILE).write_text(json.dumps(meta), encoding="utf-8")
-        return folder
+
+        def write(staging: Path) -> None:
+            faiss.write_index(self.index, str(staging / INDEX_FILE))
+            (staging / IDS_FILE).write_text(json.dumps(meta), encoding="utf-8")
+
+        publish_version(folder, write)
+        return Path(folder)
 
     @classmethod
     def load(cls, folder: str | Path) -> "ItemIndex":
-        folder = Path(folder)
+        folder = current_version(folder)
         for name in (INDEX_FILE, IDS_FILE):
             if not (folder / name).is_file():
                 raise FileNotFoundError(f"{folder / name} is missing: not a saved item index")

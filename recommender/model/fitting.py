@@ -7,6 +7,7 @@ import logging
 import random
 import shutil
 import time
+import uuid
 from collections import defaultdict
 from pathlib import Path
 from typing import Sequence
@@ -22,6 +23,7 @@ from recommender.ranking import FEATURES
 from recommender.segments import SEGMENTS_FILE, SegmentedBlend, fit_segmented
 from recommender.scorer import RelevanceScorer
 from recommender.store import STORE_FILE, Store
+from shared.atomic import replace_folder
 
 logger = logging.getLogger("recommender.model")
 
@@ -146,16 +148,38 @@ def _decisions(blend: SegmentedBlend) -> dict:
 
 def fit(items: Sequence[Item], interactions: Sequence[Interaction], out_dir: str | Path,
         config: FitConfig | None = None, *, overwrite: bool = False) -> Path:
-    """Fit every part on ``interactions`` and write a recommender folder (see the module doc)."""
+    """Fit every part on ``interactions`` and write a recommender folder (see the module doc).
+
+    ``overwrite`` replaces a fitted folder without losing anything: the new one is built beside
+    it and switched in only when complete (``shared.atomic.replace_folder``), and the
+    interactions and items the old one logged (the live API's) are trained on and carried over."""
+    config = config or FitConfig()
+    out = Path(out_dir)
+    if not (out / MODEL_FILE).exists():
+        return _fit_into(items, interactions, out, config)
+    if not overwrite:
+        raise FileExistsError(f"{out} already holds a recommender; pass overwrite (--force) to replace it")
+    logged = Store(out / STORE_FILE)
+    known = {item.id for item in items}
+    items = list(items) + [item for item in logged.items() if item.id not in known]
+    seen = {(r.user, r.item, r.event, r.timestamp) for r in interactions}
+    interactions = list(interactions) + [r for r in logged.interactions()
+                                         if (r.user, r.item, r.event, r.timestamp) not in seen]
+    logged.close()
+    building = out.parent / f".{out.name}-fit-{uuid.uuid4().hex[:8]}"
+    try:
+        _fit_into(items, interactions, building, config)
+    except BaseException:
+        shutil.rmtree(building, ignore_errors=True)
+        raise
+    replace_folder(building, out)
+    return out
+
+
+def _fit_into(items: Sequence[Item], interactions: Sequence[Interaction], out: Path, config: FitConfig) -> Path:
     from recommender.embed import ItemEncoder, co_interaction_pairs, finetune_encoder
     from recommender.scorer import scorer_examples, train_scorer
 
-    config = config or FitConfig()
-    out = Path(out_dir)
-    if (out / MODEL_FILE).exists():
-        if not overwrite:
-            raise FileExistsError(f"{out} already holds a recommender; pass overwrite (--force) to replace it")
-        shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
     catalogue = {item.id: item for item in items}
     unknown = sorted({row.item for row in interactions} - set(catalogue))

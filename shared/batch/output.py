@@ -19,6 +19,7 @@ import shutil
 import uuid
 from pathlib import Path
 
+from shared.atomic import crash_point
 from shared.errors import NlpSuiteError
 
 SUMMARY_FILE = "_SUMMARY.json"
@@ -36,14 +37,23 @@ class CountMismatchError(NlpSuiteError, RuntimeError):
 def prepare(output: str | Path, *, overwrite: bool = False) -> Path:
     """A fresh temporary folder beside ``output``; removes leftovers of killed runs."""
     output = Path(output).resolve()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    recover(output)
     if output.exists() and not overwrite:
         raise OutputExistsError(f"{output} exists; pass --overwrite to replace it")
-    output.parent.mkdir(parents=True, exist_ok=True)
     for stale in output.parent.glob(f"{output.name}.tmp-*"):
         shutil.rmtree(stale, ignore_errors=True)
     temporary = output.parent / f"{output.name}.tmp-{uuid.uuid4().hex[:8]}"
     temporary.mkdir()
     return temporary
+
+
+def recover(output: Path) -> None:
+    """Put back the previous output that a ``publish`` killed between its two renames left aside."""
+    if not output.exists():
+        aside = sorted(output.parent.glob(f"{output.name}.tmp-old-*"), key=lambda p: p.stat().st_mtime)
+        if aside:
+            aside[-1].rename(output)
 
 
 def publish(temporary: Path, output: str | Path, summary: dict) -> Path:
@@ -58,6 +68,7 @@ def publish(temporary: Path, output: str | Path, summary: dict) -> Path:
     if output.exists():
         old = output.parent / f"{output.name}.tmp-old-{uuid.uuid4().hex[:8]}"
         output.rename(old)
+        crash_point("folder-aside")
         temporary.rename(output)
         shutil.rmtree(old, ignore_errors=True)
     else:

@@ -11,6 +11,7 @@ from recommender.evaluation import evaluate
 from recommender.model import MODEL_FILE, FitConfig, Recommender, RecommenderError, fit
 from recommender.segments import SEGMENTS, SEGMENTS_FILE
 from recommender.store import Store
+from shared.atomic import current_version
 
 
 def in_topic_share(model, catalogue, mode, k=5):
@@ -28,7 +29,7 @@ def test_folder_holds_every_part(fitted):
     assert meta["scorer"] == "scorer" and meta["encoder"] == "encoder"
     assert (fitted / "scorer" / "model_int8.onnx").is_file()
     assert not (fitted / "scorer" / "model.onnx").exists()
-    assert (fitted / "index" / "items.faiss").is_file() and (fitted / "store.sqlite").is_file()
+    assert (current_version(fitted / "index") / "items.faiss").is_file() and (fitted / "store.sqlite").is_file()
     assert meta["report"]["index"] == "flat" and meta["report"]["scorer_examples"] > 50
     assert set(meta["report"]["segments"]) == set(SEGMENTS) == set(meta["report"]["prefilter"])
     assert meta["segments"] == SEGMENTS_FILE and (fitted / SEGMENTS_FILE).is_file()
@@ -138,6 +139,22 @@ def test_fit_refuses_to_overwrite_and_unknown_items(tmp_path, catalogue, fitted)
         fit(catalogue.items, catalogue.interactions, fitted, FitConfig())
     with pytest.raises(RecommenderError, match="not in the catalogue"):
         fit(catalogue.items[:3], catalogue.interactions, tmp_path / "m", FitConfig())
+
+
+def test_fit_force_keeps_the_interaction_log_and_switches_in_a_complete_folder(model_copy, catalogue, tiny_encoder):
+    from recommender.data import Interaction
+    from rec_testlib import tiny_fit_config
+
+    store = Store(model_copy / "store.sqlite")
+    live = Interaction("live-user", catalogue.items[0].id, "view", 1_900_000_000.0)
+    store.add_interactions([live])
+    before = store.count_interactions()
+    store.close()
+    fit(catalogue.items, catalogue.interactions, model_copy, tiny_fit_config(tiny_encoder), overwrite=True)
+    kept = Store(model_copy / "store.sqlite")
+    assert kept.count_interactions() == before and live in kept.interactions("live-user")
+    assert "live-user" in Recommender.load(model_copy).histories  # trained on, not only copied
+    assert not list(model_copy.parent.glob(".model-fit-*")) and not model_copy.with_name("model.old").exists()
 
 
 def test_truncated_scorer_base(tmp_path, tiny_encoder):
