@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Iterator, Optional
 
@@ -23,11 +23,15 @@ from shared.sqlite import engine as sqlite_engine
 
 Base = declarative_base()
 
-PENDING, SENT, FAILED = "pending", "sent", "failed"
+PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 """pending: not accepted by a mail server yet (new, or a retryable failure: tried again next round);
+sending: claimed by one poller, which is sending it now;
 sent: accepted; failed: refused for good (wrong password, rejected recipient, 5xx), not tried
 again until the mail settings change (``failed_config``)."""
 FIRING, RESOLVED = "firing", "resolved"
+CLAIM_LEASE = timedelta(minutes=10)
+"""How long a ``sending`` claim holds: a sender killed mid-send leaves its alert to the next
+poller after this (sent again with the same Message-ID)."""
 
 
 def utcnow() -> datetime:
@@ -121,6 +125,8 @@ class Alert(Base):
     attempts = Column(Integer, nullable=False, default=0)
     last_error = Column(Text)
     failed_config = Column(Text)
+    claimed_at = Column(DateTime)
+    """When a poller claimed it for sending (status ``sending``)."""
     """Fingerprint of the mail settings under which it failed for good; other settings retry it."""
     created_at = Column(DateTime, nullable=False)
     sent_at = Column(DateTime)
@@ -180,9 +186,10 @@ class Store:
     def _add_missing_columns(self) -> None:
         """Columns added since a database was created (create_all adds tables, not columns)."""
         present = {c["name"] for c in inspect(self.engine).get_columns("alerts")}
-        if "failed_config" not in present:
-            with self.engine.begin() as connection:
-                connection.execute(text("ALTER TABLE alerts ADD COLUMN failed_config TEXT"))
+        for name, kind in (("failed_config", "TEXT"), ("claimed_at", "DATETIME")):
+            if name not in present:
+                with self.engine.begin() as connection:
+                    connection.execute(text(f"ALTER TABLE alerts ADD COLUMN {name} {kind}"))
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -2,7 +2,9 @@
 and the topic's trend chart; every text from the feeds is escaped."""
 from __future__ import annotations
 
+import hashlib
 import html
+import re
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Optional
@@ -12,8 +14,29 @@ from finsentiment.store import FIRING, Alert, Article, Store
 from finsentiment.trends import chart_png, series
 
 
+LINE_BREAKS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
+
+
 def _safe_href(link: str) -> Optional[str]:
-    return link if link.lower().startswith(("http://", "https://")) else None
+    """Only http(s) links get through, whole: a ``javascript:`` or ``file:`` link is dropped."""
+    link = (link or "").strip()
+    if LINE_BREAKS.search(link) or not link.lower().startswith(("http://", "https://")):
+        return None
+    return link
+
+
+def one_line(text: str) -> str:
+    """Feed text on one line: a line break (or any control character) in a headline could
+    otherwise forge lines of the mail's plain-text part."""
+    return LINE_BREAKS.sub(" ", text or "").strip()
+
+
+def message_id(alert: Alert, sender: str) -> str:
+    """The same ``Message-ID`` every time this alert is sent: if a crash makes the monitor send
+    it twice, the mail client shows it once (Alertmanager's promise: at least once, deduplicated)."""
+    domain = sender.rpartition("@")[2].strip("<> ") or "finsentiment.local"
+    digest = hashlib.sha256(f"{alert.id}|{alert.group_key}|{alert.kind}".encode()).hexdigest()[:16]
+    return f"<finsentiment.{alert.id}.{digest}@{domain}>"
 
 
 def subject_of(alert: Alert) -> str:
@@ -32,7 +55,7 @@ def build_message(alert: Alert, articles: list[Article], chart: Optional[bytes],
     message["From"] = sender
     message["To"] = ", ".join(recipients)
     message["Date"] = formatdate(localtime=False)
-    message["Message-ID"] = make_msgid(idstring=f"finsentiment-{alert.id}")
+    message["Message-ID"] = message_id(alert, sender)
     message["X-Finsentiment-Group"] = alert.group_key
     what = ("Negative sentiment spiked" if alert.kind == FIRING else "The negative-sentiment spike has ended")
     summary = (f"{what} for topic {alert.topic}: {alert.n_negative} of {alert.n_items} articles in the last "
@@ -43,9 +66,9 @@ def build_message(alert: Alert, articles: list[Article], chart: Optional[bytes],
         lines.append("Headlines:")
         for a in articles:
             p = a.score.p_negative if a.score else float("nan")
-            lines.append(f"- {a.title} (negative {p:.0%}; {a.feed.name if a.feed else ''})")
-            if a.link:
-                lines.append(f"  {a.link}")
+            lines.append(f"- {one_line(a.title)} (negative {p:.0%}; {one_line(a.feed.name if a.feed else '')})")
+            if _safe_href(a.link):
+                lines.append(f"  {_safe_href(a.link)}")
     message.set_content("\n".join(lines) + "\n")
 
     rows = []

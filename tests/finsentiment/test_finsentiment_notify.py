@@ -167,3 +167,102 @@ def test_a_resolved_mail_waits_while_its_firing_mail_is_refused(make_config, loa
         assert [(a.kind, a.status) for a in s.query(Alert).order_by(Alert.id)] == [(FIRING, FAILED),
                                                                                   (RESOLVED, PENDING)]
     assert monitor.notifier.messages == [] and monitor.notifier.calls == 1
+
+
+def _queued_alerts(monitor, n: int) -> list[int]:
+    from datetime import datetime
+
+    from finsentiment.store import FIRING
+
+    when = datetime(2024, 1, 1)
+    with monitor.store.session() as s:
+        rows = [Alert(topic=f"Topic{i}", group_key=f"Topic{i}@1", kind=FIRING, window_start=when, window_end=when,
+                      n_items=5, n_negative=5, negative_share=1.0, baseline=0.1, status=PENDING, attempts=0,
+                      created_at=when) for i in range(n)]
+        s.add_all(rows)
+        s.flush()
+        return [row.id for row in rows]
+
+
+def test_two_pollers_at_once_send_each_alert_once(make_config, loaded_sentiment):
+    import threading
+    import time as clock
+
+    from finsentiment.notify import deliver_pending
+
+    class SlowNotifier(MemoryNotifier):
+        def send(self, message):
+            clock.sleep(0.05)  # long enough for the other poller to try the same alert
+            super().send(message)
+
+    config = make_config(smtp={"retries": 1, "backoff_s": 0.0})
+    notifier = SlowNotifier()
+    monitor = Monitor(config, sentiment=loaded_sentiment, notifier=notifier)
+    ids = _queued_alerts(monitor, 6)
+    pollers = [threading.Thread(target=deliver_pending, args=(monitor.store, notifier, config)) for _ in range(2)]
+    for poller in pollers:
+        poller.start()
+    for poller in pollers:
+        poller.join()
+    subjects = sorted(m["Subject"] for m in notifier.messages)
+    assert len(subjects) == len(ids) == len(set(subjects))  # every alert, none twice
+    with monitor.store.session() as s:
+        assert {a.status for a in s.query(Alert)} == {SENT}
+
+
+def test_an_unexpected_error_on_one_alert_does_not_block_the_queue(make_config, loaded_sentiment):
+    from finsentiment.notify import deliver_pending
+
+    class Flaky(MemoryNotifier):
+        def send(self, message):
+            if "Topic0" in message["Subject"] and not getattr(self, "broke", False):
+                self.broke = True
+                raise RuntimeError("a bug in a notifier")
+            super().send(message)
+
+    config = make_config(smtp={"retries": 1, "backoff_s": 0.0})
+    monitor = Monitor(config, sentiment=loaded_sentiment, notifier=Flaky())
+    first, second = _queued_alerts(monitor, 2)
+    assert deliver_pending(monitor.store, monitor.notifier, config) == {"sent": 1, "failed": 1}
+    with monitor.store.session() as s:
+        assert s.get(Alert, first).status == PENDING and "a bug in a notifier" in s.get(Alert, first).last_error
+        assert s.get(Alert, second).status == SENT
+    assert deliver_pending(monitor.store, monitor.notifier, config) == {"sent": 1, "failed": 0}  # next round
+
+
+def test_a_send_killed_before_its_commit_is_sent_again_with_the_same_message_id(make_config, loaded_sentiment):
+    from datetime import timedelta
+
+    from finsentiment.notify import deliver_pending
+    from finsentiment.store import CLAIM_LEASE, SENDING, utcnow
+
+    config = make_config(smtp={"retries": 1, "backoff_s": 0.0})
+    notifier = MemoryNotifier()
+    monitor = Monitor(config, sentiment=loaded_sentiment, notifier=notifier)
+    [alert_id] = _queued_alerts(monitor, 1)
+    assert deliver_pending(monitor.store, notifier, config)["sent"] == 1
+    with monitor.store.session() as s:  # as if the process died after the server's accept, before the commit
+        alert = s.get(Alert, alert_id)
+        alert.status, alert.claimed_at = SENDING, utcnow()
+    assert deliver_pending(monitor.store, notifier, config)["sent"] == 0  # claimed: nobody else sends it ...
+    with monitor.store.session() as s:
+        s.get(Alert, alert_id).claimed_at = utcnow() - CLAIM_LEASE - timedelta(seconds=1)
+    assert deliver_pending(monitor.store, notifier, config)["sent"] == 1  # ... until its claim has lapsed
+    first, again = notifier.messages
+    assert first["Message-ID"] == again["Message-ID"] and first["Message-ID"].startswith("<finsentiment.")
+
+
+def test_feed_text_cannot_forge_lines_or_links_in_the_plain_text_mail(make_config, loaded_sentiment):
+    forged = "Nokia profit falls\nBcc: victim@example.com\r\nX-Injected: yes\u2028- fake line"
+    entries = entries_for("negative", 4, "Nokia", "f") + [FeedEntry(forged, "javascript:alert(1)", "forged")]
+    config = make_config(feeds=[{"name": "wire", "url": "mem://wire"}], smtp={"retries": 1})
+    notifier = MemoryNotifier()
+    monitor = Monitor(config, fetcher=MemoryFetcher({"mem://wire": rss(entries)}), notifier=notifier,
+                      sentiment=loaded_sentiment)
+    assert monitor.poll_once().sent == 1
+    [message] = notifier.messages
+    plain = message.get_body(("plain",)).get_content()
+    lines = plain.splitlines()
+    assert not any(line.startswith(("Bcc:", "X-Injected", "- fake line")) for line in lines), plain
+    assert "javascript:" not in plain and "javascript:" not in message.get_body(("html",)).get_content()
+    assert message["Bcc"] is None
