@@ -29,6 +29,17 @@ class FeedConfig(StrictModel):
     name: str
     url: str
     timeout_s: float = Field(10.0, gt=0)
+    """Connecting, and waiting for each piece of the body."""
+    deadline_s: float = Field(30.0, gt=0)
+    """The whole download: a server that trickles bytes is abandoned after this."""
+    max_bytes: int = Field(5 * 1024 * 1024, ge=1024)
+    """The body after decompression; a larger feed is refused, not read into memory."""
+
+    def limits(self):
+        """What fetching this feed may cost (``finsentiment.fetching.FetchLimits``)."""
+        from finsentiment.fetching.base import FetchLimits
+
+        return FetchLimits(self.timeout_s, self.deadline_s, self.max_bytes)
 
 
 class TopicConfig(StrictModel):

@@ -29,12 +29,15 @@ class PollReport:
     feeds_ok: int = 0
     feeds_not_modified: int = 0
     feeds_failed: int = 0
+    feeds_degraded: int = 0
+    """Read, but not well-formed: their items were taken with the lenient parser (``degraded``)."""
     new_articles: int = 0
     scored: int = 0
     alerts: int = 0
     sent: int = 0
     send_failed: int = 0
     errors: list[str] = field(default_factory=list)
+    degraded: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     def to_dict(self) -> dict:
@@ -80,9 +83,9 @@ class Monitor:
     # -- fetching -----------------------------------------------------------------------------
     def _fetch(self, feed: FeedConfig, etag, modified):
         try:
-            raw = self.fetcher.fetch(feed.url, etag=etag, modified=modified, timeout=feed.timeout_s)
-            items = None if raw.not_modified else parse_feed(raw, self.config.max_items_per_feed)
-            return raw, items, None
+            raw = self.fetcher.fetch(feed.url, etag=etag, modified=modified, limits=feed.limits())
+            parsed = None if raw.not_modified else parse_feed(raw, self.config.max_items_per_feed)
+            return raw, parsed, None
         except FeedError as exc:
             return None, None, str(exc)
         except Exception as exc:  # one broken feed must not stop the others
@@ -98,7 +101,7 @@ class Monitor:
         with ThreadPoolExecutor(max_workers=min(8, max(1, len(feeds)))) as pool:
             results = list(pool.map(lambda f: self._fetch(f, *validators[f.url]), feeds))
         now = self.clock()
-        for feed_config, (raw, items, error) in zip(feeds, results):
+        for feed_config, (raw, parsed, error) in zip(feeds, results):
             with self.store.session() as session:
                 feed = self.store.feed(session, feed_config.url, feed_config.name)
                 feed.last_polled = now
@@ -116,11 +119,16 @@ class Monitor:
                 if raw.not_modified:
                     report.feeds_not_modified += 1
                     continue
-                added = self.store.add_articles(session, feed, items, now)
+                feed.degraded = parsed.problem
+                if parsed.problem:
+                    report.feeds_degraded += 1
+                    report.degraded.append(f"{feed_config.name}: {parsed.problem}")
+                    logger.warning("feed %s degraded: %s", feed_config.name, parsed.problem)
+                added = self.store.add_articles(session, feed, parsed.items, now)
                 feed.items_seen += added
                 report.feeds_ok += 1
                 report.new_articles += added
-                logger.info("feed %s: %d items, %d new", feed_config.name, len(items), added)
+                logger.info("feed %s: %d items, %d new", feed_config.name, len(parsed.items), added)
 
     # -- scoring ------------------------------------------------------------------------------
     def score_pending(self, report: PollReport) -> None:

@@ -52,6 +52,8 @@ class Feed(Base):
     """All failed polls so far."""
     consecutive_errors = Column(Integer, default=0, nullable=False)
     items_seen = Column(Integer, default=0, nullable=False)
+    degraded = Column(Text)
+    """Why the last poll found the feed not well-formed (its items were still read); None when clean."""
 
 
 class Article(Base):
@@ -185,11 +187,11 @@ class Store:
 
     def _add_missing_columns(self) -> None:
         """Columns added since a database was created (create_all adds tables, not columns)."""
-        present = {c["name"] for c in inspect(self.engine).get_columns("alerts")}
-        for name, kind in (("failed_config", "TEXT"), ("claimed_at", "DATETIME")):
-            if name not in present:
+        for table, name, kind in (("alerts", "failed_config", "TEXT"), ("alerts", "claimed_at", "DATETIME"),
+                                  ("feeds", "degraded", "TEXT")):
+            if name not in {c["name"] for c in inspect(self.engine).get_columns(table)}:
                 with self.engine.begin() as connection:
-                    connection.execute(text(f"ALTER TABLE alerts ADD COLUMN {name} {kind}"))
+                    connection.execute(text(f"ALTER TABLE {table} ADD COLUMN {name} {kind}"))
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -62,6 +62,19 @@ class Dashboard:
                  "created_at": a.created_at.isoformat(), "negative_share": round(a.negative_share, 4),
                  "n_items": a.n_items, "last_error": a.last_error} for a in store.recent_alerts(limit)]
 
+    def feeds(self) -> list[dict]:
+        """Each feed's state after its last poll: ok, degraded (read, not well-formed) or failing."""
+        from sqlalchemy import select
+
+        from finsentiment.store import Feed
+
+        _, store = self.state
+        with store.session() as session:
+            rows = session.execute(select(Feed).order_by(Feed.name)).scalars().all()
+            return [{"name": f.name, "url": f.url, "last_polled": f.last_polled.isoformat() if f.last_polled else None,
+                     "state": "failing" if f.consecutive_errors else ("degraded" if f.degraded else "ok"),
+                     "reason": f.last_error if f.consecutive_errors else f.degraded} for f in rows]
+
     def chart(self, topic: str, days: float) -> bytes:
         """The topic's trend over ``days`` as a PNG; an unknown topic is a 404."""
         from finsentiment.store import utcnow
@@ -99,7 +112,7 @@ class Dashboard:
             f"{_topic_rows(topics, days)}</table>"
             f"{chart_img}<h2>Recent alerts</h2><table>"
             "<tr><th>created (UTC)</th><th>topic</th><th>kind</th><th class=num>negative</th><th>delivery</th></tr>"
-            f"{_alert_rows(self.alerts(20))}</table>")
+            f"{_alert_rows(self.alerts(20))}</table>{_feed_rows(self.feeds())}")
         return render_page("news sentiment", body, active="/finsentiment/", refresh_s=REFRESH_S)
 
     def health(self) -> dict:
@@ -122,6 +135,17 @@ def _topic_rows(topics: list[dict], days: float) -> str:
         f"<td class=num>{t['baseline']:.0%}</td>"
         f"<td><span class='badge {'firing' if t['firing'] else 'ok'}'>{'FIRING' if t['firing'] else 'ok'}</span>"
         "</td></tr>" for t in topics)
+
+
+def _feed_rows(feeds: list[dict]) -> str:
+    """The feeds table: only when a feed needs a look (degraded or failing)."""
+    e = html.escape
+    troubled = [f for f in feeds if f["state"] != "ok"]
+    if not troubled:
+        return ""
+    rows = "".join(f"<tr><td>{e(f['name'])}</td><td><span class='badge {e(f['state'])}'>{e(f['state'])}</span></td>"
+                   f"<td><small>{e(f['reason'] or '')}</small></td></tr>" for f in troubled)
+    return f"<h2>Feeds that need a look</h2><table><tr><th>feed</th><th>state</th><th>why</th></tr>{rows}</table>"
 
 
 def _alert_rows(alerts: list[dict]) -> str:
@@ -148,6 +172,10 @@ def plugin(config_path=None) -> WebPlugin:
     @router.get("/api/alerts")
     def api_alerts(limit: int = Query(20, ge=1, le=500)) -> list[dict]:
         return dashboard.alerts(limit)
+
+    @router.get("/api/feeds")
+    def api_feeds() -> list[dict]:
+        return dashboard.feeds()
 
     @router.get("/chart.png")
     def chart(topic: str, days: float = Query(7.0, gt=0, le=365)) -> Response:

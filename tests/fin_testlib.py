@@ -101,6 +101,12 @@ class Route:
     last_modified: str | None = None
     delay_s: float = 0.0
     content_type: str = "application/rss+xml"
+    encoding: str | None = None
+    """Content-Encoding sent with the (already encoded) body."""
+    trickle_s: float = 0.0
+    """Seconds between 100-byte pieces of the body: a server that never quite times out."""
+    length: bool = True
+    """Whether to send Content-Length (a hostile server may not)."""
 
 
 @dataclass

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Optional
 
-from finsentiment.fetching.base import FeedError, FeedItem, Fetcher, RawFeed, item_key, parse_feed
+from finsentiment.fetching.base import (FeedError, FeedItem, Fetcher, FetchLimits, ParsedFeed, RawFeed, item_key,
+                                        parse_feed)
 from finsentiment.fetching.files import FileFetcher
 from finsentiment.fetching.http import HttpFeedFetcher
 from finsentiment.fetching.memory import MemoryFetcher
@@ -17,10 +18,10 @@ class SchemeFetcher:
         self.http = http or HttpFeedFetcher()
         self.files = files or FileFetcher()
 
-    def fetch(self, url: str, *, etag=None, modified=None, timeout: float = 10.0) -> RawFeed:
+    def fetch(self, url: str, *, etag=None, modified=None, limits: FetchLimits = FetchLimits()) -> RawFeed:
         target = self.http if url.startswith(("http://", "https://")) else self.files
-        return target.fetch(url, etag=etag, modified=modified, timeout=timeout)
+        return target.fetch(url, etag=etag, modified=modified, limits=limits)
 
 
-__all__ = ["FeedError", "FeedItem", "Fetcher", "FileFetcher", "HttpFeedFetcher", "MemoryFetcher",
-           "RawFeed", "SchemeFetcher", "item_key", "parse_feed"]
+__all__ = ["FeedError", "FeedItem", "FetchLimits", "Fetcher", "FileFetcher", "HttpFeedFetcher", "MemoryFetcher",
+           "ParsedFeed", "RawFeed", "SchemeFetcher", "item_key", "parse_feed"]

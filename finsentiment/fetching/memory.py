@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 from typing import Optional
 
-from finsentiment.fetching.base import FeedError, RawFeed
+from finsentiment.fetching.base import FeedError, FetchLimits, RawFeed
 
 
 class MemoryFetcher:
@@ -15,7 +15,7 @@ class MemoryFetcher:
         self.requests: list[str] = []
 
     def fetch(self, url: str, *, etag: Optional[str] = None, modified: Optional[str] = None,
-              timeout: float = 10.0) -> RawFeed:
+              limits: FetchLimits = FetchLimits()) -> RawFeed:
         self.requests.append(url)
         if url not in self.feeds:
             raise FeedError(f"{url}: no such feed")

@@ -63,9 +63,18 @@ def feed_server():
                     self.end_headers()
                     return
                 self.send_header("Content-Type", route.content_type)
-                self.send_header("Content-Length", str(len(route.body)))
+                if route.encoding:
+                    self.send_header("Content-Encoding", route.encoding)
+                if route.length:
+                    self.send_header("Content-Length", str(len(route.body)))
                 self.end_headers()
-                self.wfile.write(route.body)
+                if not route.trickle_s:
+                    self.wfile.write(route.body)
+                    return
+                for start in range(0, len(route.body), 100):
+                    self.wfile.write(route.body[start:start + 100])
+                    self.wfile.flush()
+                    time.sleep(route.trickle_s)
             except (BrokenPipeError, ConnectionResetError):
                 pass
 
