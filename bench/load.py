@@ -158,7 +158,8 @@ async def recommend(clients: int, seconds: float, users: list[str], items: list[
                 post_latencies.append((time.perf_counter() - t0) * 1000)
             t0 = time.perf_counter()
             try:
-                response = await client.get(f"{web}/recommender/recommend", params={"user": user, "k": 10})
+                response = await client.get(f"{web}/recommender/recommend", params={"user": user, "k": 10},
+                                            headers=headers)
                 body = response.json() if response.status_code == 200 else {}
                 if response.status_code != 200 or len(body.get("items", [])) != 10:
                     errors.append(f"HTTP {response.status_code}: {response.text[:120]}")

@@ -1,10 +1,11 @@
 """The recommender's part of the suite web app (recommender/product.py), under /recommender:
 
 - ``GET /recommend?user=U&k=10[&mode=full|retrieval|cooccurrence|popularity][&scope=all|new]``:
-  JSON recommendations (``scope=new``: only items nobody has interacted with yet)
+  JSON recommendations (``scope=new``: only items nobody has interacted with yet); the reasons
+  name the user's history, so it needs the API token like every per-user route
 - ``POST /interactions``: one interaction (JSON); stored in SQLite and in the user's profile
   before the response, so the next ``/recommend`` already reflects it
-- ``GET /``: a small page to look a user up
+- ``GET /``: a small page to look a user up: an operator tool, behind the suite's sign-in
 
 The recommender folder comes from the ``recommender`` config section and is loaded on first
 use, so a missing model does not stop the other products' pages (health says why).
@@ -22,18 +23,22 @@ import logging
 import threading
 import time
 from typing import Optional, Union
+from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
 from recommender.limits import MAX_K, MODES, SCOPES
-from shared.product import WebPlugin, render_page, require_token
+from shared.product import WebPlugin, is_operator, render_page, require_token
 
 
 logger = logging.getLogger(__name__)
 NEW_SHELF = 3  # items on the page's "new for you" shelf
+SIGN_IN = ("<h1>Recommendations</h1><p class='lead'>Looking a user up shows their recommendations and the "
+           "history behind them, so this page is an operator tool.</p>"
+           "<p><a class='button' href='/signin?next={next}'>Sign in with the suite's API token</a></p>")
 
 
 class InteractionIn(BaseModel):
@@ -129,7 +134,7 @@ def plugin(config_path=None) -> WebPlugin:
 
     router = APIRouter(on_startup=[load_at_startup])
 
-    @router.get("/recommend")
+    @router.get("/recommend", dependencies=[Depends(require_token)])
     async def recommend(user: str = Query(..., min_length=1, max_length=200),
                         k: int = Query(10, ge=1, le=MAX_K), mode: str = Query("full"),
                         scope: str = Query("all")) -> Response:
@@ -162,7 +167,11 @@ def plugin(config_path=None) -> WebPlugin:
         return {"stored": row.to_dict(), "history_size": len(model.histories[row.user])}
 
     @router.get("/", response_class=HTMLResponse)
-    def page(user: str = "", k: int = 10) -> str:
+    def page(request: Request, user: str = "", k: int = 10) -> Response:
+        if not is_operator(request):  # a user's recommendations reveal their history: operators only
+            target = quote(str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""), safe="")
+            return HTMLResponse(render_page("recommendations", SIGN_IN.format(next=target), active="/recommender/"),
+                                status_code=401)
         result = shelf = error = None
         if user:
             if not 1 <= k <= MAX_K:

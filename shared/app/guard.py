@@ -24,7 +24,7 @@ from typing import Callable, Iterable, Optional
 from starlette.datastructures import Headers
 from starlette.routing import Match
 
-from shared.product.web import require_token, token_matches
+from shared.product.web import OPERATOR_COOKIE, cookie_valid, require_token, token_matches
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
@@ -105,7 +105,7 @@ class RequestGuard:
             problem = _cross_site(scope, headers)
             if problem:
                 return problem
-        if self._needs_token(scope) and not token_matches(headers.get("authorization", ""), self.api_token):
+        if self._needs_token(scope) and not self._operator(headers):
             return 401, UNAUTHORIZED, {"www-authenticate": "Bearer"}
         if unsafe:
             length = headers.get("content-length", "0")
@@ -116,6 +116,17 @@ class RequestGuard:
             if headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
                 return 415, "send the body as Content-Type: application/json"
         return None
+
+    def _operator(self, headers: Headers) -> bool:
+        from http.cookies import CookieError, SimpleCookie
+
+        if token_matches(headers.get("authorization", ""), self.api_token):
+            return True
+        try:
+            cookie = SimpleCookie(headers.get("cookie", "")).get(OPERATOR_COOKIE)
+        except CookieError:
+            return False
+        return cookie is not None and cookie_valid(cookie.value, self.api_token)
 
     def _needs_token(self, scope) -> bool:
         if self._protected is None:

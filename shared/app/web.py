@@ -15,6 +15,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 
 from shared.app.guard import RequestGuard
 from shared.app.model_status import describe, model_status
+from shared.app.signin import signin_router
 from shared.product import Service, http_ready
 from shared.product.settings import load_settings
 from shared.product import web as product_web
@@ -98,6 +99,7 @@ def create_app(config_path=None, plugins: list[WebPlugin] | None = None, api_tok
     app.add_middleware(RequestGuard, api_token=api_token, allowed_hosts=settings.served_host_names(),
                        per_client_per_minute=settings.client_requests_per_minute)
     plugins = load_plugins(config_path) if plugins is None else plugins
+    app.include_router(signin_router())
     for plugin in plugins:
         app.include_router(plugin.router, prefix=plugin.prefix)
     product_web.NAV.clear()

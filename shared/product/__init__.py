@@ -15,7 +15,7 @@ _HOMES = {
     "SuiteContext": "context", "SuitePart": "context",
     "ServeRequest": "services", "Service": "services", "http_ready": "services", "smtp_ready": "services",
     "SuiteSettings": "settings",
-    "WebPlugin": "web", "render_page": "web", "require_token": "web",
+    "WebPlugin": "web", "render_page": "web", "require_token": "web", "is_operator": "web",
 }
 __all__ = sorted(_HOMES)
 __getattr__ = lazy_exports(__name__, _HOMES)

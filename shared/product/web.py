@@ -7,9 +7,11 @@ endpoints depend on ``require_token``.
 """
 from __future__ import annotations
 
+import hashlib
 import hmac
 import html
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,10 +69,41 @@ def token_matches(authorization: str, expected) -> bool:
                                str(expected).encode("utf-8", "surrogateescape"))
 
 
+OPERATOR_COOKIE = "nlpsuite_operator"
+OPERATOR_HOURS = 8
+
+
+def operator_cookie(token: str, now: float | None = None) -> str:
+    """A sign-in cookie for the operator pages: its expiry, signed with the API token (so it
+    holds no secret, cannot be forged or extended, and dies when the token changes)."""
+    expiry = str(int((now if now is not None else time.time()) + OPERATOR_HOURS * 3600))
+    return f"{expiry}.{_sign(token, expiry)}"
+
+
+def cookie_valid(value: str, token, now: float | None = None) -> bool:
+    """Whether ``value`` is an operator cookie this token signed that has not expired."""
+    expiry, _, signature = (value or "").partition(".")
+    if not token or not expiry.isdigit() or int(expiry) < (now if now is not None else time.time()):
+        return False
+    return hmac.compare_digest(signature.encode("utf-8", "surrogateescape"), _sign(str(token), expiry).encode())
+
+
+def _sign(token: str, expiry: str) -> str:
+    return hmac.new(token.encode("utf-8"), f"operator:{expiry}".encode(), hashlib.sha256).hexdigest()
+
+
+def is_operator(request: Request) -> bool:
+    """Whether the caller sent the API token or a valid operator sign-in cookie."""
+    token = getattr(request.app.state, "api_token", None)
+    return (token_matches(request.headers.get("authorization", ""), token)
+            or cookie_valid(request.cookies.get(OPERATOR_COOKIE, ""), token))
+
+
 def require_token(request: Request) -> None:
-    """FastAPI dependency of every write or admin endpoint: ``Authorization: Bearer <token>``
-    with the suite's API token (`nlpsuite token`), else 401. The app's ``RequestGuard``
-    (shared.app.guard) checks routes that declare it before their body is read."""
-    if not token_matches(request.headers.get("authorization", ""), getattr(request.app.state, "api_token", None)):
+    """FastAPI dependency of every write, admin or per-user endpoint: ``Authorization: Bearer
+    <token>`` with the suite's API token (`nlpsuite token`), or an operator's sign-in cookie
+    (``/signin``), else 401. The app's ``RequestGuard`` (shared.app.guard) checks routes that
+    declare it before their body is read."""
+    if not is_operator(request):
         raise HTTPException(401, "missing or wrong API token: send 'Authorization: Bearer <token>' "
                                  "(`nlpsuite token` prints it)", headers={"WWW-Authenticate": "Bearer"})

@@ -132,6 +132,13 @@ def test_the_whole_suite_from_a_clean_var(tmp_path, quick_intents, quick_sentime
             page.click("#send")
             expect(page.locator(".msg.bot").nth(1)).to_contain_text("10,000 GBP a day", timeout=60000)
 
+            page.goto(f"{base}/recommender/?user=space-fan-4&k=3")  # an operator tool: sign in first
+            page.click("a[href^='/signin']")
+            page.fill("#token", token)
+            page.click("#signin button")
+            expect(page.locator("ol.recs li")).to_have_count(3, timeout=30000)
+            expect(page.locator("ol.recs")).to_contain_text("because you liked")
+
             mails = wait_for(lambda: _mails(var), 180 - (time.monotonic() - running), "the demo's alert mail",
                              proc, log)
             assert "FIRING" in mails[0]["Subject"] and DEMO_TOPIC in mails[0]["Subject"], mails[0]["Subject"]
@@ -158,7 +165,9 @@ def test_the_whole_suite_from_a_clean_var(tmp_path, quick_intents, quick_sentime
             posted = httpx.post(f"{base}/recommender/interactions", headers={"Authorization": f"Bearer {token}"},
                                 json={"user": user, "item": unseen, "event": "purchase"})
             assert posted.status_code == 201, posted.text
-            result = httpx.get(f"{base}/recommender/recommend", params={"user": user, "k": 5}).json()
+            assert httpx.get(f"{base}/recommender/recommend", params={"user": user}).status_code == 401  # private
+            result = httpx.get(f"{base}/recommender/recommend", params={"user": user, "k": 5},
+                               headers={"Authorization": f"Bearer {token}"}).json()
             assert len(result["items"]) == 5 and not result["cold_start"]
             assert unseen not in [e["item"] for e in result["items"]]  # just bought: never recommended again
             page.goto(f"{base}/recommender/?user={user}&k=5")

@@ -95,7 +95,7 @@ def test_lookup_page_and_health(client):
 
 
 def test_missing_model_is_503_and_degraded_health(tmp_path):
-    with TestClient(make_app(tmp_path, tmp_path / "absent"), base_url=LOCAL) as client:
+    with TestClient(make_app(tmp_path, tmp_path / "absent"), headers=AUTH, base_url=LOCAL) as client:
         response = client.get("/recommender/recommend", params={"user": "u"})
         assert response.status_code == 503 and "no recommender loaded" in response.text
         assert client.get("/health").json()["products"]["recommender"]["status"] == "degraded"
@@ -140,9 +140,11 @@ def test_writing_an_interaction_needs_the_api_token_and_a_refusal_changes_nothin
                                  headers=headers)
         assert refused.status_code == 401 and "API token" in refused.json()["detail"]
         assert refused.headers["www-authenticate"] == "Bearer"
-        # reads stay open, and the refused write left no trace
-        after = anonymous.get("/recommender/recommend", params={"user": "intruder", "k": 3}).json()
-        assert after["cold_start"] is True
+        # a user's recommendations reveal their history: reading them needs the token too
+        assert anonymous.get("/recommender/recommend", params={"user": "intruder", "k": 3},
+                             headers=headers).status_code == 401
+        after = anonymous.get("/recommender/recommend", params={"user": "intruder", "k": 3}, headers=AUTH).json()
+        assert after["cold_start"] is True  # the refused write left no trace
         accepted = anonymous.post("/recommender/interactions", json={"user": "intruder", "item": item,
                                                                      "event": "purchase"}, headers=AUTH)
         assert accepted.status_code == 201 and accepted.json()["history_size"] == 1
@@ -174,3 +176,30 @@ def test_cached_answers_until_the_users_next_interaction(client):
     assert after["cached"] is False and item not in [e["item"] for e in after["items"]]
     stats = client.get("/health").json()["products"]["recommender"]["answer_cache"]
     assert (stats["hits"], stats["misses"]) == (1, 2)  # each request counted once
+
+
+def test_the_lookup_page_is_an_operator_tool_behind_a_sign_in(tmp_path, model_copy):
+    from shared.product.web import OPERATOR_COOKIE, operator_cookie
+
+    with TestClient(make_app(tmp_path, model_copy), base_url=LOCAL) as browser:
+        page = browser.get("/recommender/", params={"user": "space-fan-4", "k": 3})
+        assert page.status_code == 401 and "because you liked" not in page.text
+        assert "/signin?next=%2Frecommender%2F%3Fuser%3Dspace-fan-4" in page.text
+        assert "API token" in browser.get("/signin").text
+        assert browser.post("/signin", json={"token": "guess", "next": "/recommender/"}).status_code == 401
+        assert browser.post("/signin", data={"token": TEST_TOKEN}).status_code == 415  # no form posts (CSRF)
+        signed_in = browser.post("/signin", json={"token": TEST_TOKEN, "next": "https://evil.example/"})
+        assert signed_in.status_code == 200 and signed_in.json()["next"] == "/"  # never sent elsewhere
+        cookie = signed_in.cookies[OPERATOR_COOKIE]
+        assert "httponly" in signed_in.headers["set-cookie"].lower()
+        assert "samesite=strict" in signed_in.headers["set-cookie"].lower()
+        page = browser.get("/recommender/", params={"user": "space-fan-4", "k": 3})
+        assert page.status_code == 200 and "because you liked" in page.text
+        assert browser.get("/recommender/recommend", params={"user": "space-fan-4"}).status_code == 200
+        browser.post("/signout", json={})
+        assert browser.get("/recommender/", params={"user": "space-fan-4"}).status_code == 401
+    expired = operator_cookie(TEST_TOKEN, now=0)
+    forged = cookie.split(".")[0] + "." + "0" * 64
+    for value in (expired, forged, "garbage", "9999999999."):
+        with TestClient(make_app(tmp_path, model_copy), base_url=LOCAL, cookies={OPERATOR_COOKIE: value}) as c:
+            assert c.get("/recommender/recommend", params={"user": "space-fan-4"}).status_code == 401, value
