@@ -1,6 +1,6 @@
 """Who may call what, and what each mail failure costs: bench/results/security.json.
 
-    python -m bench.security [--profile quick] [--parts endpoints,delivery]
+    python -m bench.security [--profile quick] [--parts endpoints,probes,delivery]
 
 **endpoints**: starts a suite of its own (`nlpsuite run` in bench/work/security, own ports,
 see bench/suite.py) and calls every route of every service without credentials, then with a
@@ -9,6 +9,13 @@ files: Rasa's Sanic app with the channels of the generated credentials.yml, rasa
 the FastAPI web app. So a route added later is probed too, and fails the run if it is open
 without being on the list of public routes below. Path parameters get a made-up id; bodies are
 empty JSON objects (a refusal must come before the body is read).
+
+**probes**: a stranger's requests against the same live suite (malformed credentials, a body
+before the token, oversized bodies, NaN, a foreign Host or Origin, a text/plain cross-site post,
+a burst from one client under 80 sender ids, a user's data without credentials), the monitor
+killed 4 times in 2 minutes while a client chats and asks for recommendations, a hostile feed
+server (gzip bomb, endless trickle, huge body, entity expansion) and two pollers delivering one
+queue at once (bench.security_probes); each a row with name, expected, observed and ok.
 
 **delivery**: the sentiment monitor against a real SMTP server (aiosmtpd on loopback) in five
 scenarios; for each, the mails the server accepted per alert group and kind, and each alert's
@@ -40,13 +47,18 @@ PUBLIC = {
     "rasa": {("GET", "/"), ("GET", "/version"),  # hello and version: no data
              ("POST", "/webhooks/rest/webhook"), ("GET", "/webhooks/rest")},  # the REST channel: the front door
     "actions": {("GET", "/health")},  # readiness probe
-    # the web app on loopback: pages, read-only JSON, the chat and its proxy to the REST channel
-    "web": {"GET", ("POST", "/chatbot/webhook")},
+    # the web app on loopback: pages, read-only JSON, the chat and its proxy to the REST channel,
+    # the operator sign-in (it takes the token itself)
+    "web": {"GET", ("POST", "/chatbot/webhook"), ("POST", "/signin"), ("POST", "/signout")},
 }
+# ... but not these: a user's recommendations reveal their history
+PRIVATE = {"web": {("GET", "/recommender/recommend"), ("GET", "/recommender/")}}
 
 
 def _is_public(service: str, method: str, path: str) -> bool:
     rules = PUBLIC[service]
+    if (method, path) in PRIVATE.get(service, set()):
+        return False
     return (method, path) in rules or method in rules
 
 
@@ -102,11 +114,19 @@ def probe(base: str, routes: list[tuple[str, str]], service: str, token_param: s
     return rows
 
 
-def endpoints(profile: str) -> dict:
+def endpoints(profile: str, probes: bool = True) -> tuple[dict, list[dict]]:
+    """Every route without and with a wrong token; with ``probes`` also the stranger's requests
+    and the crash loop of bench.security_probes, against the same live suite."""
+    from bench.security_probes import crash_loop_probe, request_probes
+
     root = WORK / "security"
     suite = start_suite(root, PORTS, profile)
+    rows = []
     try:
         token = suite.api_token()
+        if probes:
+            rows += request_probes(PORTS.url("web"), PORTS.url("actions"), PORTS.web, token)
+            rows.append(crash_loop_probe(PORTS.url("web"), PORTS.url("rasa"), suite.logs, token))
         project = suite.var / "chatbot" / "project"
         services = {
             "rasa": probe(PORTS.url("rasa"), rasa_routes(project), "rasa", "token"),
@@ -130,10 +150,10 @@ def endpoints(profile: str) -> dict:
                    "token_in_process_list": _token_in_process_list(token)}
     finally:
         suite.stop()
-    rows = [r for service in services.values() for r in service]
+    routes = [r for service in services.values() for r in service]
     return {"services": services, "with_token": with_token, "secrets": secrets,
-            "routes": len(rows), "refused_without_token": sum(not r["public"] and r["ok"] for r in rows),
-            "public": sum(r["public"] for r in rows), "violations": [r for r in rows if not r["ok"]]}
+            "routes": len(routes), "refused_without_token": sum(not r["public"] and r["ok"] for r in routes),
+            "public": sum(r["public"] for r in routes), "violations": [r for r in routes if not r["ok"]]}, rows
 
 
 def _token_in_process_list(token: str) -> bool:
@@ -329,7 +349,7 @@ def delivery(profile: str) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", default="quick")
-    parser.add_argument("--parts", default="endpoints,delivery")
+    parser.add_argument("--parts", default="endpoints,probes,delivery")
     options = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -337,8 +357,15 @@ def main(argv=None) -> int:
     parts = options.parts.split(",")
     if "delivery" in parts:
         results["delivery"] = delivery(options.profile)
-    if "endpoints" in parts:
-        results["endpoints"] = endpoints(options.profile)
+    probes = []
+    if "endpoints" in parts or "probes" in parts:
+        results["endpoints"], probes = endpoints(options.profile, probes="probes" in parts)
+    if "probes" in parts:
+        from bench.security_probes import concurrent_pollers_probe, hostile_feed_probes
+
+        probes += hostile_feed_probes() + [concurrent_pollers_probe(WORK / "security" / "pollers")]
+        results["probes"] = probes
+        results["probes_ok"] = all(p["ok"] for p in probes)
     out = update_results("security", results)
     print(json.dumps(results, indent=1, default=str)[:20000])
     print(f"wrote {out}")

@@ -74,7 +74,7 @@ class RequestGuard:
     """ASGI middleware: see the module docstring. ``allowed_hosts`` are names without ports."""
 
     def __init__(self, app, *, api_token: Optional[str], allowed_hosts: Iterable[str],
-                 per_client_per_minute: int = 120, max_body_bytes: int = MAX_BODY_BYTES):
+                 per_client_per_minute: int = 60, max_body_bytes: int = MAX_BODY_BYTES):
         self.app, self.api_token = app, api_token
         self.allowed_hosts = {host_name(h) for h in allowed_hosts}
         self.limit = ClientRateLimit(per_client_per_minute)

@@ -11,7 +11,7 @@
       models: {}             # e.g. {intents: path/to/folder}: use a fine-tuned folder, train nothing
       allow_remote: false    # a non-loopback host stops the run unless this is true
       allowed_hosts: []      # host names the web app answers besides loopback's and host's
-      client_requests_per_minute: 120   # state-changing requests per client address
+      client_requests_per_minute: 60    # state-changing requests per client address
       token_env: NLPSUITE_API_TOKEN   # the API token from this variable, else var/secrets/api-token
 """
 from __future__ import annotations
@@ -55,7 +55,7 @@ class SuiteSettings(StrictModel):
     allowed_hosts: List[str] = []
     """Host names the web app answers besides loopback's and ``host`` (the name a proxy or a
     user's browser uses to reach it); any other ``Host`` header is refused (DNS rebinding)."""
-    client_requests_per_minute: int = Field(120, ge=1)
+    client_requests_per_minute: int = Field(60, ge=1)
     """State-changing requests (chat messages, interactions) one client address may send to the
     web app in any minute, whatever sender ids it uses."""
     token_env: str = "NLPSUITE_API_TOKEN"
