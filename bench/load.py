@@ -31,7 +31,6 @@ import os
 import random
 import signal
 import time
-import uuid
 from pathlib import Path
 
 import httpx
@@ -39,6 +38,7 @@ import numpy as np
 
 from bench.common import WORK, update_results
 from bench.suite import Ports, start_suite
+from chatbot.senders import issue, sender_key
 
 logger = logging.getLogger("bench.load")
 PORTS = Ports(web=8101, outbox=8026, rasa=5006, actions=5056)
@@ -56,7 +56,7 @@ async def chat(sessions: int, turns: int, texts: list[str], pid_file: Path | Non
                think: tuple[float, float], token: str) -> dict:
     """Errors are split by time: those of requests that overlap the action server's outage
     (from the kill until it answers /health again) are expected and counted apart."""
-    latencies, errors, sent = [], [], {}
+    latencies, errors, sent, key = [], [], {}, sender_key(token)
     total, done = sessions * turns, 0
     kill = {"at_turn": total // 3, "done": pid_file is None}
 
@@ -79,7 +79,7 @@ async def chat(sessions: int, turns: int, texts: list[str], pid_file: Path | Non
 
     async def session(client: httpx.AsyncClient, rng: random.Random):
         nonlocal done
-        sender = f"load-{uuid.uuid4().hex[:10]}"
+        sender = issue(key, "load")  # signed as the REST channel issues them
         sent[sender] = 0
         for _ in range(turns):
             await asyncio.sleep(rng.uniform(*think))

@@ -74,13 +74,16 @@ def request_probes(web: str, actions: str, web_port: int, token: str) -> list[di
 def crash_loop_probe(web: str, rasa: str, logs: Path, token: str) -> dict:
     """The monitor killed ``CRASHES`` times within ``CRASH_WINDOW_S`` while a client chats and
     asks for recommendations back to back: none of its requests may fail."""
+    from chatbot.senders import issue, sender_key
+
     failures, requests, stop = [], [0], threading.Event()
+    sender = issue(sender_key(token), "crash-loop")
 
     def client() -> None:
         with httpx.Client(timeout=30) as http:
             while not stop.is_set():
                 for call in (lambda: http.post(f"{rasa}/webhooks/rest/webhook",
-                                               json={"sender": "crash-loop", "message": "what are your fees"}),
+                                               json={"sender": sender, "message": "what are your fees"}),
                              lambda: http.get(f"{web}/recommender/recommend", params={"user": "1", "k": 5},
                                               headers={"Authorization": f"Bearer {token}"})):
                     try:

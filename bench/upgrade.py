@@ -23,13 +23,13 @@ import logging
 import random
 import shutil
 import time
-import uuid
 
 import httpx
 import numpy as np
 
 from bench.common import RESULTS, WORK, update_results
 from bench.suite import Ports, start_suite
+from chatbot.senders import issue, request_sender, sender_key
 
 logger = logging.getLogger("bench.upgrade")
 PORTS = Ports(web=8102, outbox=8027, rasa=5007, actions=5057)
@@ -51,7 +51,7 @@ def _answers(token: str) -> dict[str, bool]:
     checks = {}
     try:
         reply = httpx.post(f"{PORTS.url('rasa')}/webhooks/rest/webhook", timeout=10,
-                           json={"sender": f"probe-{uuid.uuid4().hex[:8]}", "message": "my card has not arrived"})
+                           json={"sender": request_sender(PORTS.url("rasa"), token), "message": "my card has not arrived"})
         checks["chat"] = reply.status_code == 200 and bool(reply.json())
     except (httpx.HTTPError, ValueError):
         checks["chat"] = False
@@ -102,13 +102,13 @@ def wait_for_upgrade(var, names, started: float, timeout_s: float) -> dict:
     return ended
 
 
-async def swap_load(clients: int, seconds: float, switch_at: list[float], switch, texts: list[str],
+async def swap_load(clients: int, seconds: float, switch_at: list[float], switch, texts: list[str], token: str,
                     think: tuple[float, float] = (0.2, 0.6)) -> dict:
     """``clients`` chat clients for ``seconds``, each a new conversation per message (the REST
     channel's per-sender limit is not what is measured) after a pause of ``think`` seconds;
     ``switch()`` runs at each of ``switch_at`` (seconds from the start)."""
     samples, failures = [], []
-    started = time.perf_counter()
+    started, key = time.perf_counter(), sender_key(token)  # sender ids signed as the REST channel issues them
 
     async def client_loop(client, rng):
         while time.perf_counter() - started < seconds:
@@ -116,7 +116,7 @@ async def swap_load(clients: int, seconds: float, switch_at: list[float], switch
             t0 = time.perf_counter()
             try:
                 reply = await client.post(f"{PORTS.url('rasa')}/webhooks/rest/webhook",
-                                          json={"sender": f"swap-{uuid.uuid4().hex[:10]}", "message": rng.choice(texts)})
+                                          json={"sender": issue(key, "swap"), "message": rng.choice(texts)})
                 if reply.status_code != 200 or not reply.json():
                     failures.append(f"HTTP {reply.status_code}")
             except httpx.HTTPError as exc:
@@ -141,7 +141,7 @@ async def swap_load(clients: int, seconds: float, switch_at: list[float], switch
             "window_s": SWAP_WINDOW_S}
 
 
-def measure_swap(var, clients: int) -> dict:
+def measure_swap(var, clients: int, token: str) -> dict:
     """Switch the intent model's pointer to the other version and back, under chat load."""
     from chatbot.banking77 import load_banking77
     from shared.model_versions import ModelVersions
@@ -150,7 +150,7 @@ def measure_swap(var, clients: int) -> dict:
     serving, other = versions.current().id, next(v.id for v in versions.all() if v.id != versions.current().id)
     order = iter([other, serving])
     return asyncio.run(swap_load(clients, 40.0, [10.0, 25.0], lambda: versions.switch(next(order)),
-                                 load_banking77()["test"].texts))
+                                 load_banking77()["test"].texts, token))
 
 
 def swap_only(profile: str, clients: int) -> int:
@@ -158,7 +158,7 @@ def swap_only(profile: str, clients: int) -> int:
     suite = start_suite(WORK / "upgrade", PORTS, profile, models={})
     try:
         time.sleep(20)  # the upgrade job finds its versions trained and ends; let it
-        swap = measure_swap(suite.var, clients)
+        swap = measure_swap(suite.var, clients, suite.api_token())
         update_results("recipe", {"swap": swap})
     finally:
         suite.stop()
@@ -207,7 +207,7 @@ def main(argv=None) -> int:
                      "served_accuracy_after_upgrade": banking77_accuracy(var / "models" / "intents"),
                      "served_recipe_after_upgrade": _recipe(var), "upgrade_threads": 1}
         update_results("recipe", {"make_run": make_run})
-        swap = measure_swap(var, options.swap_clients)
+        swap = measure_swap(var, options.swap_clients, suite.api_token())
         update_results("recipe", {"swap": swap})
     finally:
         suite.stop()

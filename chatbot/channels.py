@@ -20,6 +20,8 @@ from rasa.core.channels.rest import RestInput
 from sanic import Blueprint, response
 from sanic.request import Request
 
+from chatbot.senders import is_issued, issue, sender_key
+
 logger = logging.getLogger(__name__)
 MAX_MESSAGE_CHARS = 2000
 MAX_SENDER_CHARS = 128
@@ -30,6 +32,13 @@ TOO_LONG_REPLY = ("That message is too long for me ({n:,} characters; I can read
 
 
 DEFAULT_PER_MINUTE = 30
+SESSIONS_PER_MINUTE = 20
+"""New sender ids one client address may ask for in a minute without the API token."""
+SENDER_KEY: Optional[bytes] = None
+"""Set by ``configure`` (``chatbot.rasa_launcher``, from the API token): then only issued
+sender ids may talk."""
+API_TOKEN: Optional[str] = None
+UNISSUED = "unknown sender id: ask POST /webhooks/rest/session for one (the server issues and signs them)"
 
 
 def _error(status: int, reason: str, headers: Optional[dict] = None):
@@ -61,6 +70,20 @@ class SenderRateLimit:
             return None
 
 
+def configure(api_token: str) -> None:
+    """Sign and check sender ids with a key from ``api_token`` (Rasa started by the suite)."""
+    global SENDER_KEY, API_TOKEN
+    SENDER_KEY, API_TOKEN = sender_key(api_token), api_token
+
+
+def _has_token(request: Request) -> bool:
+    """Whether the caller sent Rasa's API token (``?token=``): trusted clients (the suite's web
+    app, benchmarks) open as many conversations as they need."""
+    from chatbot.actions_launcher import token_matches
+
+    return bool(API_TOKEN) and token_matches(request.args.get("token", ""), API_TOKEN)
+
+
 def check_request(body: bytes) -> tuple[Optional[dict], Optional[tuple[int, str]]]:
     """The parsed request, or (status, reason) for a request that cannot be processed."""
     if not body:
@@ -89,6 +112,7 @@ class GuardedRestInput(RestInput):
     def __init__(self, messages_per_minute: int = DEFAULT_PER_MINUTE):
         super().__init__()
         self.limit = SenderRateLimit(int(messages_per_minute))
+        self.sessions = SenderRateLimit(SESSIONS_PER_MINUTE)
 
     @classmethod
     def from_credentials(cls, credentials: Optional[dict]) -> "GuardedRestInput":
@@ -105,12 +129,24 @@ class GuardedRestInput(RestInput):
         async def health(request: Request):
             return response.json({"status": "ok"})
 
+        @guarded.route("/session", methods=["POST"])
+        async def session(request: Request):
+            """A new signed sender id; a client without the API token gets a few a minute."""
+            if not _has_token(request):
+                wait = self.sessions.retry_after(request.ip or "unknown")
+                if wait is not None:
+                    return _error(429, f"too many new conversations from this client; try again in {wait} s",
+                                  headers={"Retry-After": str(wait)})
+            return response.json({"sender": issue(SENDER_KEY) if SENDER_KEY else issue(b"unsigned")})
+
         @guarded.route("/webhook", methods=["POST"])
         async def webhook(request: Request):
             payload, problem = check_request(request.body)
             if problem:
                 return _error(*problem)
             text, sender = payload["message"], payload.get("sender", "default")
+            if not is_issued(SENDER_KEY, sender):
+                return _error(403, UNISSUED)
             wait = self.limit.retry_after(sender)
             if wait is not None:
                 return _error(429, f"too many messages from this sender: at most {self.limit.per_minute} a minute; "

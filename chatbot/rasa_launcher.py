@@ -4,7 +4,8 @@ taken from the environment variable TOKEN_ENV.
 Rasa reads its HTTP API token only from the command line, and a command line is visible to
 every user of the machine (``ps``); the launcher adds it inside the process, after start, so
 only the environment (readable by the owner alone) carries it. With the token, Rasa's tracker,
-model and conversation endpoints refuse calls without ``?token=``; the REST channel stays open.
+model and conversation endpoints refuse calls without ``?token=``; the REST channel stays open
+to sender ids it issued itself (``chatbot.senders``, keyed from the same token).
 """
 from __future__ import annotations
 
@@ -33,6 +34,9 @@ def run_rasa(args: list[str]) -> None:
 
 def main() -> None:
     token, args = token_and_args("python -m chatbot.rasa_launcher TOKEN_ENV run [rasa options]")
+    from chatbot import channels
+
+    channels.configure(token)  # the REST channel then takes only sender ids it issued
     run_rasa([*args, "--auth-token", token])
 
 

@@ -18,8 +18,23 @@ STATIC = Path(__file__).resolve().parent / "static"
 MAX_BODY = 64 * 1024
 
 
-def make_router(rasa_url: str, transport: httpx.AsyncBaseTransport | None = None) -> APIRouter:
+def make_router(rasa_url: str, transport: httpx.AsyncBaseTransport | None = None,
+                token: str | None = None) -> APIRouter:
     router = APIRouter()
+
+    @router.post("/session")
+    async def session() -> Response:
+        """A new conversation: Rasa issues the signed sender id the page then talks with (the
+        suite's token lifts Rasa's per-client limit; the web app's own limit still applies)."""
+        try:
+            async with httpx.AsyncClient(transport=transport, timeout=30) as client:
+                answer = await client.post(f"{rasa_url}/webhooks/rest/session",
+                                           params={"token": token} if token else None)
+        except httpx.HTTPError as exc:
+            return JSONResponse({"error": f"the assistant is not reachable ({type(exc).__name__})"},
+                                status_code=502)
+        return Response(answer.content, status_code=answer.status_code,
+                        media_type=answer.headers.get("content-type", "application/json"))
 
     @router.get("", include_in_schema=False)
     def root() -> RedirectResponse:
@@ -76,7 +91,8 @@ def plugin(config_path=None) -> WebPlugin:
         except (httpx.HTTPError, ValueError):
             return {"status": "degraded", "rasa": rasa_url, "reason": "Rasa server not reachable"}
 
-    return WebPlugin(name="chatbot", title="Support chatbot", router=make_router(rasa_url), prefix="/chatbot",
+    return WebPlugin(name="chatbot", title="Support chatbot", router=make_router(rasa_url, token=token),
+                     prefix="/chatbot",
                      pages={"chat": "/chatbot/"}, health=health, nav="Support chat",
                      description="Harbor Bank's assistant (Rasa 3.6): FAQ answers, card and transfer look-ups, "
                                  "card freezing, a person when you want one.")

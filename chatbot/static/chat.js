@@ -1,13 +1,21 @@
 // The chat page: posts each message to the suite's proxy of Rasa's REST channel and shows
-// the bot's replies (text and buttons). The sender id is random per browser tab session.
+// the bot's replies (text and buttons). The sender id is issued (and signed) by the server,
+// once per browser tab session: no page can speak in another person's conversation.
 (function () {
   const log = document.getElementById("log");
   const form = document.getElementById("form");
   const input = document.getElementById("text");
   let sender = sessionStorage.getItem("nlpsuite-chat-sender");
-  if (!sender) {
-    sender = "web-" + Math.random().toString(36).slice(2, 12);
-    sessionStorage.setItem("nlpsuite-chat-sender", sender);
+
+  async function conversation() {
+    if (!sender) {
+      const response = await fetch("session", { method: "POST", headers: { "Content-Type": "application/json" },
+                                                body: "{}" });
+      if (!response.ok) throw new Error("no session (HTTP " + response.status + ")");
+      sender = (await response.json()).sender;
+      sessionStorage.setItem("nlpsuite-chat-sender", sender);
+    }
+    return sender;
   }
 
   function add(text, cls) {
@@ -19,14 +27,23 @@
     return div;
   }
 
+  async function post(message) {
+    return fetch("webhook", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ sender: await conversation(), message: message }),
+    });
+  }
+
   async function send(message, shown) {
     add(shown || message, "user");
     try {
-      const response = await fetch("webhook", {
-        method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ sender: sender, message: message }),
-      });
+      let response = await post(message);
+      if (response.status === 403) {  // an id from before a new API token: start a new conversation
+        sender = null;
+        sessionStorage.removeItem("nlpsuite-chat-sender");
+        response = await post(message);
+      }
       const body = await response.json().catch(() => null);
       if (!response.ok) {
         add((body && body.error) || "Sorry, something went wrong (HTTP " + response.status + ").", "bot error");

@@ -110,7 +110,10 @@ def test_the_whole_suite_from_a_clean_var(tmp_path, quick_intents, quick_sentime
                           headers={"content-type": "text/plain"}).status_code == 415  # a cross-site form post
         assert "access-control-allow-origin" not in httpx.get(f"{actions}/health").headers
         # ... and Rasa, which sends the token, still runs the actions (the form's validation, the look-up)
-        webhook, sender = f"{rasa}/webhooks/rest/webhook", "e2e-card"
+        from chatbot.senders import request_sender
+
+        webhook, sender = f"{rasa}/webhooks/rest/webhook", request_sender(rasa)
+        assert httpx.post(webhook, json={"sender": "e2e-guess", "message": "hi"}).status_code == 403  # not issued
         httpx.post(webhook, json={"sender": sender, "message": "my card still hasn't arrived"}, timeout=60)
         status = httpx.post(webhook, json={"sender": sender, "message": "C1001"}, timeout=60).json()
         assert any("is on its way" in r.get("text", "") for r in status), status

@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 
 import httpx
+
+from chatbot.senders import request_sender
 import yaml
 
 from web_testlib import free_port, processes_with
@@ -37,17 +39,23 @@ def test_serve_answers_on_every_server_then_ctrl_c_leaves_nothing(chatbot, tmp_p
         assert httpx.get(f"{web}/health").json()["products"]["chatbot"]["status"] == "ok"
         assert 'id="send"' in httpx.get(f"{web}/chatbot/").text  # the chat page is served
         text = chatbot.examples["top_up_limits"][0]
-        answer = httpx.post(f"http://127.0.0.1:{ports['rasa_port']}/webhooks/rest/webhook",
-                            json={"sender": "serve-test", "message": text}, timeout=60).json()
+        rasa = f"http://127.0.0.1:{ports['rasa_port']}"
+        refused = httpx.post(f"{rasa}/webhooks/rest/webhook", json={"sender": "made-up", "message": text}, timeout=60)
+        assert refused.status_code == 403 and "POST /webhooks/rest/session" in refused.text  # ids are issued
+        sender = request_sender(rasa)
+        answer = httpx.post(f"{rasa}/webhooks/rest/webhook", json={"sender": sender, "message": text}, timeout=60).json()
         assert any("10,000 GBP a day" in m.get("text", "") for m in answer)
+        forged = sender.rsplit(".", 1)[0] + "x." + sender.rsplit(".", 1)[1]
+        assert httpx.post(f"{rasa}/webhooks/rest/webhook", json={"sender": forged, "message": text},
+                          timeout=60).status_code == 403
         actions = f"http://127.0.0.1:{ports['action_port']}"
         assert httpx.get(f"{actions}/health").status_code == 200
         # the HTTP APIs behind the suite's token, as in `nlpsuite run`; the REST channel above is open
         token = subprocess.run([str(Path(sys.executable).parent / "nlpsuite"), "token", "--config", str(config_file)],
                                capture_output=True, text=True, check=True).stdout.strip()
-        tracker = f"http://127.0.0.1:{ports['rasa_port']}/conversations/serve-test/tracker"
+        tracker = f"{rasa}/conversations/{sender}/tracker"
         assert httpx.get(tracker).status_code == 401
-        assert httpx.get(tracker, params={"token": token}).json()["sender_id"] == "serve-test"
+        assert httpx.get(tracker, params={"token": token}).json()["sender_id"] == sender
         assert httpx.post(f"{actions}/webhook", json={"next_action": "action_card_control"}).status_code == 401
     finally:
         proc.send_signal(signal.SIGINT)

@@ -213,3 +213,18 @@ def test_the_rest_channel_limits_messages_per_sender_per_minute():
     assert limit.retry_after("a") is None  # the window slid on
     assert GuardedRestInput.from_credentials({"messages_per_minute": 7}).limit.per_minute == 7
     assert GuardedRestInput.from_credentials(None).limit.per_minute == 30
+
+
+def test_sender_ids_are_issued_and_signed():
+    from chatbot.senders import is_issued, issue, sender_key
+
+    key = sender_key("token-0123456789abcdef")
+    sender = issue(key)
+    assert is_issued(key, sender) and sender.startswith("chat-")
+    name, signature = sender.rsplit(".", 1)
+    assert not is_issued(key, name)  # no signature
+    assert not is_issued(key, f"{name}x.{signature}")  # another conversation's name
+    assert not is_issued(key, f"{name}.{'0' * len(signature)}")  # a guessed signature
+    assert not is_issued(sender_key("another-token-0123456789"), sender)  # a new token ends old ids
+    assert not is_issued(key, "é." + signature)
+    assert is_issued(None, "anything")  # a bot outside the suite (no token) takes any id, as Rasa does
