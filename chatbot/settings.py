@@ -76,6 +76,9 @@ class ChatbotSettings(StrictModel):
     uncertain_below: float = 0.5
     messages_per_minute: int = 30
     """The REST channel answers 429 to a sender past this many messages in a minute."""
+    outbox_dir: str = "var/outbox"
+    """Where the one-time codes that prove who a customer is are mailed (.eml files; `nlpsuite
+    run` points it at the suite's local outbox)."""
     host: str = "127.0.0.1"
     rasa_port: int = 5005
     action_port: int = 5055

@@ -36,7 +36,7 @@ class ChatbotPart:
         return {"project_dir": str(var / "project"), "models_dir": str(var / "models"),
                 "bank_db": f"sqlite:///{var / 'bank.db'}", "tracker_store": f"sqlite:///{var / 'tracker.db'}",
                 "faq": str(REPO / "data" / "chatbot" / "faq.csv"), "faq_index": str(var / "faq_index"),
-                "host": ctx.settings.host, "web_port": ctx.settings.web_port,
+                "host": ctx.settings.host, "web_port": ctx.settings.web_port, "outbox_dir": str(ctx.var("outbox")),
                 "classifier": {"model": str(ctx.models["intents"])}}
 
     def classifiers(self):

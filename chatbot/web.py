@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
+from pydantic import BaseModel, Field
 
 from shared.product import WebPlugin, render_page
 
@@ -18,8 +19,14 @@ STATIC = Path(__file__).resolve().parent / "static"
 MAX_BODY = 64 * 1024
 
 
+class SignIn(BaseModel):
+    sender: str = Field(..., min_length=1, max_length=200)
+    customer: str = Field(..., min_length=1, max_length=20)
+    password: str = Field(..., min_length=1, max_length=200)
+
+
 def make_router(rasa_url: str, transport: httpx.AsyncBaseTransport | None = None,
-                token: str | None = None) -> APIRouter:
+                token: str | None = None, verifier=None) -> APIRouter:
     router = APIRouter()
 
     @router.post("/session")
@@ -47,6 +54,26 @@ def make_router(rasa_url: str, transport: httpx.AsyncBaseTransport | None = None
     @router.get("/chat.js")
     def script() -> FileResponse:
         return FileResponse(STATIC / "chat.js", media_type="application/javascript")
+
+    @router.post("/signin")
+    def sign_in(body: SignIn) -> JSONResponse:
+        """A demo customer signs this conversation in (its sender id must be one Rasa issued):
+        the bot then needs no mailed code. Wrong passwords count toward the same lock as codes."""
+        from chatbot.bank import parse_customer_id
+        from chatbot.senders import is_issued, sender_key
+        from chatbot.verification import Outcome
+
+        if verifier is None:
+            return JSONResponse({"detail": "sign-in is not set up here"}, status_code=503)
+        if not is_issued(sender_key(token) if token else None, body.sender):
+            return JSONResponse({"detail": "unknown conversation: reload the page"}, status_code=403)
+        customer_id = parse_customer_id(body.customer) or body.customer.strip()[:8]
+        outcome = verifier().sign_in(body.sender, customer_id, body.password)
+        if outcome is Outcome.VERIFIED:
+            return JSONResponse({"customer": customer_id, "name": verifier().bank.customer(customer_id).name})
+        if outcome is Outcome.LOCKED:
+            return JSONResponse({"detail": "too many wrong tries: ask the assistant for a person"}, status_code=423)
+        return JSONResponse({"detail": "wrong customer number or password"}, status_code=401)
 
     @router.post("/webhook")
     async def webhook(request: Request) -> Response:
@@ -77,6 +104,23 @@ def _rasa_token(config_path) -> str | None:
         return None
 
 
+def _verifier(settings):
+    """The bank's verifications, opened on first use (a web app without the bank still starts)."""
+    from functools import lru_cache
+
+    @lru_cache(maxsize=1)
+    def made():
+        from chatbot.bank import Bank, seed_demo
+        from chatbot.verification import Verifier, seed_demo_logins
+
+        bank = Bank(settings.bank_db)
+        seed_demo(bank)
+        seed_demo_logins(bank)
+        return Verifier(bank, settings.outbox_dir)
+
+    return made
+
+
 def plugin(config_path=None) -> WebPlugin:
     from chatbot.settings import load_settings
 
@@ -91,7 +135,8 @@ def plugin(config_path=None) -> WebPlugin:
         except (httpx.HTTPError, ValueError):
             return {"status": "degraded", "rasa": rasa_url, "reason": "Rasa server not reachable"}
 
-    return WebPlugin(name="chatbot", title="Support chatbot", router=make_router(rasa_url, token=token),
+    return WebPlugin(name="chatbot", title="Support chatbot",
+                     router=make_router(rasa_url, token=token, verifier=_verifier(settings)),
                      prefix="/chatbot",
                      pages={"chat": "/chatbot/"}, health=health, nav="Support chat",
                      description="Harbor Bank's assistant (Rasa 3.6): FAQ answers, card and transfer look-ups, "

@@ -75,3 +75,21 @@ def processes_with(marker: str) -> list[str]:
         if marker.encode() in environ and int(pid) != os.getpid():
             found.append(f"{pid}: {cmdline}")
     return found
+
+
+def latest_code(outbox, to: str, after: float = 0.0, timeout_s: float = 30) -> str:
+    """The one-time chat code in the newest mail to ``to`` in ``outbox`` written after ``after``
+    (a time.time()): what the customer reads in their mailbox."""
+    import re
+    from email import message_from_bytes, policy
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        mails = sorted((p for p in Path(outbox).glob("*.eml") if p.stat().st_mtime >= after),
+                       key=lambda p: p.stat().st_mtime)
+        for path in reversed(mails):
+            mail = message_from_bytes(path.read_bytes(), policy=policy.default)
+            if to in str(mail["To"]) and "chat code" in str(mail["Subject"]):
+                return re.search(r"\d{6}", str(mail["Subject"])).group(0)
+        time.sleep(0.2)
+    raise AssertionError(f"no chat code mailed to {to} in {outbox}")

@@ -8,8 +8,15 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from chatbot.actions.resources import bank
+from chatbot.actions.resources import bank, verifier
 from chatbot.bank import parse_customer_id, parse_last4
+from chatbot.verification import Outcome, parse_code
+
+VERIFIED = "verified"
+"""The verification_code slot once the conversation proved who it is (the code itself is never kept)."""
+LOCKED_TEXT = ("For your security I can't go on with customer number {customer_id} in this conversation. "
+               "A colleague can help: just say 'talk to a person'.")
+NOT_VERIFIED = "I need to check it's you first: what's your customer number?"
 
 CARD_STATUS_TEXT = {
     "ordered": "has been ordered and will be dispatched within 1 working day",
@@ -20,7 +27,10 @@ CARD_STATUS_TEXT = {
 
 
 class CustomerIdValidation(FormValidationAction):
-    """Slot checks shared by the forms: a customer number that exists in the database."""
+    """Slot checks shared by the forms: a customer number, then proof that this conversation is
+    that customer (chatbot.verification): a code mailed to the address on file, unless the
+    conversation proved it lately (or signed in on the chat page). An unknown number gets the
+    same answers as a known one, so numbers cannot be guessed."""
 
     def name(self) -> Text:  # pragma: no cover - abstract in practice
         return "validate_customer_forms"
@@ -32,10 +42,34 @@ class CustomerIdValidation(FormValidationAction):
             dispatcher.utter_message(text="That doesn't look like a customer number. It is a C followed by "
                                           "4 digits, for example C1001.")
             return {"customer_id": None}
-        if bank().customer(customer_id) is None:
-            dispatcher.utter_message(text=f"I couldn't find customer number {customer_id}. Please check it.")
-            return {"customer_id": None}
-        return {"customer_id": customer_id}
+        if verifier().is_locked(tracker.sender_id, customer_id):
+            dispatcher.utter_message(text=LOCKED_TEXT.format(customer_id=customer_id))
+            return {"customer_id": None, "verification_code": None}
+        if verifier().is_verified(tracker.sender_id, customer_id):
+            return {"customer_id": customer_id, "verification_code": VERIFIED}
+        verifier().start(tracker.sender_id, customer_id)
+        dispatcher.utter_message(text=f"Thanks. If {customer_id} is one of our customer numbers, I've just "
+                                      "emailed a 6-digit code to the address we have on file for it.")
+        return {"customer_id": customer_id, "verification_code": None}
+
+    def validate_verification_code(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                   domain: Dict) -> Dict[Text, Any]:
+        customer_id = tracker.get_slot("customer_id")
+        if value == VERIFIED and verifier().is_verified(tracker.sender_id, customer_id):
+            return {"verification_code": VERIFIED}
+        code = parse_code(str(value or ""))
+        if code is None or not customer_id:
+            dispatcher.utter_message(text="Please type the 6 digits of the code from the email.")
+            return {"verification_code": None}
+        outcome, left = verifier().check(tracker.sender_id, customer_id, code)
+        if outcome is Outcome.VERIFIED:
+            return {"verification_code": VERIFIED}
+        if outcome is Outcome.LOCKED:
+            dispatcher.utter_message(text=LOCKED_TEXT.format(customer_id=customer_id))
+            return {"verification_code": None, "customer_id": None}
+        dispatcher.utter_message(text=f"That code isn't right. Please check the email and try again "
+                                      f"({left} {'try' if left == 1 else 'tries'} left).")
+        return {"verification_code": None}
 
 
 class ValidateCardStatusForm(CustomerIdValidation):
@@ -55,6 +89,8 @@ class ValidateCardControlForm(CustomerIdValidation):
     def validate_card_last4(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                             domain: Dict) -> Dict[Text, Any]:
         last4 = parse_last4(str(value or ""))
+        if not verifier().is_verified(tracker.sender_id, tracker.get_slot("customer_id")):
+            return {"card_last4": None}  # digits given before the proof: asked again after it, nothing shown
         customer = bank().customer(tracker.get_slot("customer_id") or "")
         if last4 is None:
             dispatcher.utter_message(text="Please give me exactly 4 digits: the end of the card number.")
@@ -67,15 +103,24 @@ class ValidateCardControlForm(CustomerIdValidation):
         return {"card_last4": last4}
 
 
+def verified_customer(tracker: Tracker, dispatcher: CollectingDispatcher):
+    """The customer this conversation has proved it is, else None (and the bot says so): the
+    actions' own check, whatever the slots say."""
+    customer_id = tracker.get_slot("customer_id")
+    customer = bank().customer(customer_id or "") if verifier().is_verified(tracker.sender_id, customer_id) else None
+    if customer is None:
+        dispatcher.utter_message(text=NOT_VERIFIED)
+    return customer
+
+
 class ActionCardDeliveryStatus(Action):
     def name(self) -> Text:
         return "action_card_delivery_status"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[Dict]:
-        customer = bank().customer(tracker.get_slot("customer_id") or "")
+        customer = verified_customer(tracker, dispatcher)
         if customer is None:
-            dispatcher.utter_message(text="I couldn't find your account, sorry.")
-            return []
+            return [SlotSet("verification_code", None)]
         lines = []
         for card in customer.cards:
             text = f"Your {card.kind} card ending in {card.last4} {CARD_STATUS_TEXT.get(card.status, card.status)}"
@@ -92,10 +137,9 @@ class ActionTransferStatus(Action):
         return "action_transfer_status"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[Dict]:
-        customer = bank().customer(tracker.get_slot("customer_id") or "")
+        customer = verified_customer(tracker, dispatcher)
         if customer is None:
-            dispatcher.utter_message(text="I couldn't find your account, sorry.")
-            return []
+            return [SlotSet("verification_code", None)]
         if not customer.transfers:
             dispatcher.utter_message(text="I can't see any recent transfers on your account.")
             return []
@@ -127,6 +171,8 @@ class ActionCardControl(Action):
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict) -> List[Dict]:
         operation = tracker.get_slot("card_operation") or _requested_operation(tracker)
         customer_id, last4 = tracker.get_slot("customer_id"), tracker.get_slot("card_last4")
+        if verified_customer(tracker, dispatcher) is None:
+            return [SlotSet("verification_code", None), SlotSet("card_last4", None)]
         status = "frozen" if operation == "freeze" else "active"
         card = bank().set_card_status(customer_id or "", last4 or "", status)
         if card is None:

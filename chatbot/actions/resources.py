@@ -29,6 +29,16 @@ def bank() -> Bank:
     return db
 
 
+@lru_cache(maxsize=1)
+def verifier():
+    """Who each conversation has proved to be (chatbot.verification), in the bank's database."""
+    from chatbot.verification import Verifier, seed_demo_logins
+
+    made = Verifier(bank(), settings().outbox_dir)
+    seed_demo_logins(bank())
+    return made
+
+
 def faq_index():
     """The FAISS FAQ index, loaded (or built from the FAQ table) on first use."""
     global _faq_index

@@ -77,4 +77,21 @@
     input.value = "";
     send(message);
   });
+
+  const signin = document.getElementById("signin");
+  signin.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const status = document.getElementById("signin-status");
+    const response = await fetch("signin", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ sender: await conversation(), customer: document.getElementById("customer").value,
+                             password: document.getElementById("password").value }),
+    });
+    const body = await response.json().catch(() => ({}));
+    status.textContent = response.ok ? "Signed in as " + body.name + " (" + body.customer + ") for this chat."
+                                     : (body.detail || "Sign-in failed.");
+    status.className = response.ok ? "" : "error";
+    document.getElementById("password").value = "";
+  });
 })();

@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from rec_testlib import build_tiny_encoder, make_catalogue, tiny_fit_config
-from web_testlib import chromium_page, free_port, needs_chromium, processes_with
+from web_testlib import chromium_page, free_port, latest_code, needs_chromium, processes_with
 
 pytestmark = [needs_chromium, pytest.mark.slow, pytest.mark.timeout(1800)]
 DEMO_TOPIC = "Earnings"  # the topic data/feeds/story.csv spikes
@@ -44,7 +44,9 @@ def wait_for(condition, timeout_s: float, what: str, proc=None, log: Path | None
 
 
 def _mails(var: Path) -> list:
-    return [message_from_bytes(p.read_bytes(), policy=policy.default) for p in sorted((var / "outbox").glob("*.eml"))]
+    """The monitor's alert mails in the outbox (the bot's chat codes land there too)."""
+    mails = [message_from_bytes(p.read_bytes(), policy=policy.default) for p in sorted((var / "outbox").glob("*.eml"))]
+    return [m for m in mails if str(m["Subject"]).startswith("[finsentiment]")]
 
 
 def test_the_whole_suite_from_a_clean_var(tmp_path, quick_intents, quick_sentiment):
@@ -115,7 +117,10 @@ def test_the_whole_suite_from_a_clean_var(tmp_path, quick_intents, quick_sentime
         webhook, sender = f"{rasa}/webhooks/rest/webhook", request_sender(rasa)
         assert httpx.post(webhook, json={"sender": "e2e-guess", "message": "hi"}).status_code == 403  # not issued
         httpx.post(webhook, json={"sender": sender, "message": "my card still hasn't arrived"}, timeout=60)
-        status = httpx.post(webhook, json={"sender": sender, "message": "C1001"}, timeout=60).json()
+        asked = httpx.post(webhook, json={"sender": sender, "message": "C1001"}, timeout=60).json()
+        assert not any("is on its way" in r.get("text", "") for r in asked), asked  # not before the code
+        code = latest_code(var / "outbox", "ada@example.com")  # the code lands in the suite's outbox
+        status = httpx.post(webhook, json={"sender": sender, "message": code}, timeout=60).json()
         assert any("is on its way" in r.get("text", "") for r in status), status
 
         from playwright.sync_api import expect

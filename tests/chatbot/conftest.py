@@ -59,7 +59,7 @@ def chatbot(tmp_path_factory) -> ChatbotSetup:
         "project_dir": str(root / "project"), "models_dir": str(root / "models"),
         "bank_db": f"sqlite:///{root / 'bank.db'}", "tracker_store": f"sqlite:///{root / 'tracker.db'}",
         "faq_index": str(root / "faq_index"), "faq": str(Path(__file__).resolve().parents[2] / "data/chatbot/faq.csv"),
-        "fallback_threshold": 0.3, "uncertain_below": 0.5,
+        "fallback_threshold": 0.3, "uncertain_below": 0.5, "outbox_dir": str(root / "outbox"),
         "classifier": {"base": str(root / "tiny_base"), "epochs": 40, "learning_rate": 3e-3, "batch_size": 16,
                        "threads": 1, "patience": 8},
     }}
@@ -88,6 +88,7 @@ def quick_bot(tmp_path_factory, quick_intents) -> ChatbotSetup:
         "project_dir": str(root / "project"), "models_dir": str(root / "models"),
         "bank_db": f"sqlite:///{root / 'bank.db'}", "tracker_store": f"sqlite:///{root / 'tracker.db'}",
         "faq_index": str(root / "faq_index"), "faq": str(Path(__file__).resolve().parents[2] / "data/chatbot/faq.csv"),
+        "outbox_dir": str(root / "outbox"),
         "classifier": {"model": str(live), "threads": 1},
     }}))
     settings = load_settings(config_file)

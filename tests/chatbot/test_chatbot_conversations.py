@@ -5,10 +5,13 @@ import csv
 import sqlite3
 import subprocess
 import sys
+import time
 import uuid
 
 import httpx
 import pytest
+
+from web_testlib import latest_code
 
 from chatbot.channels import EMPTY_REPLY
 from shared.data import DataError
@@ -43,16 +46,57 @@ def test_greeting_and_faq_answer(chatbot, servers):
     assert answer == ["You can top up up to 10,000 GBP a day by card and any amount by bank transfer."]
 
 
+def verify(chatbot, servers, sender: str, customer: str, email: str) -> str:
+    """Give the customer number, then the code mailed for it; the bot's answer to the code."""
+    started = time.time()
+    asked = " ".join(texts(say(servers, sender, customer)))
+    assert "emailed a 6-digit code" in asked and "6-digit code" in asked, asked
+    return " ".join(texts(say(servers, sender, latest_code(chatbot.root / "outbox", email, started))))
+
+
 def test_card_delivery_form_asks_validates_and_looks_up(chatbot, servers):
     sender = new_sender()
     first = texts(say(servers, sender, chatbot.examples["card_arrival"][0]))
     assert "arrive within 5 working days" in first[0] and "customer number" in first[-1]
     wrong = texts(say(servers, sender, "Ⅻ"))  # nothing the classifier can place: taken as an answer
     assert "doesn't look like a customer number" in wrong[0] and "customer number" in wrong[-1]
-    unknown = texts(say(servers, sender, "C9999"))
-    assert "couldn't find customer number C9999" in unknown[0]
-    status = " ".join(texts(say(servers, sender, "it is c-1001")))
+    status = verify(chatbot, servers, sender, "it is c-1001", "ada@example.com")
     assert "ending in 1234 is on its way" in status and "ending in 4242 is active" in status
+
+
+def test_no_customer_data_before_the_code_and_numbers_cannot_be_enumerated(chatbot, servers):
+    known, unknown = new_sender(), new_sender()
+    replies = {}
+    for sender, number in ((known, "C1001"), (unknown, "C9999")):
+        say(servers, sender, chatbot.examples["card_arrival"][0])
+        replies[sender] = " ".join(texts(say(servers, sender, number)))
+    assert "1234" not in replies[known] and "Ada" not in replies[known]  # nothing shown yet
+    assert replies[unknown].replace("C9999", "C1001") == replies[known]  # an unknown number: word for word the same
+    for left in ("2 tries", "1 try"):
+        wrong = {sender: " ".join(texts(say(servers, sender, "123456"))) for sender in (known, unknown)}
+        assert wrong[known] == wrong[unknown] and f"isn't right" in wrong[known] and left in wrong[known]
+    locked = {sender: " ".join(texts(say(servers, sender, "000000"))) for sender in (known, unknown)}
+    assert locked[unknown].replace("C9999", "C1001") == locked[known]  # the third wrong code: locked, alike
+    assert "can't go on with customer number C1001" in locked[known] and "talk to a person" in locked[known]
+    again = " ".join(texts(say(servers, known, "C1001")))
+    assert "can't go on" in again and "1234" not in again  # locked for this conversation
+
+
+def test_a_proof_lapses_when_the_conversation_sits_idle(chatbot, servers):
+    from datetime import datetime, timedelta
+
+    from chatbot.bank import Bank
+    from chatbot.verification import Verification
+
+    sender = new_sender()
+    say(servers, sender, chatbot.examples["pending_transfer"][0])
+    assert "TR-5003" in verify(chatbot, servers, sender, "C1002", "alan@example.com")
+    say(servers, sender, chatbot.examples["pending_transfer"][0])  # still fresh: no second code
+    bank = Bank(chatbot.settings.bank_db)
+    with bank.session() as s, s.begin():
+        s.get(Verification, (sender, "C1002")).verified_until = datetime.utcnow() - timedelta(minutes=1)
+    again = " ".join(texts(say(servers, sender, chatbot.examples["pending_transfer"][0])))
+    assert "TR-5003" not in again and ("6-digit code" in again or "customer number" in again), again
 
 
 def test_freeze_then_unfreeze_card_through_the_form(chatbot, servers):
@@ -61,7 +105,7 @@ def test_freeze_then_unfreeze_card_through_the_form(chatbot, servers):
     bank = Bank(chatbot.settings.bank_db)
     sender = new_sender()
     assert "customer number" in texts(say(servers, sender, chatbot.examples["freeze_card"][0]))[-1]
-    assert "last 4 digits" in texts(say(servers, sender, "C1003"))[-1]
+    assert "last 4 digits" in verify(chatbot, servers, sender, "C1003", "grace@example.com")
     mismatch = texts(say(servers, sender, "0000"))
     assert "couldn't find a card ending in 0000" in mismatch[0] and "3141" in mismatch[0]
     assert "is frozen" in " ".join(texts(say(servers, sender, "3141")))
@@ -75,7 +119,7 @@ def test_freeze_then_unfreeze_card_through_the_form(chatbot, servers):
 def test_transfer_status_lookup(chatbot, servers):
     sender = new_sender()
     say(servers, sender, chatbot.examples["pending_transfer"][0])
-    reply = " ".join(texts(say(servers, sender, "C1002")))
+    reply = verify(chatbot, servers, sender, "C1002", "alan@example.com")
     assert "TR-5003" in reply and "failed" in reply and "invalid account number" in reply
 
 

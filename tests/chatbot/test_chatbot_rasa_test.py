@@ -39,16 +39,12 @@ def test_rasa_test_stories_pass(chatbot, tmp_path):
                _user(ex["card_arrival"][0], "card_arrival"), _action("utter_faq_card_arrival"),
                _action("card_status_form"), _loop("card_status_form"), _slots(requested_slot="customer_id"),
                _user("[C1001](customer_id)", "nlu_fallback"), _action("card_status_form"),
-               _slots(customer_id="C1001", requested_slot=None), _loop("null"),
-               _action("action_card_delivery_status"), _action("utter_anything_else")),
+               _slots(customer_id="C1001", requested_slot="verification_code")),  # then the mailed code
         _story("freeze a card through the form",
                _user(ex["freeze_card"][0], "freeze_card"), _slots(card_operation="freeze"),
                _action("card_control_form"), _loop("card_control_form"), _slots(requested_slot="customer_id"),
                _user("[C1003](customer_id)", "nlu_fallback"), _action("card_control_form"),
-               _slots(customer_id="C1003", requested_slot="card_last4"),
-               _user("[3141](card_last4)", "nlu_fallback"), _action("card_control_form"),
-               _slots(card_last4="3141", requested_slot=None), _loop("null"), _action("action_card_control"),
-               _action("utter_anything_else")),
+               _slots(customer_id="C1003", requested_slot="verification_code")),  # then the code, the card
         _story("transfer status", _user(ex["pending_transfer"][0], "pending_transfer"),
                _action("utter_faq_pending_transfer"), _action("transfer_status_form"),
                _loop("transfer_status_form")),
