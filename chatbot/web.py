@@ -25,9 +25,8 @@ class SignIn(BaseModel):
     password: str = Field(..., min_length=1, max_length=200)
 
 
-def make_router(rasa_url: str, transport: httpx.AsyncBaseTransport | None = None,
-                token: str | None = None, verifier=None) -> APIRouter:
-    router = APIRouter()
+def _conversation_routes(router: APIRouter, rasa_url: str, transport, token: str | None, verifier) -> None:
+    """``/session`` (a new sender id, issued by Rasa) and ``/signin`` (a demo customer's sign-in)."""
 
     @router.post("/session")
     async def session() -> Response:
@@ -74,6 +73,13 @@ def make_router(rasa_url: str, transport: httpx.AsyncBaseTransport | None = None
         if outcome is Outcome.LOCKED:
             return JSONResponse({"detail": "too many wrong tries: ask the assistant for a person"}, status_code=423)
         return JSONResponse({"detail": "wrong customer number or password"}, status_code=401)
+
+
+def make_router(rasa_url: str, transport: httpx.AsyncBaseTransport | None = None,
+                token: str | None = None, verifier=None) -> APIRouter:
+    router = APIRouter()
+
+    _conversation_routes(router, rasa_url, transport, token, verifier)
 
     @router.post("/webhook")
     async def webhook(request: Request) -> Response:

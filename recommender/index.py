@@ -287,19 +287,14 @@ class ItemIndex:
         params, keep_alive = self._params(excluded)
         scores, slots = self.index.search(queries, k_search, params=params)
         del keep_alive
-        results = []
-        for row_scores, row_slots in zip(scores, slots):
-            results.append([(self.slot_ids[s], float(d)) for d, s in zip(row_scores, row_slots)
-                            if s >= 0 and self.slot_ids[s] is not None])
-        return results
+        return [[(self.slot_ids[s], float(d)) for d, s in zip(row_scores, row_slots)
+                 if s >= 0 and self.slot_ids[s] is not None] for row_scores, row_slots in zip(scores, slots)]
 
     # -- disk -------------------------------------------------------------------------------
     def save(self, folder: str | Path) -> Path:
-        """A new version of the index and its ids in ``folder``, switched in at once
-        (``shared.atomic.publish_version``): a reader never sees one without the other."""
-        meta = {"kind": self.kind, "dimension": self.dimension, "slot_ids": self.slot_ids,
-                "ef_search": self.ef_search, "m": self.m, "ef_construction": self.ef_construction,
-                "nlist": self.nlist, "nprobe": self.nprobe}
+        """A new version of index and ids, switched in at once (``shared.atomic.publish_version``)."""
+        meta = {"kind": self.kind, "dimension": self.dimension, "slot_ids": self.slot_ids, "ef_search": self.ef_search,
+                "m": self.m, "ef_construction": self.ef_construction, "nlist": self.nlist, "nprobe": self.nprobe}
 
         def write(staging: Path) -> None:
             faiss.write_index(self.index, str(staging / INDEX_FILE))
