@@ -29,12 +29,18 @@ def free_port(host: str = LOOPBACK) -> int:
         return s.getsockname()[1]
 
 
+MAX_REQUEST_BYTES = 1024 * 1024
+"""The largest request body Rasa and the action server read (Sanic's default is 100 MB)."""
+
+
 def rasa_env(extra: Optional[dict] = None, cache_dir: Optional[str | Path] = None) -> dict:
     """Environment for Rasa child processes: offline, quiet, no telemetry, no shared cache."""
     env = dict(os.environ)
     env.update({"RASA_TELEMETRY_ENABLED": "false", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
                 "TF_CPP_MIN_LOG_LEVEL": "2", "TOKENIZERS_PARALLELISM": "false", "USE_TF": "0",
-                "SQLALCHEMY_SILENCE_UBER_WARNING": "1", "PYTHONWARNINGS": "ignore"})
+                "SQLALCHEMY_SILENCE_UBER_WARNING": "1", "PYTHONWARNINGS": "ignore",
+                # Sanic (Rasa's and rasa-sdk's server) refuses a larger body before reading it (413)
+                "SANIC_REQUEST_MAX_SIZE": str(MAX_REQUEST_BYTES)})
     env.setdefault("OMP_NUM_THREADS", "1")
     if cache_dir:
         env["RASA_CACHE_DIRECTORY"] = str(cache_dir)

@@ -268,3 +268,10 @@ def test_a_flooding_sender_gets_429_and_others_are_served(chatbot, servers):
     assert response.status_code == 429 and "at most" in response.json()["error"]
     assert int(response.headers["Retry-After"]) >= 1
     assert "Harbor Bank assistant" in texts(say(servers, new_sender(), chatbot.examples["greet"][0]))[0]
+
+
+def test_an_oversized_body_is_refused_before_it_is_read(servers):
+    big = b'{"sender": "a", "message": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+    for url in (f"{servers.rasa}/webhooks/rest/webhook", f"{servers.actions}/webhook"):
+        assert httpx.post(url, content=big, headers={"Content-Type": "application/json"},
+                          timeout=30).status_code == 413, url
