@@ -47,10 +47,16 @@ def safe_next(target: str) -> str:
     return target
 
 
-def signin_page(next_path: str, why: str = "Sign in to see pages with one person's data.") -> str:
+def script_string(value: str) -> str:
+    """``value`` as a JavaScript string literal that is safe inside <script>: no ``<``, ``>`` or
+    ``&`` survive, so no ``</script>`` can end the block (HTML escaping would corrupt the value)."""
     import json
 
-    return render_page("sign in", FORM.format(why=html.escape(why), next=html.escape(json.dumps(safe_next(next_path)))))
+    return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def signin_page(next_path: str, why: str = "Sign in to see pages with one person's data.") -> str:
+    return render_page("sign in", FORM.format(why=html.escape(why), next=script_string(safe_next(next_path))))
 
 
 def signin_router() -> APIRouter:

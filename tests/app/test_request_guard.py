@@ -124,3 +124,14 @@ def test_the_rate_limit_window_slides():
                                          ("LocalHost", "localhost"), ("::1", "::1"), ("", "")])
 def test_host_names_lose_their_port(header, name):
     assert host_name(header) == name
+
+
+def test_the_sign_in_page_keeps_its_next_path_and_cannot_be_scripted(tmp_path):
+    from urllib.parse import quote
+
+    app, _ = _app(tmp_path)
+    client = TestClient(app, base_url=LOCAL)
+    evil = "/recommender/?user=a&k=3</script><script>alert(1)</script>"
+    page = client.get(f"/signin?next={quote(evil, safe='')}").text
+    assert "<script>alert(1)" not in page and "\\u0026k=3" in page  # the & survives as itself in the script
+    assert '"/"' in client.get(f"/signin?next={quote('https://evil.example/x', safe='')}").text  # never elsewhere
