@@ -248,6 +248,14 @@ def security_section(data: dict) -> list[str]:
         lines += ["", "Token: file mode " + str(secrets.get("token_file_mode")) + "; in the effective config: "
                   f"{secrets.get('token_in_effective_config')}; in the logs: {secrets.get('token_in_logs')}; "
                   f"in the process list: {secrets.get('token_in_process_list')}.", ""]
+    probes = data.get("probes") or []
+    if probes:
+        failed = [p for p in probes if not p["ok"]]
+        lines += [f"A stranger's probes against the live suite: {len(probes) - len(failed)} of {len(probes)} hold"
+                  f"{_mark(not failed)}.", "", "| probe | expected | observed | ok |", "|---|---|---|---|"]
+        lines += [f"| {p['name']} | {p['expected']} | {json.dumps(p['observed'], default=str)} | "
+                  f"{_mark(p['ok']).strip() or p['ok']} |" for p in probes]
+        lines.append("")
     if delivery:
         lines += ["| mail scenario | mails accepted (in order) | alerts (kind: status, tries) | ok |", "|---|---|---|---|"]
         for name, result in (delivery.get("scenarios") or {}).items():
