@@ -23,6 +23,14 @@ def guard(app, token: str) -> None:
     """Refuse every request without the token (401), except the readiness probe."""
     from sanic import response
 
+    from sanic.exceptions import SanicException
+
+    @app.exception(SanicException)
+    async def http_error(request, exception):
+        """Sanic's own refusals (413 for a body over SANIC_REQUEST_MAX_SIZE, 404, 405) keep their
+        status: rasa-sdk's catch-all handler would make them a 500 that echoes the body."""
+        return response.json({"error": str(exception)}, status=getattr(exception, "status_code", 500))
+
     @app.on_request
     async def require_token(request):
         if request.path in OPEN_PATHS:

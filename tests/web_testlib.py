@@ -93,3 +93,16 @@ def latest_code(outbox, to: str, after: float = 0.0, timeout_s: float = 30) -> s
                 return re.search(r"\d{6}", str(mail["Subject"])).group(0)
         time.sleep(0.2)
     raise AssertionError(f"no chat code mailed to {to} in {outbox}")
+
+
+def status_of_headers_only(url: str, content_length: int) -> int:
+    """The status a server answers to a POST's headers alone, announcing ``content_length``
+    bytes of body it never gets: a server that refuses large bodies before reading them answers."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=30) as conn:
+        conn.sendall(f"POST {parts.path} HTTP/1.1\r\nHost: {parts.hostname}\r\nContent-Type: application/json\r\n"
+                     f"Content-Length: {content_length}\r\n\r\n".encode())
+        return int(conn.recv(4096).split(b"\r\n", 1)[0].split()[1])
