@@ -103,6 +103,7 @@ def status_of_headers_only(url: str, content_length: int) -> int:
 
     parts = urlsplit(url)
     with socket.create_connection((parts.hostname, parts.port), timeout=30) as conn:
-        conn.sendall(f"POST {parts.path} HTTP/1.1\r\nHost: {parts.hostname}\r\nContent-Type: application/json\r\n"
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
+        conn.sendall(f"POST {target} HTTP/1.1\r\nHost: {parts.hostname}\r\nContent-Type: application/json\r\n"
                      f"Content-Length: {content_length}\r\n\r\n".encode())
         return int(conn.recv(4096).split(b"\r\n", 1)[0].split()[1])

@@ -108,7 +108,8 @@ def test_the_whole_suite_from_a_clean_var(tmp_path, quick_intents, quick_sentime
         assert httpx.get(f"{actions}/health").status_code == 200  # the readiness probe stays open
         assert httpx.post(f"{actions}/webhook", json={"next_action": "action_card_control"}).status_code == 401
         assert httpx.post(f"{actions}/webhook", params={"token": "é"}, json={}).status_code == 401  # not a 500
-        assert status_of_headers_only(f"{actions}/webhook", 2 * 1024 * 1024) == 413  # refused before it is read
+        assert status_of_headers_only(f"{actions}/webhook", 2 * 1024 * 1024) == 401  # the token, before the body
+        assert status_of_headers_only(f"{actions}/webhook?token={token}", 2 * 1024 * 1024) == 413  # then its size
         assert status_of_headers_only(f"{base}/chatbot/webhook", 2 * 1024 * 1024) == 413
         assert httpx.get(f"{base}/health", headers={"host": "evil.example"}).status_code == 400  # DNS rebinding
         assert httpx.post(f"{base}/chatbot/webhook", content=b'{"sender": "s", "message": "hi"}',
