@@ -25,6 +25,9 @@ MIN_NEW_LABEL_EXAMPLES = 5
 ANCHOR = 1e-2
 """Pull of a refit towards the current head (see shared.device.fit); measured in bench.device."""
 TAUGHT_WEIGHT = 2.0
+NEAREST_TAUGHT = 0.95
+"""A text at least this close (cosine) to an example taught on the device takes its label: a
+correction holds for the text corrected and its near repeats, and nothing farther moves."""
 """How much more an example the owner taught counts than one of the memory's of the same label."""
 
 
@@ -63,6 +66,10 @@ def _crash_point(step: str) -> None:
         os.kill(os.getpid(), 9)
 
 
+def _unit(rows: np.ndarray) -> np.ndarray:
+    return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
+
+
 class DeviceClassifier:
     """A bundle loaded for answering and learning (``threads``: onnxruntime intra-op threads)."""
 
@@ -71,6 +78,7 @@ class DeviceClassifier:
         from tokenizers import Tokenizer
 
         self.bundle = Bundle(bundle)
+        self._memory_unit = None  # the memory as unit vectors, loaded on the first prediction after learning
         manifest = self.bundle.manifest
         options = ort.SessionOptions()
         options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
@@ -123,13 +131,39 @@ class DeviceClassifier:
         if isinstance(texts, str):
             raise TypeError("pass a list of texts, not a single text")
         head, k = self.head, top_k or self.top_k
-        probs = softmax((self.features(texts) @ head.weight.T + head.bias) / head.temperature)
+        features = self.features(texts)
+        probs = softmax((features @ head.weight.T + head.bias) / head.temperature)
+        taught = self._nearest_taught(features)
         results = []
-        for row in probs:
+        for row, (similarity, label) in zip(probs, taught):
             ranked = np.argsort(-row)[:max(1, k)]
             top = [(head.labels[j], float(row[j])) for j in ranked]
+            if label is not None and label != top[0][0]:  # a correction taught here: it holds
+                confidence = max(float(row[head.labels.index(label)]), similarity)
+                top = [(label, confidence)] + [t for t in top if t[0] != label][:max(1, k) - 1]
             results.append(DevicePrediction(top[0][0], top[0][1], top, top[0][1] < head.threshold))
         return results
+
+    def _nearest_taught(self, features: np.ndarray) -> list[tuple[float, str | None]]:
+        """Per text, when its nearest neighbour among the memory and the examples taught here is
+        a taught one at a cosine similarity of ``NEAREST_TAUGHT`` or more: (that similarity, its
+        label); else (0, None). A correction then holds for the text corrected and its near
+        repeats, and a text closer to what the model already knew keeps the head's answer."""
+        if self.learned is None or not len(self.learned.labels):
+            return [(0.0, None)] * len(features)
+        if self._memory_unit is None:
+            memory = self.bundle.memory()
+            self._memory_unit = _unit(memory.features) if memory is not None else np.zeros((0, features.shape[1]))
+        unit = _unit(features)
+        taught = unit @ _unit(self.learned.features).T
+        known = (unit @ self._memory_unit.T).max(axis=1) if len(self._memory_unit) else np.full(len(unit), -1.0)
+        best = taught.argmax(axis=1)
+        out = []
+        for i, j in enumerate(best):
+            similarity = float(taught[i, j])
+            hit = similarity >= NEAREST_TAUGHT and similarity > known[i]
+            out.append((similarity, self.learned.labels[j]) if hit else (0.0, None))
+        return out
 
     def learn(self, texts: Sequence[str], labels: Sequence[str]) -> LearnReport:
         """Learn ``labels`` for ``texts`` (new labels need 5 examples or more); a new head version."""

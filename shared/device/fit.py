@@ -34,7 +34,7 @@ class _Objective:
         self.y = label_ids
         self.w = weights / weights.sum()
         self.anchor_weight = anchor_weight.astype(np.float64)
-        self.anchor = anchor
+        self.anchor = np.broadcast_to(np.asarray(anchor, np.float64), (anchor_weight.shape[0],))[:, None]
         self.k, self.d = anchor_weight.shape
 
     def __call__(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
@@ -44,7 +44,7 @@ class _Objective:
         log_norm = np.log(np.exp(logits).sum(axis=1))
         picked = logits[np.arange(len(self.y)), self.y]
         drift = weight - self.anchor_weight
-        loss = float(np.dot(self.w, log_norm - picked) + 0.5 * self.anchor * np.sum(drift * drift))
+        loss = float(np.dot(self.w, log_norm - picked) + 0.5 * np.sum(self.anchor * drift * drift))
         residual = np.exp(logits - log_norm[:, None])
         residual[np.arange(len(self.y)), self.y] -= 1.0
         residual *= self.w[:, None]
@@ -93,8 +93,9 @@ def lbfgs(objective, theta: np.ndarray, *, max_iter: int = 100, memory: int = 10
 
 
 def refit_head(features: np.ndarray, label_ids: np.ndarray, weights: np.ndarray, start_weight: np.ndarray,
-               start_bias: np.ndarray, anchor: float, max_iter: int = 100) -> tuple[np.ndarray, np.ndarray]:
-    """The head (weight, bias) refitted from (``start_weight``, ``start_bias``), anchored to ``start_weight``."""
+               start_bias: np.ndarray, anchor, max_iter: int = 100) -> tuple[np.ndarray, np.ndarray]:
+    """The head (weight, bias) refitted from (``start_weight``, ``start_bias``), anchored to
+    ``start_weight``; ``anchor``: one strength, or one per label (a new label: only a light one)."""
     objective = _Objective(features, label_ids, weights, start_weight, anchor)
     theta = np.concatenate([start_weight.astype(np.float64).ravel(), start_bias.astype(np.float64)])
     theta = lbfgs(objective, theta, max_iter=max_iter)

@@ -66,6 +66,20 @@ def test_learn_a_new_label_then_roll_back(bundle, tiny_data):
     assert DeviceClassifier(bundle).version == packed_version
 
 
+def test_a_taught_correction_holds_for_that_text_and_moves_nothing_else(bundle, tiny_data):
+    from shared.data import load_labelled
+
+    classifier = DeviceClassifier(bundle)
+    test = load_labelled(tiny_data.test)
+    before = [p.label for p in classifier.predict(test.texts)]
+    text, wrong = test.texts[0], before[0]
+    right = next(label for label in classifier.labels if label != wrong)
+    classifier.learn([text], [right])  # one correction: the head barely moves, the example holds
+    after = [p.label for p in classifier.predict(test.texts)]
+    assert after[0] == right and classifier.predict([text])[0].top[0][0] == right
+    assert sum(a != b for a, b in zip(after[1:], before[1:])) <= max(1, len(before) // 10)
+
+
 def test_only_the_last_three_learned_versions_and_the_packed_one_are_kept(bundle):
     classifier = DeviceClassifier(bundle)
     made = [classifier.learn(GREETINGS[:5], [f"greeting{i}"] * 5).version for i in range(5)]
