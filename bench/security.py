@@ -45,11 +45,13 @@ REFUSED = (401, 403)
 # Open by design; every other route must refuse a caller without the token.
 PUBLIC = {
     "rasa": {("GET", "/"), ("GET", "/version"),  # hello and version: no data
-             ("POST", "/webhooks/rest/webhook"), ("GET", "/webhooks/rest")},  # the REST channel: the front door
+             ("POST", "/webhooks/rest/webhook"), ("GET", "/webhooks/rest"),  # the REST channel: the front door
+             ("POST", "/webhooks/rest/session")},  # issues sender ids (a few a minute without the token)
     "actions": {("GET", "/health")},  # readiness probe
     # the web app on loopback: pages, read-only JSON, the chat and its proxy to the REST channel,
     # the operator sign-in (it takes the token itself)
-    "web": {"GET", ("POST", "/chatbot/webhook"), ("POST", "/signin"), ("POST", "/signout")},
+    "web": {"GET", ("POST", "/chatbot/webhook"), ("POST", "/chatbot/session"), ("POST", "/chatbot/signin"),
+            ("POST", "/signin"), ("POST", "/signout")},
 }
 # ... but not these: a user's recommendations reveal their history
 PRIVATE = {"web": {("GET", "/recommender/recommend"), ("GET", "/recommender/")}}

@@ -77,13 +77,13 @@ def crash_loop_probe(web: str, rasa: str, logs: Path, token: str) -> dict:
     from chatbot.senders import issue, sender_key
 
     failures, requests, stop = [], [0], threading.Event()
-    sender = issue(sender_key(token), "crash-loop")
+    key = sender_key(token)  # a new conversation each time: Rasa's per-sender limit is not what is probed
 
     def client() -> None:
         with httpx.Client(timeout=30) as http:
             while not stop.is_set():
                 for call in (lambda: http.post(f"{rasa}/webhooks/rest/webhook",
-                                               json={"sender": sender, "message": "what are your fees"}),
+                                               json={"sender": issue(key, "crash-loop"), "message": "what are your fees"}),
                              lambda: http.get(f"{web}/recommender/recommend", params={"user": "1", "k": 5},
                                               headers={"Authorization": f"Bearer {token}"})):
                     try:
@@ -92,7 +92,7 @@ def crash_loop_probe(web: str, rasa: str, logs: Path, token: str) -> dict:
                         status = type(exc).__name__
                     requests[0] += 1
                     if status != 200:
-                        failures.append(status)
+                        failures.append(str(status))
                 time.sleep(0.2)
 
     thread = threading.Thread(target=client)
@@ -111,6 +111,7 @@ def crash_loop_probe(web: str, rasa: str, logs: Path, token: str) -> dict:
     health = httpx.get(f"{web}/health").json()
     monitor = health.get("services", {}).get("monitor", {})
     observed = {"killed": len(killed), "client_requests": requests[0], "failed": len(failures),
+                "failure_examples": sorted(set(failures))[:5],
                 "monitor_state_on_health": monitor.get("state"), "health": health.get("status")}
     return row(f"the monitor killed {CRASHES} times in {CRASH_WINDOW_S} s under load",
                "0 failed chat and recommendation requests; the monitor restarted or marked failed",

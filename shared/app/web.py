@@ -47,6 +47,16 @@ def auto_workers(per_worker_mb: float = WORKER_MB, meminfo: str | Path = "/proc/
     return max(1, min(cores, int(available_mb * 0.5 // per_worker_mb)))
 
 
+WORKERS_ENV = "NLPSUITE_WEB_WORKERS"
+
+
+def worker_share(per_minute: int) -> int:
+    """One worker's part of a per-client budget: each uvicorn worker counts on its own, and the
+    kernel spreads a client's connections over them, so each takes its share of the whole."""
+    workers = int(os.environ.get(WORKERS_ENV, "1") or 1)
+    return max(1, per_minute // max(1, workers))
+
+
 def web_service(host: str, port: int, *, logging_config=None, python: str = sys.executable,
                 workers: int | None = None) -> Service:
     """The web app under uvicorn: the one place its command line is built (`nlpsuite run` and
@@ -58,7 +68,7 @@ def web_service(host: str, port: int, *, logging_config=None, python: str = sys.
                "--ws", "none"]  # rasa pins websockets 10: too old for uvicorn's websocket support
     if logging_config:
         command += ["--log-config", str(logging_config)]
-    return Service("web", command, port=port, port_key="suite.web_port", host=host,
+    return Service("web", command, port=port, port_key="suite.web_port", host=host, env={WORKERS_ENV: str(workers)},
                    ready=http_ready(f"http://{host}:{port}/health"), ready_timeout_s=120)
 
 
@@ -97,7 +107,7 @@ def create_app(config_path=None, plugins: list[WebPlugin] | None = None, api_tok
     app.state.api_token = api_token
     settings = load_settings(config_path)
     app.add_middleware(RequestGuard, api_token=api_token, allowed_hosts=settings.served_host_names(),
-                       per_client_per_minute=settings.client_requests_per_minute)
+                       per_client_per_minute=worker_share(settings.client_requests_per_minute))
     plugins = load_plugins(config_path) if plugins is None else plugins
     app.include_router(signin_router())
     for plugin in plugins:

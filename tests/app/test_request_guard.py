@@ -135,3 +135,13 @@ def test_the_sign_in_page_keeps_its_next_path_and_cannot_be_scripted(tmp_path):
     page = client.get(f"/signin?next={quote(evil, safe='')}").text
     assert "<script>alert(1)" not in page and "\\u0026k=3" in page  # the & survives as itself in the script
     assert '"/"' in client.get(f"/signin?next={quote('https://evil.example/x', safe='')}").text  # never elsewhere
+
+
+def test_each_web_worker_takes_its_share_of_a_client_s_budget(monkeypatch):
+    from shared.app.web import WORKERS_ENV, web_service, worker_share
+
+    monkeypatch.setenv(WORKERS_ENV, "2")
+    assert worker_share(60) == 30 and worker_share(1) == 1
+    monkeypatch.delenv(WORKERS_ENV)
+    assert worker_share(60) == 60
+    assert web_service("127.0.0.1", 8000, workers=3).env[WORKERS_ENV] == "3"
