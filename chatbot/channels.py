@@ -9,9 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import threading
-import time
-from collections import defaultdict, deque
 from asyncio import CancelledError
 from typing import Any, Awaitable, Callable, Optional, Text
 
@@ -21,6 +18,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 
 from chatbot.senders import is_issued, issue, sender_key
+from shared.rate_limit import SlidingWindowLimit
 
 logger = logging.getLogger(__name__)
 MAX_MESSAGE_CHARS = 2000
@@ -45,29 +43,9 @@ def _error(status: int, reason: str, headers: Optional[dict] = None):
     return response.json({"error": reason}, status=status, headers=headers)
 
 
-class SenderRateLimit:
-    """At most ``per_minute`` messages per sender in any 60 s (a sliding window), so one client
-    cannot flood the bot or other customers' answers; memory is bounded by forgetting idle senders."""
-
-    def __init__(self, per_minute: int = DEFAULT_PER_MINUTE, clock=time.monotonic, max_senders: int = 100_000):
-        self.per_minute, self.clock, self.max_senders = per_minute, clock, max_senders
-        self._seen: dict[str, deque] = defaultdict(deque)
-        self._lock = threading.Lock()
-
-    def retry_after(self, sender: str) -> Optional[int]:
-        """None when the message may go on (and counts it), else seconds until it may."""
-        now = self.clock()
-        with self._lock:
-            if len(self._seen) > self.max_senders:
-                for key in [k for k, times in self._seen.items() if not times or now - times[-1] > 60]:
-                    del self._seen[key]
-            times = self._seen[sender]
-            while times and now - times[0] >= 60:
-                times.popleft()
-            if len(times) >= self.per_minute:
-                return max(1, int(60 - (now - times[0])) + 1)
-            times.append(now)
-            return None
+class SenderRateLimit(SlidingWindowLimit):
+    """At most ``per_minute`` messages per sender in any 60 s (shared.rate_limit), so one client
+    cannot flood the bot or other customers' answers."""
 
 
 def configure(api_token: str) -> None:

@@ -16,15 +16,13 @@ lets a stranger's malformed body reach the parser (and get a 422 that proves the
 from __future__ import annotations
 
 import json
-import threading
-import time
-from collections import deque
-from typing import Callable, Iterable, Optional
+from typing import Iterable, Optional
 
 from starlette.datastructures import Headers
 from starlette.routing import Match
 
 from shared.product.web import OPERATOR_COOKIE, cookie_valid, require_token, token_matches
+from shared.rate_limit import SlidingWindowLimit
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
@@ -32,28 +30,9 @@ MAX_BODY_BYTES = 1024 * 1024
 UNAUTHORIZED = ("missing or wrong API token: send 'Authorization: Bearer <token>' (`nlpsuite token` prints it)")
 
 
-class ClientRateLimit:
-    """At most ``per_minute`` state-changing requests per client address in any 60 s (a sliding
-    window): many sender ids from one client share one budget. Idle clients are forgotten."""
-
-    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic, max_clients: int = 10_000):
-        self.per_minute, self.clock, self.max_clients = per_minute, clock, max_clients
-        self._seen: dict[str, deque] = {}
-        self._lock = threading.Lock()
-
-    def retry_after(self, client: str) -> Optional[int]:
-        """None when the request may go on (and counts it), else seconds until it may."""
-        now = self.clock()
-        with self._lock:
-            if len(self._seen) > self.max_clients:
-                self._seen = {k: v for k, v in self._seen.items() if v and now - v[-1] < 60}
-            times = self._seen.setdefault(client, deque())
-            while times and now - times[0] >= 60:
-                times.popleft()
-            if len(times) >= self.per_minute:
-                return max(1, int(60 - (now - times[0])) + 1)
-            times.append(now)
-            return None
+class ClientRateLimit(SlidingWindowLimit):
+    """At most ``per_minute`` state-changing requests per client address in any 60 s: many
+    sender ids from one client share one budget (shared.rate_limit)."""
 
 
 def host_name(host_header: str) -> str:
