@@ -22,6 +22,7 @@ the component's module path in the trained archive.
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Text
@@ -38,6 +39,10 @@ from rasa.nlu.classifiers.fallback_classifier import (
     _fallback_intent,
 )
 from rasa.shared.nlu.constants import (
+    ENTITIES,
+    ENTITY_ATTRIBUTE_END,
+    ENTITY_ATTRIBUTE_START,
+    ENTITY_ATTRIBUTE_TYPE,
     INTENT,
     INTENT_NAME_KEY,
     INTENT_RANKING_KEY,
@@ -94,7 +99,6 @@ class CoreIntentClassifier(GraphComponent, IntentClassifier):
             "threads": None,  # intra-op threads for training and serving; None: all cores
             "backend": "onnx",  # "onnx" (int8 by default) or "torch"
             "int8": True,
-            "wrong_cost": 1.0,  # see shared.evaluation.threshold
             "ranking_length": 10,
         }
 
@@ -286,4 +290,57 @@ class CalibratedFallbackClassifier(FallbackClassifier):
         return messages
 
 
-__all__ = ["CoreIntentClassifier", "CalibratedFallbackClassifier", "AMBIGUITY_THRESHOLD_KEY"]
+INFORM = "inform"
+"""The intent of a message that is nothing but a value a form asks for ("4242", "it's C1001")."""
+# Words that may stand around such a value without making it a request of its own.
+ANSWER_FILLER = frozenset("""a an and are card code customer digits ending ends here i id in is it it's its
+    last my number of ok okay on one please sure that the this yes yeah yep with""".split())
+
+
+@DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
+class SlotValueAnswerClassifier(GraphComponent, IntentClassifier):
+    """Marks a message that only gives a value the forms ask for (customer number, card digits,
+    emailed code) as ``inform``, whatever the classifier guessed.
+
+    Why: after an interruption the bot asks "shall we carry on?"; a customer who answers with
+    the card digits it needed means "yes, and here they are" (RasaHQ/financial-demo's forms
+    treat a valid slot value the same way). A classifier trained on requests reads "4242" as
+    noise, and the rules would then answer "out of scope" instead of resuming the form.
+    """
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        return {"entities": ["customer_id", "card_last4", "verification_code"]}
+
+    def __init__(self, config: Dict[Text, Any]) -> None:
+        self.entity_types = set(config["entities"])
+
+    @classmethod
+    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> "SlotValueAnswerClassifier":
+        return cls(config)
+
+    def is_only_a_value(self, message: Message) -> bool:
+        """True when the text holds a form value and nothing but filler words around it."""
+        text = message.get(TEXT) or ""
+        values = [e for e in message.get(ENTITIES) or [] if e.get(ENTITY_ATTRIBUTE_TYPE) in self.entity_types]
+        if not values or text.startswith("/"):
+            return False
+        rest = text
+        for entity in sorted(values, key=lambda e: -e[ENTITY_ATTRIBUTE_START]):
+            rest = rest[:entity[ENTITY_ATTRIBUTE_START]] + " " + rest[entity[ENTITY_ATTRIBUTE_END]:]
+        words = re.findall(r"[a-z']+|\d+", rest.lower())
+        return all(word in ANSWER_FILLER for word in words)
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            if self.is_only_a_value(message):
+                answer = {INTENT_NAME_KEY: INFORM, PREDICTED_CONFIDENCE_KEY: 1.0}
+                message.set(INTENT, answer, add_to_output=True)
+                ranking = [r for r in message.get(INTENT_RANKING_KEY) or [] if r.get(INTENT_NAME_KEY) != INFORM]
+                message.set(INTENT_RANKING_KEY, [dict(answer)] + ranking, add_to_output=True)
+        return messages
+
+
+__all__ = ["CoreIntentClassifier", "CalibratedFallbackClassifier", "SlotValueAnswerClassifier",
+           "AMBIGUITY_THRESHOLD_KEY", "INFORM"]

@@ -24,7 +24,7 @@ import yaml
 
 from chatbot.banking77 import BANKING77, load_banking77
 from chatbot.faq import RETRIEVAL_ONLY, answers_by_intent, load_faq, response_name
-from chatbot.intents import own_intents
+from chatbot.intents import decline_examples, own_intents
 from chatbot.settings import ChatbotSettings
 from shared.data import DataError
 
@@ -40,7 +40,7 @@ FORM_INTENTS = {
 FORMS = ("card_status_form", "transfer_status_form", "card_control_form")
 # During a form, these own intents get their usual answer, then "shall we carry on?".
 FORM_CHITCHAT = {"bot_challenge": "utter_iamabot", "out_of_scope": "utter_out_of_scope",
-                 "greet": "utter_greet", "thanks": "utter_welcome"}
+                 "unsupported_banking": "utter_cannot_help", "greet": "utter_greet", "thanks": "utter_welcome"}
 
 
 @dataclass
@@ -118,7 +118,8 @@ def form_rules(faq_intents: Iterable[str]) -> list[dict]:
     """What the bot does when a form asks for something and the customer says something else.
 
     A question (a FAQ intent) or chitchat is answered, then the bot asks whether to carry on;
-    "yes" resumes the form (it asks its question again), "no" or "stop" ends it politely; "talk to a person" hands over from
+    "yes" resumes the form (it asks its question again), the value it asked for ("4242") resumes
+    it with that value, "no" or "stop" ends it politely; "talk to a person" hands over from
     anywhere; "freeze my card" switches to the card form. The form's own slot mappings take an
     unrecognised message as an answer, so only confident intents reach these rules.
     """
@@ -137,6 +138,9 @@ def form_rules(faq_intents: Iterable[str]) -> list[dict]:
         # An utterance before the form: RulePolicy returns to a rejected loop only after another
         # action (the unhappy-path pattern of Rasa's docs).
         rule("carry on", {"intent": "affirm"}, {"action": "utter_carry_on"}, {"action": form}, {"active_loop": form})
+        # The value the form asked for, given instead of "yes": the form takes it and goes on.
+        rule("an answer carries on", {"intent": "inform"}, {"action": "action_take_form_answer"}, {"action": form},
+             {"active_loop": form})
         for intent in ("stop", "deny"):
             rule(f"{intent} ends the form", {"intent": intent}, {"action": "action_deactivate_loop"},
                  {"active_loop": None}, {"action": "utter_form_stopped"})
@@ -169,6 +173,8 @@ def config_yaml(settings: ChatbotSettings) -> dict:
             {"name": "RegexEntityExtractor", "use_lookup_tables": False, "use_regexes": True,
              "use_word_boundaries": True},
             classifier,
+            # "4242" or "it's C1001" alone is an answer to the form's question (intent inform)
+            {"name": "chatbot.components.SlotValueAnswerClassifier"},
             {"name": "chatbot.components.CalibratedFallbackClassifier",
              "threshold": settings.fallback_threshold, "ambiguity_threshold": 0.05},
         ],
@@ -243,6 +249,10 @@ def build_project(out_dir: str | Path, settings: ChatbotSettings, *, per_intent:
             shutil.rmtree(out / sub)
     shutil.copytree(TEMPLATE, out, dirs_exist_ok=True)
     (out / "data" / "nlu.yml").write_text(nlu_yaml(examples), encoding="utf-8")
+    declines: dict[str, list[str]] = {}
+    for text, intent in zip(*(lambda d: (d.texts, d.labels))(decline_examples())):
+        declines.setdefault(intent, []).append(text)
+    (out / "data" / "decline_nlu.yml").write_text(nlu_yaml(declines), encoding="utf-8")
     if reviewed:  # Rasa merges examples of one intent across files
         (out / "data" / "reviewed_nlu.yml").write_text(nlu_yaml(reviewed), encoding="utf-8")
 

@@ -73,6 +73,10 @@ class FineTuneArgs:
            "label (pulled together), half with another (pushed apart), as SetFit draws them")
     contrastive_epochs: float = _arg(1.0, "contrastive recipe: passes over the drawn pairs")
     contrastive_learning_rate: float = _arg(2e-5, "contrastive recipe: peak learning rate of the pair stage")
+    wrong_cost: float = _arg(
+        1.0, "what a wrong answer costs against a correct one when the abstention threshold is chosen on "
+             "validation data (shared.evaluation.threshold): 1 abstains wherever an answer is as likely wrong "
+             "as right; lower answers more (a product that declines unknown requests with a class of their own)")
     seed: int = _arg(42, "seed of every random choice (splits, augmentation, initialisation, data order)")
     threads: int | None = _arg(None, "torch intra-op threads; none keeps torch's default (all cores)")
     early_stopping_patience: int = _arg(2, "evaluations without a validation macro-F1 gain before training stops",

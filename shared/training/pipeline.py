@@ -262,7 +262,7 @@ def train_model(trainer) -> TrainedModel:
 
 
 def score_logits(validation: tuple, test: tuple | None, labels: list[str], plot_dir: Path,
-                 log_history: list | None = None) -> Scores:
+                 log_history: list | None = None, wrong_cost: float = 1.0) -> Scores:
     """Fit the temperature on validation (logits, label ids), then metrics and plots on test
     (or on validation when there is no test data); the training curves when there is a log."""
     temperature = fit_temperature(*validation)
@@ -280,11 +280,12 @@ def score_logits(validation: tuple, test: tuple | None, labels: list[str], plot_
     if writer and log_history:
         plot_training_curves(log_history, plot_dir / "training_curves.png")
     probabilities = apply_temperature(validation[0], temperature)
-    threshold = choose_threshold(probabilities.max(axis=1), probabilities.argmax(axis=1) == np.asarray(validation[1]))
+    threshold = choose_threshold(probabilities.max(axis=1), probabilities.argmax(axis=1) == np.asarray(validation[1]),
+                                 wrong_cost=wrong_cost)
     return Scores(metrics, validation_metrics, temperature, threshold)
 
 
-def evaluate_and_calibrate(trainer, encode, data: _Prepared, plot_dir: Path) -> Scores:
+def evaluate_and_calibrate(trainer, encode, data: _Prepared, plot_dir: Path, wrong_cost: float = 1.0) -> Scores:
     """Step 4: fit the temperature on validation logits, then metrics and plots on the test
     data (or on validation when there is no test data)."""
     # With group_by_length the Trainer also reorders evaluation batches, so logits are
@@ -293,7 +294,7 @@ def evaluate_and_calibrate(trainer, encode, data: _Prepared, plot_dir: Path) -> 
     test_out = trainer.predict(encode(data.test)) if data.test is not None else None
     return score_logits((validation_out.predictions, validation_out.label_ids),
                         (test_out.predictions, test_out.label_ids) if test_out is not None else None,
-                        data.labels, plot_dir, trainer.state.log_history)
+                        data.labels, plot_dir, trainer.state.log_history, wrong_cost)
 
 
 def save_folder(output_dir: Path, trained: TrainedModel, tokenizer, data: _Prepared, args: FineTuneArgs,
@@ -371,7 +372,7 @@ def finish_with_trainer(trainer, tokenizer, encode, data: _Prepared, args: FineT
     score, and (rank 0) save the folder. ``facts``: more for the manifest (the probe stage's)."""
     trained = train_model(trainer)
     trained.facts |= facts or {}
-    scores = evaluate_and_calibrate(trainer, encode, data, output_dir / PLOTS)
+    scores = evaluate_and_calibrate(trainer, encode, data, output_dir / PLOTS, args.wrong_cost)
     if not is_main_process():  # rank 0 writes the folder; the others are done
         trainer.accelerator.wait_for_everyone()
         return FineTuneResult(output_dir, scores.metrics, scores.validation, trained.seconds,

@@ -169,7 +169,7 @@ def _probe_onto(data: _Prepared, args: FineTuneArgs, output_dir: Path, encoder: 
     probe = fit_probe(data, args, feature_graphs, precision)
     validation = (probe.head.logits(probe.features["validation"]), _label_ids(data, data.validation))
     test = (probe.head.logits(probe.features["test"]), _label_ids(data, data.test)) if data.test is not None else None
-    scores = score_logits(validation, test, data.labels, output_dir / PLOTS)
+    scores = score_logits(validation, test, data.labels, output_dir / PLOTS, wrong_cost=args.wrong_cost)
     seconds = probe.seconds + extra_seconds
     trained = TrainedModel(model_with_head(encoder, data.labels, probe.head), seconds,
                            len(data.train) / max(seconds, 1e-9), [],

@@ -54,6 +54,11 @@ def verify(chatbot, servers, sender: str, customer: str, email: str) -> str:
     return " ".join(texts(say(servers, sender, latest_code(chatbot.root / "outbox", email, started))))
 
 
+def verify_code(chatbot, servers, sender: str, email: str, since: float) -> str:
+    """Type the code mailed to ``email`` after ``since``; the bot's answer."""
+    return " ".join(texts(say(servers, sender, latest_code(chatbot.root / "outbox", email, since))))
+
+
 def test_card_delivery_form_asks_validates_and_looks_up(chatbot, servers):
     sender = new_sender()
     first = texts(say(servers, sender, chatbot.examples["card_arrival"][0]))
@@ -167,6 +172,29 @@ def test_a_form_is_interrupted_by_a_question_and_resumes_on_yes(chatbot, servers
     stopped = texts(say(servers, sender, chatbot.examples["stop"][0]))
     assert "stopped" in stopped[0]
     assert "Harbor Bank assistant" in texts(say(servers, sender, chatbot.examples["greet"][0]))[0]  # the form is gone
+
+
+def test_after_an_interruption_the_value_asked_for_carries_on_the_form(chatbot, servers):
+    """ "Shall we carry on?" answered with the customer number or the card digits, not "yes"."""
+    from chatbot.bank import Bank
+
+    sender = new_sender()
+    assert "customer number" in texts(say(servers, sender, chatbot.examples["freeze_card"][1]))[-1]
+    assert "carry on" in texts(say(servers, sender, chatbot.examples["top_up_limits"][3]))[-1]
+    started = time.time()
+    asked = " ".join(texts(say(servers, sender, "it's C1003")))  # the value instead of "yes"
+    assert "6-digit code" in asked and "not something I can help with" not in asked
+    assert "last 4 digits" in verify_code(chatbot, servers, sender, "grace@example.com", started)
+    assert "carry on" in texts(say(servers, sender, chatbot.examples["exchange_rate"][0]))[-1]
+    done = " ".join(texts(say(servers, sender, "3141")))
+    assert "is frozen" in done, done
+    assert {c.last4: c.status for c in Bank(chatbot.settings.bank_db).customer("C1003").cards}["3141"] == "frozen"
+    say(servers, sender, chatbot.examples["unfreeze_card"][0])
+    assert "unfrozen" in " ".join(texts(say(servers, sender, "3141")))
+
+
+def test_a_bare_number_outside_a_form_asks_what_it_is_for(chatbot, servers):
+    assert "What would you like me to do with that" in texts(say(servers, new_sender(), "4242"))[0]
 
 
 @pytest.mark.parametrize("message", ["", "   \n\t "])
