@@ -13,7 +13,7 @@ export TOKENIZERS_PARALLELISM := false
 # Benchmarks pin their own thread counts; this keeps stray libraries from oversubscribing 2 cores.
 BENCH_THREADS ?= 2
 
-.PHONY: setup teachers browser java run test test-fast device-wheel arm64 bench bench-core bench-recipe bench-device bench-chatbot bench-finsentiment bench-recommender bench-load bench-security bench-scale lint clean clean-venv help
+.PHONY: setup teachers browser java run test test-fast device-wheel arm64 bench bench-core bench-recipe bench-device bench-chatbot bench-finsentiment bench-recommender bench-load bench-security bench-scale bench-live lint clean clean-venv help
 
 help:
 	@echo "make run          the main job on embedded defaults (see README.md)"
@@ -26,6 +26,7 @@ help:
 	@echo "make bench-recipe   probe, full, lp-ft, contrastive side by side with seeds; a first make run and its live upgrade"
 	@echo "make bench-device   device bundles on 1 core, learning new intents on the device, arm64 agreement"
 	@echo "make device-wheel   dist/nlpsuite_device-*.whl: the device runtime alone (numpy, onnxruntime, tokenizers)"
+	@echo "make bench-live     the bot declining unknown requests (methods side by side), teaching it live"
 	@echo "make bench-load     50 chat sessions + 20 recommendation clients against a suite of its own"
 	@echo "make bench-security every route of every service without a token; mail-failure scenarios"
 	@echo "make bench-scale  Spark and in-process batch scoring/embedding side by side, --nproc 2 fine-tuning,"
@@ -120,6 +121,9 @@ bench-recipe: setup
 	$(BIN)/python -m bench.recipe --threads $(BENCH_THREADS) --seeds $(RECIPE_SEEDS) --reuse
 	$(BIN)/python -m bench.upgrade
 
+bench-live: setup
+	$(BIN)/python -m bench.live --threads $(BENCH_THREADS)
+
 bench-load: setup
 	$(BIN)/python -m bench.load
 
@@ -140,7 +144,7 @@ bench-scale: setup
 	$(BIN)/python -m bench.scale --threads $(BENCH_THREADS) --sizes $(SCALE_SIZES) \
 		--embed-sizes $(SCALE_EMBED_SIZES) --faiss-n $(SCALE_FAISS_N) --finetune-seeds $(SCALE_SEEDS)
 
-bench: bench-core bench-recipe bench-device bench-chatbot bench-finsentiment bench-recommender bench-load bench-security bench-scale
+bench: bench-core bench-recipe bench-device bench-chatbot bench-live bench-finsentiment bench-recommender bench-load bench-security bench-scale
 	$(BIN)/python -m bench.report
 
 clean:

@@ -6,6 +6,7 @@
     train             `rasa train` the generated project
     serve             Rasa + action server + web chat page on 127.0.0.1
     export-uncertain  low-confidence user messages from the tracker store, as a CSV to label
+    teach             teach the running bot a new intent (or --remove one) in seconds
 """
 from __future__ import annotations
 
@@ -130,6 +131,36 @@ def cmd_export_uncertain(options) -> int:
     return 0
 
 
+def _teach_settings(options):
+    """The running suite's settings: `nlpsuite run` writes them to var/nlpsuite.effective.yml."""
+    effective = Path("var/nlpsuite.effective.yml")
+    if not options.config and not os.environ.get("NLPSUITE_CONFIG") and effective.is_file():
+        options.config = str(effective)
+    return _settings(options)
+
+
+def cmd_teach(options) -> int:
+    from chatbot.intents import load_intent_data
+    from chatbot.teach import DEFAULT_STORE, TaughtStore, read_examples, remove_intent, teach_intent
+
+    settings = _teach_settings(options)
+    store = TaughtStore(settings.taught_store or DEFAULT_STORE)
+    model = options.model or settings.classifier.model or "var/models/intents"
+    if options.remove:
+        result = remove_intent(store, model, options.intent, threads=options.threads)
+    else:
+        if not options.examples or options.answer is None:
+            from shared.errors import CommandError
+
+            raise CommandError("teach needs --examples FILE and --answer TEXT (or --remove)")
+        examples = read_examples(options.examples)
+        result = teach_intent(store, model, options.intent, examples, options.answer,
+                              training=load_intent_data()["train"], threads=options.threads,
+                              source=Path(options.examples))
+    print(json.dumps(result))
+    return 0
+
+
 def register(subparsers) -> None:
     parser = subparsers.add_parser("chatbot", help="the Rasa support chatbot")
     parser.add_argument("--config", help="suite config file (default: $NLPSUITE_CONFIG or ./nlpsuite.yml)")
@@ -164,3 +195,13 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, help="CSV to write (columns: text, predicted_intent, ..., label)")
     p.add_argument("--below", type=float, help="confidence under which a message counts (default: chatbot.uncertain_below)")
     p.set_defaults(func=cmd_export_uncertain)
+
+    p = commands.add_parser("teach", help="teach the running bot a new intent in seconds (no retraining, no restart)")
+    p.add_argument("--intent", required=True, help="the new intent's name (snake_case)")
+    p.add_argument("--examples", help="text file, one example message per line (at least 5)")
+    p.add_argument("--answer", help="what the bot answers to it")
+    p.add_argument("--remove", action="store_true", help="take a taught intent out again")
+    p.add_argument("--model", help="the served intent model's versions folder (default: chatbot.classifier.model, "
+                                   "else var/models/intents)")
+    p.add_argument("--threads", type=int, default=2, help="threads for embedding the examples")
+    p.set_defaults(func=cmd_teach)

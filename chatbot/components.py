@@ -60,6 +60,9 @@ MODEL_SUBDIR = "model"
 # Passed from the classifier to the fallback classifier on each message (not in the output).
 THRESHOLD_MESSAGE_KEY = "nlpsuite_confidence_threshold"
 DEFAULT_THRESHOLD = 0.3
+TAUGHT_INTENT = "taught_intent"
+TAUGHT_KEY = "taught"
+"""In the parse data of a message classified as a taught intent: its name and answer."""
 
 
 def training_data_to_labelled(training_data: TrainingData):
@@ -100,6 +103,7 @@ class CoreIntentClassifier(GraphComponent, IntentClassifier):
             "backend": "onnx",  # "onnx" (int8 by default) or "torch"
             "int8": True,
             "ranking_length": 10,
+            "taught_store": None,  # intents taught to the running bot (chatbot.teach): their answers
         }
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
@@ -110,6 +114,8 @@ class CoreIntentClassifier(GraphComponent, IntentClassifier):
         self._predictor = predictor
         self._live = None
         """A ``LiveModel`` following the ``model`` versions folder, when serving from one."""
+        self._taught = (None, {})
+        """(the store's mtime, {label: answer}) of the taught intents last read."""
 
     @property
     def predictor(self):
@@ -235,6 +241,24 @@ class CoreIntentClassifier(GraphComponent, IntentClassifier):
     def threshold(self) -> Optional[float]:
         return self.predictor.info.confidence_threshold if self.predictor else None
 
+    def taught_answers(self) -> Dict[Text, Text]:
+        """{label: answer} of the taught intents, read again whenever the store file changes."""
+        from chatbot.teach import TaughtStore
+
+        path = self.component_config.get("taught_store")
+        if not path:
+            return {}
+        try:
+            mtime = Path(path).stat().st_mtime_ns
+        except OSError:
+            return {}
+        if mtime != self._taught[0]:
+            try:
+                self._taught = (mtime, {n: t.answer for n, t in TaughtStore(path).load().items()})
+            except Exception:  # noqa: BLE001 (a broken store must not stop the bot; the last one stays)
+                logger.exception("taught intents: cannot read %s", path)
+        return self._taught[1]
+
     def process(self, messages: List[Message]) -> List[Message]:
         predictor = self.predictor  # one version for the whole batch, even if a swap lands meanwhile
         if predictor is None or not messages:
@@ -245,6 +269,7 @@ class CoreIntentClassifier(GraphComponent, IntentClassifier):
         unk_id = predictor.tokenizer.token_to_id("[UNK]")
         threshold = predictor.info.confidence_threshold
         k = int(self.component_config["ranking_length"])
+        taught = self.taught_answers()
         for message, text, row in zip(messages, texts, probs):
             order = row.argsort()[::-1][:k]
             ranking = [{INTENT_NAME_KEY: labels[j], PREDICTED_CONFIDENCE_KEY: float(row[j])} for j in order]
@@ -252,6 +277,10 @@ class CoreIntentClassifier(GraphComponent, IntentClassifier):
             if not has_known_words(predictor.tokenizer, text, unk_id):
                 intent[PREDICTED_CONFIDENCE_KEY] = 0.0  # nothing readable: let the fallback handle it
                 ranking = []
+            answer = taught.get(intent[INTENT_NAME_KEY])
+            if answer is not None:  # Rasa's domain knows one intent for all taught ones
+                message.set(TAUGHT_KEY, {"intent": intent[INTENT_NAME_KEY], "answer": answer}, add_to_output=True)
+                intent[INTENT_NAME_KEY] = TAUGHT_INTENT
             message.set(INTENT, intent, add_to_output=True)
             message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
             if threshold is not None:
@@ -342,5 +371,8 @@ class SlotValueAnswerClassifier(GraphComponent, IntentClassifier):
         return messages
 
 
+COMPONENT_INTENTS = frozenset({INFORM, TAUGHT_INTENT})
+"""Domain intents that the components set, not the classifier's labels."""
+
 __all__ = ["CoreIntentClassifier", "CalibratedFallbackClassifier", "SlotValueAnswerClassifier",
-           "AMBIGUITY_THRESHOLD_KEY", "INFORM"]
+           "AMBIGUITY_THRESHOLD_KEY", "INFORM", "TAUGHT_INTENT", "COMPONENT_INTENTS"]

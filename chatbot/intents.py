@@ -117,6 +117,14 @@ def _joined(*parts: LabelledTexts, source: str) -> LabelledTexts:
     return LabelledTexts([t for p in parts for t in p.texts], [y for p in parts for y in p.labels], source)
 
 
+def _taught() -> LabelledTexts:
+    """Intents taught to the running bot (chatbot.teach): they join every full training."""
+    from chatbot.settings import load_settings
+    from chatbot.teach import taught_training_examples
+
+    return taught_training_examples(load_settings().taught_store)
+
+
 def load_intent_data(banking77_dir: Path = BANKING77) -> dict[str, LabelledTexts]:
     """{"train", "test"}: BANKING77 plus the bot's own intents (see the module docstring)."""
     banking = load_banking77(banking77_dir)
@@ -126,9 +134,25 @@ def load_intent_data(banking77_dir: Path = BANKING77) -> dict[str, LabelledTexts
                               [intent for intent, texts in own.items() for _ in texts] + declines.labels,
                               str(OWN_NLU))
     copies = [noisy_copy(own_train, seed=seed, rate=0.2) for seed in range(1, OWN_COPIES + 1)]
-    own_train = _joined(own_train, *copies, source=str(OWN_NLU))
+    own_train = _joined(own_train, *copies, _taught(), source=str(OWN_NLU))
     return {"train": _joined(banking["train"], own_train, source=f"{banking77_dir} + {OWN_NLU.name}"),
             "test": _joined(banking["test"], load_labelled(OWN_TEST, text_col="text", label_col="intent"), source=f"{banking77_dir} test + {OWN_TEST.name}")}
+
+
+def keep_taught(versions, version):
+    """The intents taught while ``version`` trained, taught onto it too (else its swap would drop them)."""
+    from chatbot.settings import load_settings
+    from chatbot.teach import TaughtStore
+    from shared.head_refit import teach
+    from shared.model_dir import ModelInfo
+
+    store = load_settings().taught_store
+    taught = TaughtStore(store).load() if store else {}
+    missing = {n: t.examples for n, t in taught.items() if n not in ModelInfo.load(version.folder).labels}
+    if not missing:
+        return version
+    return teach(versions, missing, base=version, training=load_intent_data()["train"],
+                 note=f"{version.info.note}, with taught {', '.join(sorted(missing))}")
 
 
 INTENT_CLASSIFIER = ClassifierSpec(
@@ -139,6 +163,7 @@ INTENT_CLASSIFIER = ClassifierSpec(
     expected_minutes={"quick": 7, "full": 11},
     first=FIRST,
     first_minutes=1.5,
+    carry_over=keep_taught,
     demo_texts=("I still have not received my new card", "How do I top up with Apple Pay?", "hello there",
                 "can I talk to a real person?"),
 )

@@ -40,7 +40,8 @@ FORM_INTENTS = {
 FORMS = ("card_status_form", "transfer_status_form", "card_control_form")
 # During a form, these own intents get their usual answer, then "shall we carry on?".
 FORM_CHITCHAT = {"bot_challenge": "utter_iamabot", "out_of_scope": "utter_out_of_scope",
-                 "unsupported_banking": "utter_cannot_help", "greet": "utter_greet", "thanks": "utter_welcome"}
+                 "unsupported_banking": "utter_cannot_help", "greet": "utter_greet", "thanks": "utter_welcome",
+                 "taught_intent": "action_taught_answer"}
 
 
 @dataclass
@@ -164,6 +165,8 @@ def config_yaml(settings: ChatbotSettings) -> dict:
                   "threads": c.threads, "backend": c.backend}
     if c.model:
         classifier["model"] = str(Path(c.model).resolve())
+    if settings.taught_store:  # taught intents: answered through taught_intent (chatbot.teach)
+        classifier["taught_store"] = str(Path(settings.taught_store).resolve())
     return {
         "recipe": "default.v1",
         "assistant_id": "nlpsuite-harbor-bank",

@@ -79,6 +79,9 @@ class ChatbotSettings(StrictModel):
     outbox_dir: str = "var/outbox"
     """Where the one-time codes that prove who a customer is are mailed (.eml files; `nlpsuite
     run` points it at the suite's local outbox)."""
+    taught_store: Optional[str] = None
+    """The intents taught to the running bot (`nlpsuite chatbot teach`): a JSON file; `nlpsuite run`
+    keeps it at var/chatbot/taught.json. Unset: nothing taught, and teach uses that path."""
     host: str = "127.0.0.1"
     rasa_port: int = 5005
     action_port: int = 5055

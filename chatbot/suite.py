@@ -37,7 +37,7 @@ class ChatbotPart:
                 "bank_db": f"sqlite:///{var / 'bank.db'}", "tracker_store": f"sqlite:///{var / 'tracker.db'}",
                 "faq": str(REPO / "data" / "chatbot" / "faq.csv"), "faq_index": str(var / "faq_index"),
                 "host": ctx.settings.host, "web_port": ctx.settings.web_port, "outbox_dir": str(ctx.var("outbox")),
-                "classifier": {"model": str(ctx.models["intents"])}}
+                "taught_store": str(var / "taught.json"), "classifier": {"model": str(ctx.models["intents"])}}
 
     def classifiers(self):
         from chatbot.intents import INTENT_CLASSIFIER

@@ -76,10 +76,14 @@ def _conversation_routes(router: APIRouter, rasa_url: str, transport, token: str
 
 
 def make_router(rasa_url: str, transport: httpx.AsyncBaseTransport | None = None,
-                token: str | None = None, verifier=None) -> APIRouter:
+                token: str | None = None, verifier=None, settings=None) -> APIRouter:
     router = APIRouter()
 
     _conversation_routes(router, rasa_url, transport, token, verifier)
+    if settings is not None:
+        from chatbot.teach_web import teach_routes
+
+        teach_routes(router, settings)
 
     @router.post("/webhook")
     async def webhook(request: Request) -> Response:
@@ -142,8 +146,8 @@ def plugin(config_path=None) -> WebPlugin:
             return {"status": "degraded", "rasa": rasa_url, "reason": "Rasa server not reachable"}
 
     return WebPlugin(name="chatbot", title="Support chatbot",
-                     router=make_router(rasa_url, token=token, verifier=_verifier(settings)),
+                     router=make_router(rasa_url, token=token, verifier=_verifier(settings), settings=settings),
                      prefix="/chatbot",
-                     pages={"chat": "/chatbot/"}, health=health, nav="Support chat",
+                     pages={"chat": "/chatbot/", "teach the bot (operators)": "/chatbot/teach"}, health=health, nav="Support chat",
                      description="Harbor Bank's assistant (Rasa 3.6): FAQ answers, card and transfer look-ups, "
                                  "card freezing, a person when you want one.")

@@ -35,6 +35,9 @@ class ModelInfo:
     temperature: float = 1.0
     onnx_file: str | None = None
     confidence_threshold: float | None = None
+    head_file: str | None = None
+    """A head taught after training (``shared.head_refit``): ``onnx_file`` is then the encoder's
+    feature graph and the logits are features @ weight.T + bias from this ``.npz``."""
     spelling_file: str | None = None
     """The training vocabulary for spelling correction at inference, when trained with it."""
     data_sha256: str = ""

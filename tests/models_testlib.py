@@ -18,7 +18,7 @@ from core_testlib import REPO
 INPUTS = {
     "intents": ["data/banking77/*.csv", "data/banking77/categories.json", "chatbot/template/data/core_nlu.yml",
                 "chatbot/banking77.py",
-                "data/chatbot/own_intents_test.csv", "chatbot/intents.py"],
+                "data/chatbot/own_intents_test.csv", "data/chatbot/unknown_requests.csv", "chatbot/intents.py"],
     "phrasebank": ["data/financial_phrasebank/*.csv", "finsentiment/suite.py", "finsentiment/phrasebank.py"],
 }
 CODE = ["shared/training/*.py", "shared/data/*.py", "shared/models/*.py", "shared/export/*.py", "shared/deploy.py",

@@ -123,6 +123,8 @@ def upgrade(spec: ClassifierSpec, profile: str, var_dir: Path, threads: int | No
     served version on validation; (the profile's version, whether it now serves)."""
     versions = ModelVersions(model_root(spec.name, var_dir))
     version = train_version(spec, spec.profiles[profile], versions, threads, note=f"{profile} profile")
+    if spec.carry_over is not None:
+        version = spec.carry_over(versions, version)
     switched = versions.switch_if_better(version)
     versions.prune()
     return version, switched

@@ -52,6 +52,9 @@ class TorchBackend:
 
         import shared.models.pooling  # noqa: F401  (registers the mean-pooled head with the Auto classes)
 
+        if info.head_file:
+            raise ModelFolderError(f"{folder} was taught new labels after training (its head is {info.head_file}); "
+                                   "use backend='onnx'")
         if not any((folder / name).is_file() for name in ("model.safetensors", "pytorch_model.bin")):
             raise ModelFolderError(f"{folder} holds no torch weights (an ONNX export?); use backend='onnx'")
         if threads:
@@ -87,6 +90,13 @@ class OnnxBackend:
             str(folder / info.onnx_file), options, providers=["CPUExecutionProvider"]
         )
         self.input_names = [i.name for i in self.session.get_inputs()]
+        self.head = None
+        if info.head_file:  # a taught head on the encoder's feature graph (shared.head_refit)
+            head = np.load(folder / info.head_file)
+            self.head = (head["weight"].T.astype(np.float32), head["bias"].astype(np.float32))
 
     def __call__(self, batch):
-        return self.session.run(["logits"], {k: batch[k] for k in self.input_names})[0]
+        inputs = {k: batch[k] for k in self.input_names}
+        if self.head is None:
+            return self.session.run(["logits"], inputs)[0]
+        return self.session.run(None, inputs)[0] @ self.head[0] + self.head[1]

@@ -9,7 +9,7 @@ profile's recipe swapped in live once it beats it on validation. The folder is h
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Optional
 
 PROFILE_NAMES = ("quick", "full")
 """quick: minutes on a 2-core laptop; full: the benchmark hyperparameters (docs/benchmarks.md)."""
@@ -38,3 +38,7 @@ class ClassifierSpec:
     """Minutes the first version takes on 2 cores."""
     demo_texts: tuple = ()
     """Classified by `nlpsuite run --prepare-only` to show the model at work."""
+    carry_over: Optional[Callable] = None
+    """``carry_over(versions, version) -> version``: called with a version trained in the background
+    before it may replace the served one. A product whose served model learns while it runs (labels
+    taught since the training data were read) returns a version that keeps what was learned."""

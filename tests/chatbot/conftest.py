@@ -88,7 +88,7 @@ def quick_bot(tmp_path_factory, quick_intents) -> ChatbotSetup:
         "project_dir": str(root / "project"), "models_dir": str(root / "models"),
         "bank_db": f"sqlite:///{root / 'bank.db'}", "tracker_store": f"sqlite:///{root / 'tracker.db'}",
         "faq_index": str(root / "faq_index"), "faq": str(Path(__file__).resolve().parents[2] / "data/chatbot/faq.csv"),
-        "outbox_dir": str(root / "outbox"),
+        "outbox_dir": str(root / "outbox"), "taught_store": str(root / "taught.json"),
         "classifier": {"model": str(live), "threads": 1},
     }}))
     settings = load_settings(config_file)

@@ -22,6 +22,7 @@ STORIES = Path(__file__).parent / "stories" / "quick_model_stories.yml"
 
 
 def test_the_served_classifier_knows_every_intent_of_the_domain(quick_bot, quick_intents):
+    from chatbot.components import COMPONENT_INTENTS
     from shared.model_dir import ModelInfo
     from shared.model_versions import served_folder
 
@@ -29,7 +30,10 @@ def test_the_served_classifier_knows_every_intent_of_the_domain(quick_bot, quick
     for path in (quick_bot.project / "domain").glob("*.yml"):
         domain_intents |= set(yaml.safe_load(path.read_text()).get("intents", []))
     labels = set(ModelInfo.load(served_folder(quick_intents)).labels)
-    assert {"greet", "stop", "out_of_scope", "request_human", "freeze_card", "unfreeze_card"} <= domain_intents
+    assert {"greet", "stop", "out_of_scope", "unsupported_banking", "request_human", "freeze_card",
+            "unfreeze_card"} <= domain_intents
+    assert COMPONENT_INTENTS <= domain_intents and not COMPONENT_INTENTS & labels
+    domain_intents -= COMPONENT_INTENTS  # set by components ("4242" alone, a taught intent), not classified
     assert domain_intents == labels, (sorted(domain_intents - labels), sorted(labels - domain_intents))
 
 
@@ -61,11 +65,15 @@ def test_rasa_test_stories_pass_on_the_quick_model(quick_bot, tmp_path):
     assert report["conversation_accuracy"]["accuracy"] == 1.0, failed
 
 
-def _say(servers, sender: str, message: str) -> list[str]:
+def _replies(servers, sender: str, message: str) -> list[dict]:
     response = httpx.post(f"{servers.rasa}/webhooks/rest/webhook", json={"sender": sender, "message": message},
                           timeout=120)
     assert response.status_code == 200, response.text
-    return [r["text"] for r in response.json() if "text" in r]
+    return response.json()
+
+
+def _say(servers, sender: str, message: str) -> list[str]:
+    return [r["text"] for r in _replies(servers, sender, message) if "text" in r]
 
 
 def test_a_new_user_s_conversations_over_the_webhook(quick_bot, quick_servers):
@@ -77,6 +85,9 @@ def test_a_new_user_s_conversations_over_the_webhook(quick_bot, quick_servers):
     assert "Harbor Bank assistant" in say("hello there")
     assert "passed our conversation to a colleague" in conversation()("can I talk to a real person?")
     assert "not something I can help with" in conversation()("what's the weather like in Paris?")
+    declined = _replies(quick_servers, f"journey-{uuid.uuid4().hex[:8]}", "what's my balance?")
+    assert "can't do that in this chat" in declined[0]["text"], declined  # not an unrelated FAQ answer
+    assert declined[0]["buttons"][0]["payload"] == "/request_human"
 
     say = conversation()
     assert "customer number" in say("I want to freeze my card")
@@ -157,3 +168,46 @@ def test_a_new_version_is_served_without_a_restart(quick_bot, quick_servers):
         while intent("hello there") != "greet":
             assert time.monotonic() < deadline
     assert not failures and slowest[0] < 1.0, (failures[:3], slowest[0])
+
+
+def _teach(quick_bot, *args: str) -> subprocess.CompletedProcess:
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "shared.app.cli", "chatbot", "--config", str(quick_bot.config_file),
+                           "teach", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_an_intent_taught_to_the_running_bot_is_answered_within_a_minute(quick_bot, quick_servers, tmp_path):
+    """`nlpsuite chatbot teach` while the bot runs: no restart, no rasa train; a phrasing that is not
+    among the examples gets the taught answer within 60 s; bad requests change nothing; --remove."""
+    from shared.model_versions import ModelVersions
+
+    item = yaml.safe_load((Path(__file__).parents[2] / "data/chatbot/new_intents.yml").read_text())["intents"]["gift_cards"]
+    versions = ModelVersions(quick_bot.settings.classifier.model)
+    original = versions.current()
+    examples = tmp_path / "gift_cards.txt"
+    examples.write_text("\n".join(item["examples"][:4]) + "\n")
+    refused = _teach(quick_bot, "--intent", "gift_cards", "--examples", str(examples), "--answer", item["answer"])
+    assert refused.returncode != 0 and "at least 5" in refused.stderr and str(examples) in refused.stderr
+    existing = _teach(quick_bot, "--intent", "card_arrival", "--examples", str(examples), "--answer", "x")
+    assert existing.returncode != 0 and "exists already" in existing.stderr
+    assert versions.current().id == original.id and not Path(quick_bot.settings.taught_store).exists()
+
+    examples.write_text("\n".join(item["examples"]) + "\n")
+    started = time.monotonic()
+    done = _teach(quick_bot, "--intent", "gift_cards", "--examples", str(examples), "--answer", item["answer"])
+    assert done.returncode == 0, done.stderr
+    sender = f"teach-{uuid.uuid4().hex[:8]}"
+    while item["answer"] not in _say(quick_servers, sender, item["probes"][1]):
+        assert time.monotonic() - started < 60, "the taught answer did not come within 60 s"
+        time.sleep(0.5)
+    assert "Harbor Bank assistant" in " ".join(_say(quick_servers, sender, "hello there"))  # the rest still works
+    try:
+        removed = _teach(quick_bot, "--intent", "gift_cards", "--remove")
+        assert removed.returncode == 0, removed.stderr
+        deadline = time.monotonic() + 60
+        while item["answer"] in _say(quick_servers, sender, item["probes"][1]):
+            assert time.monotonic() < deadline
+            time.sleep(0.5)
+    finally:
+        versions.switch(original.id)

@@ -1,0 +1,147 @@
+"""Ways to decline unknown requests, side by side on the probe's frozen int8 MiniLM features
+(bench.live's ``methods`` part).
+
+Every method scores how much a message looks like the bot's training data and declines below a
+threshold; a message whose top intent is a decline intent (``out_of_scope``, and with the richer
+class ``unsupported_banking``) is declined too. The four score methods learn from the bot's data
+without any of the composed unknown requests; their threshold maximises, on the validation split
+and the tune halves, correct answers + declined unknown requests - wrong answers. The decline
+class learns from the tune halves instead (as the served bot does), so its threshold is chosen on
+validation alone (``choose_threshold``, wrong_cost 0.5: the bot's setting). Reported on the
+BANKING77 test split and the test halves.
+"""
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+
+logger = logging.getLogger("bench.live")
+DECLINES = ("out_of_scope", "unsupported_banking")
+
+
+def _data():
+    from chatbot.banking77 import load_banking77
+    from chatbot.intents import DECLINE_INTENTS, OWN_COPIES, own_examples, unknown_requests
+    from shared.data import LabelledTexts, noisy_copy, stratified_split
+
+    banking = load_banking77()
+    own = own_examples()
+    own_train = LabelledTexts([t for v in own.values() for t in v], [k for k, v in own.items() for _ in v], "own")
+    tune = unknown_requests("tune")
+    declines = LabelledTexts(tune.texts, [DECLINE_INTENTS[k] for k in tune.labels], "tune")
+
+    def with_copies(data):
+        parts = [data] + [noisy_copy(data, seed=s, rate=0.2) for s in range(1, OWN_COPIES + 1)]
+        return LabelledTexts([t for p in parts for t in p.texts], [y for p in parts for y in p.labels], data.source)
+
+    own_train = with_copies(own_train)
+    base = LabelledTexts(banking["train"].texts + own_train.texts, banking["train"].labels + own_train.labels, "base")
+    train, validation = stratified_split(base, 0.1, seed=42)
+    return train, validation, with_copies(declines), banking["test"], tune, unknown_requests("test")
+
+
+def _softmax(z):
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+class _Head:
+    """Logistic head (C=10, as the probe) with its temperature fitted on validation."""
+
+    def __init__(self, x, y, xv, yv):
+        from sklearn.linear_model import LogisticRegression
+
+        from shared.device.fit import fit_temperature
+
+        self.labels = np.array(sorted(set(y)))
+        ids = {label: i for i, label in enumerate(self.labels)}
+        self.model = LogisticRegression(C=10.0, max_iter=500).fit(x, [ids[v] for v in y])
+        self.temperature = fit_temperature(self.model.decision_function(xv), np.array([ids[v] for v in yv]))
+
+    def logits(self, x):
+        return self.model.decision_function(x) / self.temperature
+
+
+def _scores(head, train_x, train_y):
+    """Each method's score function: higher = more like the training data."""
+    labels = sorted(set(train_y))
+    y = np.array(train_y)
+    means = np.stack([train_x[y == label].mean(axis=0) for label in labels])
+    centred = train_x - means[np.searchsorted(labels, y)]
+    precision = np.linalg.pinv(np.cov(centred, rowvar=False) + 1e-4 * np.eye(train_x.shape[1]))
+
+    mean_terms = np.einsum("kd,de,ke->k", means, precision, means)
+
+    def mahalanobis(x):  # -(min over classes of (x - mean) P (x - mean)), expanded to stay small
+        xp = x @ precision
+        return -((xp * x).sum(axis=1)[:, None] - 2 * xp @ means.T + mean_terms[None, :]).min(axis=1)
+
+    def nearest(x):
+        return np.max(x @ train_x.T, axis=1)
+
+    def energy(x):
+        z = head.logits(x)
+        m = z.max(axis=1, keepdims=True)
+        return (m + np.log(np.exp(z - m).sum(axis=1, keepdims=True)))[:, 0]
+
+    return {"confidence": lambda x: _softmax(head.logits(x)).max(axis=1), "energy": energy,
+            "mahalanobis": mahalanobis, "nearest_example": nearest}
+
+
+def _decide(head, score, x, threshold):
+    predicted = head.labels[head.logits(x).argmax(axis=1)].astype(object)
+    predicted[score(x) < threshold] = "declined"
+    predicted[np.isin(predicted, DECLINES)] = "declined"
+    return predicted
+
+
+def _figures(predicted_test, gold, unknown_predicted, unknown_kinds) -> dict:
+    declined = unknown_predicted == "declined"
+    kinds = np.array(unknown_kinds)
+    return {"in_scope_accuracy": round(float(np.mean(predicted_test == np.array(gold))), 4),
+            "in_domain_unknown_recall": round(float(declined[kinds == "banking_unknown"].mean()), 4),
+            "out_of_domain_recall": round(float(declined[kinds == "out_of_domain"].mean()), 4)}
+
+
+def _tuned_threshold(head, score, xv, yv, xu):
+    candidates = np.quantile(np.concatenate([score(xv), score(xu)]), np.linspace(0, 0.6, 121))
+    best = None
+    for t in candidates:
+        pv, pu = _decide(head, score, xv, t), _decide(head, score, xu, t)
+        utility = (np.sum(pv == np.array(yv)) + np.sum(pu == "declined")
+                   - np.sum((pv != np.array(yv)) & (pv != "declined")) - np.sum(pu != "declined"))
+        if best is None or utility > best[0]:
+            best = (utility, float(t))
+    return best[1]
+
+
+def side_by_side(threads: int) -> dict:
+    from shared.evaluation.threshold import choose_threshold
+    from shared.export.features import cached_base_features
+    from shared.inference.features import FeatureEncoder
+
+    started = time.perf_counter()
+    train, validation, declines, test, tune, unknown_test = _data()
+    encoder = FeatureEncoder(cached_base_features("minilm-l6"), precision="int8", threads=threads, max_length=48)
+    x, xv, xd, xt, xu, xut = (encoder.encode(d.texts, progress=True) for d in
+                              (train, validation, declines, test, tune, unknown_test))
+    head = _Head(x, train.labels, xv, validation.labels)
+    out = {}
+    for name, score in _scores(head, x, train.labels).items():
+        t = _tuned_threshold(head, score, xv, validation.labels, xu)
+        out[name] = {"threshold": round(t, 4), **_figures(_decide(head, score, xt, t), test.labels,
+                                                          _decide(head, score, xut, t), unknown_test.labels)}
+        logger.info("method %s: %s", name, out[name])
+    richer = _Head(np.vstack([x, xd]), train.labels + declines.labels, xv, validation.labels)
+    probs = _softmax(richer.logits(xv))
+    confidence = lambda z: _softmax(richer.logits(z)).max(axis=1)  # noqa: E731
+    t = choose_threshold(probs.max(axis=1), richer.labels[probs.argmax(axis=1)] == np.array(validation.labels),
+                         wrong_cost=0.5).threshold
+    out["decline_intents"] = {"threshold": t, **_figures(_decide(richer, confidence, xt, t), test.labels,
+                                                         _decide(richer, confidence, xut, t), unknown_test.labels)}
+    logger.info("method decline_intents: %s", out["decline_intents"])
+    return {"features": "frozen all-MiniLM-L6-v2, int8, unit length (the probe's)", "threads": threads,
+            "seconds": round(time.perf_counter() - started, 1), **out}
