@@ -14,6 +14,10 @@
   composed unknown requests (data/chatbot/unknown_requests.csv) that the bot declines. A
   message that falls back counts as declined only when the FAQ search would not answer it
   either (the fallback action's own search, same threshold).
+- ``teach_methods``: the five new intents taught to the served model two ways, judged on its own
+  features: the nearest-example vote the bot uses (``shared.teaching``) and a refit of the whole
+  head (the device's anchored L-BFGS): how many of the 15 probes each gets right, and BANKING77
+  accuracy and unknown-request recall afterwards.
 - ``teach``: five new intents (data/chatbot/new_intents.yml) taught one after another with
   `nlpsuite chatbot teach` to the running bot; the seconds from the command to the first
   correct answer over the REST webhook to a phrasing not among the examples; BANKING77 accuracy
@@ -193,6 +197,28 @@ def teach_all(url: str, root: Path, config: Path, threads: int) -> list[dict]:
     return results
 
 
+CONVERSATIONS = [
+    ["what's my balance?", "yes please"],
+    ["can you recommend a good pizza place nearby?", "no thanks"],
+    ["do you do gift cards?", "I want to freeze my card", "what do I get if a friend signs up with my code",
+     "it's C1003"],
+]
+
+
+def transcripts(url: str) -> list[list[dict]]:
+    """Conversations over the REST webhook, as a customer has them (after the teach part)."""
+    out = []
+    for number, messages in enumerate(CONVERSATIONS):
+        turns = []
+        for message in messages:
+            reply = httpx.post(f"{url}/webhooks/rest/webhook", json={"sender": f"bench-transcript-{number}",
+                                                                      "message": message}, timeout=60).json()
+            turns.append({"user": message, "bot": [r.get("text") for r in reply if r.get("text")],
+                          "buttons": [b["title"] for r in reply for b in r.get("buttons", [])]})
+        out.append(turns)
+    return out
+
+
 def run_bot_parts(models: dict, parts: tuple, threads: int) -> dict:
     """``abstention`` for each model, then ``teach`` on the served one, in one running bot."""
     from shared.model_versions import ModelVersions
@@ -226,6 +252,7 @@ def run_bot_parts(models: dict, parts: tuple, threads: int) -> dict:
             out["teach"] = {"seconds": {t["intent"]: t["seconds"] for t in taught}, "details": taught,
                             "old_accuracy_before": before, "old_accuracy_after": after,
                             "base_version": models["served"].id, "target_seconds": 60}
+            out["transcripts"] = transcripts(url)
     return out
 
 
@@ -241,7 +268,7 @@ def _link(src, dst):
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--parts", default="methods,abstention,teach")
+    parser.add_argument("--parts", default="methods,teach_methods,abstention,teach")
     options = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     parts = tuple(p.strip() for p in options.parts.split(",") if p.strip())
@@ -250,8 +277,13 @@ def main(argv=None) -> int:
         from bench.live_methods import side_by_side
 
         results["methods"] = side_by_side(options.threads)
-    if {"abstention", "teach"} & set(parts):
+    if {"abstention", "teach", "teach_methods"} & set(parts):
         models = trained_models(options.threads)
+    if "teach_methods" in parts:
+        from bench.live_methods import teach_side_by_side
+
+        results["teach_methods"] = teach_side_by_side(models["served"], options.threads)
+    if {"abstention", "teach"} & set(parts):
         results.update(run_bot_parts(models, parts, options.threads))
     path = update_results("live", results)
     print(json.dumps(results, indent=2, default=str)[:4000])

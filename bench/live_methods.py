@@ -145,3 +145,71 @@ def side_by_side(threads: int) -> dict:
     logger.info("method decline_intents: %s", out["decline_intents"])
     return {"features": "frozen all-MiniLM-L6-v2, int8, unit length (the probe's)", "threads": threads,
             "seconds": round(time.perf_counter() - started, 1), **out}
+
+
+def teach_side_by_side(version, threads: int) -> dict:
+    """The five new intents taught to ``version`` two ways, judged on the same features: the
+    nearest-example vote (``shared.teaching``, what the bot does) and a refit of the whole head
+    (the device's anchored L-BFGS on memory + taught examples, ``shared.device.fit``)."""
+    import tempfile
+    from pathlib import Path
+
+    import yaml
+
+    from bench.common import ROOT
+    from chatbot.banking77 import load_banking77
+    from chatbot.intents import TEACH_MEMORY, load_intent_data, unknown_requests
+    from shared.device.fit import class_weights, refit_head
+    from shared.inference.features import FeatureEncoder
+    from shared.model_dir import ModelInfo
+    from shared.teaching import TaughtHead, feature_graphs, memory_texts, trained_head
+
+    new = yaml.safe_load((ROOT / "data/chatbot/new_intents.yml").read_text(encoding="utf-8"))["intents"]
+    info = ModelInfo.load(version.folder)
+    with tempfile.TemporaryDirectory() as tmp:
+        graphs = feature_graphs(version.folder, info, Path(tmp))
+        encoder = FeatureEncoder(graphs, precision="int8", threads=threads, max_length=info.max_length)
+        texts, names = memory_texts(load_intent_data()["train"], info.labels, TEACH_MEMORY)
+        encode = lambda items: _unit(encoder.encode(items))  # noqa: E731
+        memory, taught = encode(texts), encode([t for v in new.values() for t in v["examples"]])
+        test, unknown = load_banking77()["test"], unknown_requests("test")
+        x_test, x_unknown = encode(test.texts), encode(unknown.texts)
+        probes = {n: encode(v["probes"]) for n, v in new.items()}
+    labels = list(info.labels) + list(new)
+    index = {label: i for i, label in enumerate(labels)}
+    ids = np.array([index[n] for n in names] + [index[n] for n, v in new.items() for _ in v["examples"]])
+    base = trained_head(version.folder, info)
+    vote = TaughtHead(base.weight, base.bias, np.vstack([memory, taught]), ids,
+                      np.arange(len(info.labels), len(labels)))
+    weights = class_weights(ids, len(labels))
+    weights[len(names):] *= 2.0  # the device's TAUGHT_WEIGHT
+    start_w = np.vstack([base.weight, np.zeros((len(new), base.weight.shape[1]), np.float32)])
+    start_b = np.concatenate([base.bias, np.full(len(new), float(np.median(base.bias)), np.float32)])
+    w, b = refit_head(np.vstack([memory, taught]), ids, weights, start_w, start_b, 1e-2)
+    ways = {"nearest_example_vote": lambda x: vote.logits(x, info.temperature), "head_refit": lambda x: x @ w.T + b}
+    out = {"version": version.id, "intents": list(new), "examples_per_intent": 10, "probes_per_intent": 3}
+    for name, logits in ways.items():
+        def decide(x):
+            probs = _softmax(logits(x) / info.temperature)
+            found = np.array(labels, dtype=object)[probs.argmax(axis=1)]
+            found[probs.max(axis=1) < (info.confidence_threshold or 0)] = "declined"
+            found[np.isin(found, DECLINES)] = "declined"
+            return found
+        out[name] = {"new_intent_probes_right": int(sum((decide(p) == n).sum() for n, p in probes.items())),
+                     **_figures(decide(x_test), test.labels, decide(x_unknown), unknown.labels)}
+    before = TaughtHead(base.weight, base.bias, memory, ids[:len(names)], np.zeros(0, np.int64))
+    out["before"] = _figures(_label_or_declined(before, x_test, info), test.labels,
+                             _label_or_declined(before, x_unknown, info), unknown.labels)
+    return out
+
+
+def _label_or_declined(head, x, info):
+    probs = _softmax(head.logits(x, info.temperature)[:, :len(head.bias)] / info.temperature)
+    found = np.array(info.labels, dtype=object)[probs.argmax(axis=1)]
+    found[probs.max(axis=1) < (info.confidence_threshold or 0)] = "declined"
+    found[np.isin(found, DECLINES)] = "declined"
+    return found
+
+
+def _unit(rows):
+    return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)

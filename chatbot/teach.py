@@ -7,8 +7,10 @@
 2. records it in the taught store (``chatbot.taught_store``, a JSON file replaced atomically):
    the store is what survives a restart, joins the next full training (``chatbot.intents``) and
    gives the answer;
-3. refits the served intent model's head on frozen features (``shared.head_refit``) and switches
-   the versions folder's pointer: `rasa run` swaps the new version in within seconds, no restart,
+3. makes a new version of the served intent model that knows it (``shared.teaching``: the trained
+   head as it was, and the taught examples among a memory of training examples, so that a message
+   whose nearest examples are taught ones gets the new intent) and switches the versions folder's
+   pointer: `rasa run` swaps the new version in within seconds, no restart,
    no `rasa train` (Rasa's domain has one intent for all taught ones, ``taught_intent``; the
    classifier component maps each taught label to it and passes the answer along).
 
@@ -99,7 +101,7 @@ def check_request(name: str, examples: list[str], answer: str, known: set, sourc
 def teach_intent(store: TaughtStore, versions_root: str | Path, name: str, examples: list[str], answer: str, *,
                  training=None, threads: Optional[int] = None, source: Optional[Path] = None) -> dict:
     """Teach ``name``; what was done (the new version, seconds)."""
-    from shared.head_refit import teach
+    from shared.teaching import teach
     from shared.model_dir import ModelInfo
     from shared.model_versions import ModelVersions
 
@@ -114,7 +116,10 @@ def teach_intent(store: TaughtStore, versions_root: str | Path, name: str, examp
                   | {TAUGHT_INTENT, "nlu_fallback", "inform"}, source)
     intents[name] = TaughtIntent(name, examples, answer.strip(), datetime.now(timezone.utc).isoformat(timespec="seconds"))
     store.save(intents)  # the answer exists before the model can predict the label
-    version = teach(versions, {name: examples}, training=training, threads=threads, note=f"taught {name}")
+    from chatbot.intents import TEACH_MEMORY
+
+    version = teach(versions, {name: examples}, training=training, threads=threads, note=f"taught {name}",
+                    memory_per_label=TEACH_MEMORY)
     versions.switch(version.id)
     versions.prune(keep=5)
     return {"intent": name, "examples": len(examples), "version": version.id,
@@ -123,7 +128,7 @@ def teach_intent(store: TaughtStore, versions_root: str | Path, name: str, examp
 
 def remove_intent(store: TaughtStore, versions_root: str | Path, name: str, *, threads: Optional[int] = None) -> dict:
     """Take a taught intent out of the served model, then out of the store."""
-    from shared.head_refit import teach
+    from shared.teaching import teach
     from shared.model_dir import ModelInfo
     from shared.model_versions import ModelVersions
 

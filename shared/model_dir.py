@@ -36,7 +36,7 @@ class ModelInfo:
     onnx_file: str | None = None
     confidence_threshold: float | None = None
     head_file: str | None = None
-    """A head taught after training (``shared.head_refit``): ``onnx_file`` is then the encoder's
+    """A head taught after training (``shared.teaching``): ``onnx_file`` is then the encoder's
     feature graph and the logits are features @ weight.T + bias from this ``.npz``."""
     spelling_file: str | None = None
     """The training vocabulary for spelling correction at inference, when trained with it."""

@@ -2,7 +2,8 @@
 
 1. A confident FAQ search hit answers, and the bot asks whether that helped (yes: glad; no:
    rephrase or a person, see the rules).
-2. No hit: the bot asks the customer to put it another way. A second miss in a row offers a
+2. No hit: the bot asks the customer to put it another way, with a button for a person (the
+   message may be a request it cannot serve); a second miss in a row asks whether they want a
    person (a button whose payload bypasses the classifier).
 
 The slot ``fallback_state`` (answered, rephrase, offered_person) tells the rules what "yes"
@@ -24,8 +25,8 @@ logger = logging.getLogger(__name__)
 HANDOFF_BUTTON = {"title": "Talk to a person", "payload": "/request_human"}
 YES_NO = [{"title": "Yes", "payload": "/affirm"}, {"title": "No", "payload": "/deny"}]
 STATE = "fallback_state"
-REPHRASE = ("Sorry, I didn't quite get that. Could you say it another way? For example: "
-            "'my card hasn't arrived' or 'how do I top up?'")
+REPHRASE = ("Sorry, I didn't quite get that, or it may be something I can't do here. Could you say it another "
+            "way? For example: 'my card hasn't arrived' or 'how do I top up?'. Or I can get you a person.")
 OFFER_PERSON = "I'm still not sure I understood, sorry. Would you like to talk to a person?"
 
 
@@ -60,5 +61,5 @@ class ActionFaqFallback(Action):
             dispatcher.utter_message(text=OFFER_PERSON, buttons=[HANDOFF_BUTTON, {"title": "No, thanks",
                                                                                   "payload": "/deny"}])
             return [SlotSet(STATE, "offered_person")]
-        dispatcher.utter_message(text=REPHRASE)
+        dispatcher.utter_message(text=REPHRASE, buttons=[HANDOFF_BUTTON])  # a decline always offers a person
         return [SlotSet(STATE, "rephrase")]

@@ -90,13 +90,14 @@ class OnnxBackend:
             str(folder / info.onnx_file), options, providers=["CPUExecutionProvider"]
         )
         self.input_names = [i.name for i in self.session.get_inputs()]
-        self.head = None
-        if info.head_file:  # a taught head on the encoder's feature graph (shared.head_refit)
-            head = np.load(folder / info.head_file)
-            self.head = (head["weight"].T.astype(np.float32), head["bias"].astype(np.float32))
+        self.head, self.temperature = None, info.temperature
+        if info.head_file:  # a taught version: the trained head and the taught labels' example bank
+            from shared.teaching import TaughtHead
+
+            self.head = TaughtHead.load(folder / info.head_file)
 
     def __call__(self, batch):
         inputs = {k: batch[k] for k in self.input_names}
         if self.head is None:
             return self.session.run(["logits"], inputs)[0]
-        return self.session.run(None, inputs)[0] @ self.head[0] + self.head[1]
+        return self.head.logits(self.session.run(None, inputs)[0], self.temperature)

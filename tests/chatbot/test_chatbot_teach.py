@@ -1,4 +1,4 @@
-"""Teaching the served intent model new intents (chatbot.teach over shared.head_refit), the
+"""Teaching the served intent model new intents (chatbot.teach over shared.teaching), the
 decline data's halves, and the component that reads a bare slot value as an answer.
 
 The teach tests run on the intent model a first `nlpsuite run` serves (the real MiniLM probe,
@@ -56,8 +56,10 @@ def test_taught_intents_are_predicted_and_removed_and_the_old_ones_stay(served, 
         report = teach_intent(store, root, name, NEW[name]["examples"], NEW[name]["answer"], training=training,
                               threads=2)
         assert report["version"] == versions.current().id != before_version
-    for name in ("gift_cards", "refer_a_friend"):
-        assert _predict(root, NEW[name]["probes"]).count(name) >= 2, (name, _predict(root, NEW[name]["probes"]))
+    probes = {name: _predict(root, NEW[name]["probes"]) for name in ("gift_cards", "refer_a_friend")}
+    assert sum(found.count(name) for name, found in probes.items()) >= 4, probes  # phrasings it was not taught
+    for name in probes:
+        assert _predict(root, NEW[name]["examples"]).count(name) >= 9, name
     after = sum(p == y for p, y in zip(_predict(root, texts), gold)) / len(gold)
     assert after >= before - 0.01, (before, after)
     assert set(store.load()) == {"gift_cards", "refer_a_friend"}
@@ -185,3 +187,41 @@ def test_a_message_that_only_gives_a_form_value_is_an_answer(text, entities, ans
                        "intent": {"name": "out_of_scope", "confidence": 0.9}})
     component.process([message])
     assert (message.get("intent")["name"] == INFORM) is answer
+
+
+@pytest.mark.slow
+def test_the_teach_page_and_its_api_are_for_operators_only(served, tmp_path):
+    """The operator page: a stranger gets the sign-in page and 401s (before the body is read);
+    an operator teaches, sees the intent listed, and removes it."""
+    from fastapi.testclient import TestClient
+    from web_testlib import AUTH, TEST_TOKEN
+
+    from chatbot.web import plugin
+    from shared.app.web import create_app
+
+    root, store = served
+    config = tmp_path / "nlpsuite.yml"
+    config.write_text(yaml.safe_dump({"suite": {"var_dir": str(tmp_path / "var")}, "chatbot": {
+        "taught_store": str(store.path), "classifier": {"model": str(root)}, "bank_db": f"sqlite:///{tmp_path / 'b.db'}",
+        "rasa_url": "http://127.0.0.1:9"}}))
+    client = TestClient(create_app(config, plugins=[plugin(config)], api_token=TEST_TOKEN),
+                        base_url="http://127.0.0.1")
+    item = NEW["round_up_donations"]
+    body = {"intent": "round_up_donations", "examples": item["examples"], "answer": item["answer"]}
+    page = client.get("/chatbot/teach")
+    assert page.status_code == 401 and "Sign in" in page.text
+    assert client.post("/chatbot/api/teach", json=body).status_code == 401
+    assert client.delete("/chatbot/api/teach/round_up_donations").status_code == 401
+    assert not store.path.exists()
+
+    few = client.post("/chatbot/api/teach", json=body | {"examples": item["examples"][:3]}, headers=AUTH)
+    assert few.status_code == 422 and "at least 5" in few.json()["detail"]
+    taught = client.post("/chatbot/api/teach", json=body, headers=AUTH)
+    assert taught.status_code == 200, taught.text
+    assert taught.json()["intent"] == "round_up_donations" and "round_up_donations" in store.load()
+    listed = client.get("/chatbot/teach", headers=AUTH)
+    assert listed.status_code == 200 and "round_up_donations" in listed.text and "Remove" in listed.text
+    assert _predict(root, item["probes"]).count("round_up_donations") >= 2
+    assert client.delete("/chatbot/api/teach/round_up_donations", headers=AUTH).status_code == 200
+    assert client.delete("/chatbot/api/teach/round_up_donations", headers=AUTH).status_code == 404
+    assert "round_up_donations" not in _predict(root, item["probes"])
