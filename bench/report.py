@@ -429,7 +429,48 @@ def device_section(data: dict) -> list[str]:
     return lines
 
 
-SECTIONS = {"core": core_section, "recipe": recipe_section, "device": device_section, "scale": scale_section, "chatbot": chatbot_section, "security": security_section,
+def _decline_row(name: str, r: dict) -> str:
+    return (f"| {name} | {_pct(r.get('in_scope_accuracy'))} | {_pct(r.get('in_domain_unknown_recall'))} | "
+            f"{_pct(r.get('out_of_domain_recall'))} |")
+
+
+def live_section(data: dict) -> list[str]:
+    """Declining unknown requests, and intents taught to the running bot."""
+    lines = ["## Declining what the bot does not know, and teaching it live", "",
+             f"Command: `make bench-live` (`python -m bench.live`), {data.get('threads', '?')} threads. In-scope: "
+             "BANKING77 test accuracy (a fallback or a decline is a miss); unknown: the test halves of "
+             "`data/chatbot/unknown_requests.csv` (composed for this project), share declined.", ""]
+    methods = {k: v for k, v in data.get("methods", {}).items() if isinstance(v, dict)}
+    if methods:
+        lines += ["Ways to decline, on the probe's frozen int8 features:", "",
+                  "| method | in-scope accuracy | in-domain unknown recall | out-of-domain recall |", "|---|---|---|---|"]
+        lines += [_decline_row(name, r) for name, r in methods.items()] + [""]
+    if data.get("abstention"):
+        lines += ["The models `make run` serves, inside `rasa run` (targets 0.92 / 0.70 / 0.95):", "",
+                  "| model | in-scope accuracy | in-domain unknown recall | out-of-domain recall |", "|---|---|---|---|"]
+        lines += [_decline_row(f"{name} ({r.get('recipe')})", r) for name, r in data["abstention"].items()] + [""]
+    teach = data.get("teach")
+    if teach:
+        seconds = ", ".join(f"{k} {v} s" for k, v in teach["seconds"].items())
+        lines += [f"Teaching the running bot (`nlpsuite chatbot teach`), seconds from the command to the first correct "
+                  f"answer: {seconds} (target 60 s). BANKING77 through the bot {_pct(teach['old_accuracy_before'])} "
+                  f"before, {_pct(teach['old_accuracy_after'])} after the five"
+                  + (f"; unknown requests declined after: {_pct(teach['after']['in_domain_unknown_recall'])} in-domain, "
+                     f"{_pct(teach['after']['out_of_domain_recall'])} out-of-domain" if teach.get("after") else "")
+                  + ".", ""]
+    methods = data.get("teach_methods")
+    if methods:
+        lines += ["| teaching | new-intent phrasings right | in-scope accuracy | in-domain unknown recall | "
+                  "out-of-domain recall |", "|---|---|---|---|---|"]
+        for name in ("before", "nearest_example_vote", "head_refit"):
+            r = methods.get(name, {})
+            lines.append(f"| {name} | {r.get('new_intent_probes_right', '-')} | {_pct(r.get('in_scope_accuracy'))} | "
+                         f"{_pct(r.get('in_domain_unknown_recall'))} | {_pct(r.get('out_of_domain_recall'))} |")
+        lines.append("")
+    return lines
+
+
+SECTIONS = {"core": core_section, "live": live_section, "recipe": recipe_section, "device": device_section, "scale": scale_section, "chatbot": chatbot_section, "security": security_section,
             **{n: generic_section(n) for n in ("finsentiment", "recommender", "load")}}
 
 
