@@ -23,6 +23,7 @@ texts = json.load(open(sys.argv[2]))
 predictions = DeviceClassifier(sys.argv[1]).predict(texts)
 heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "transformers", "sklearn", "scipy", "shared"))
 print(json.dumps({"labels": [p.label for p in predictions], "confidences": [p.confidence for p in predictions],
+                  "runner_up": [p.top[1][1] if len(p.top) > 1 else 0.0 for p in predictions],
                   "heavy_modules": heavy}))
 """
 
@@ -122,10 +123,14 @@ def test_the_same_wheel_and_bundle_answer_alike_on_arm64(device_wheel, portable_
     x86 = json.loads(subprocess.run([sys.executable, "-c", PROBE, str(portable_bundle), str(texts_file)],
                                     capture_output=True, text=True, check=True, cwd=tmp_path,
                                     env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"}).stdout)
-    assert arm["labels"] == x86["labels"]
     # Most confidences are equal to the last digit. The int8 graph quantizes its activations
     # dynamically: where x86's and ARM's exp and erf differ in their last bit, a value on a
-    # rounding boundary can round the other way, and a few texts move by a few hundredths.
+    # rounding boundary can round the other way, and a few texts move by a few hundredths. So a
+    # text whose two best labels are that close on x86 may swap them on ARM; no other may.
+    flipped = [i for i, (a, b) in enumerate(zip(arm["labels"], x86["labels"])) if a != b]
+    near_ties = [i for i in flipped if x86["confidences"][i] - x86["runner_up"][i] < 0.1]
+    assert flipped == near_ties and len(flipped) <= len(sample) // 100, \
+        [(sample[i], arm["labels"][i], x86["labels"][i], x86["confidences"][i], x86["runner_up"][i]) for i in flipped]
     diffs = sorted(abs(a - b) for a, b in zip(arm["confidences"], x86["confidences"]))
     assert diffs[len(diffs) // 2] < 1e-6 and sum(d <= 1e-3 for d in diffs) >= 0.9 * len(diffs), diffs[-10:]
     assert diffs[-1] < 0.1
