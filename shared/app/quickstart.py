@@ -101,16 +101,30 @@ def train_version(spec: ClassifierSpec, args, versions: ModelVersions, threads: 
 
 
 def has_version(spec: ClassifierSpec, var_dir: Path) -> bool:
-    """Whether ``spec`` already serves a version under ``var_dir``."""
-    return ModelVersions(model_root(spec.name, var_dir)).current() is not None
+    """Whether ``spec`` already serves a version under ``var_dir`` that knows every label of its data."""
+    current = ModelVersions(model_root(spec.name, var_dir)).current()
+    return current is not None and not _lacks_labels(spec, current)
+
+
+def _lacks_labels(spec: ClassifierSpec, version: Version) -> bool:
+    """Whether the data now has labels ``version`` never learned (a product added an intent since):
+    serving it would never answer them, so a first version is trained on the new data."""
+    from shared.model_dir import ModelInfo
+
+    missing = set(spec.load_data()["train"].labels) - set(ModelInfo.load(version.folder).labels)
+    if missing:
+        logger.info("%s: version %s lacks %s; training a first version on the current data", spec.name, version.id,
+                    ", ".join(sorted(missing)))
+    return bool(missing)
 
 
 def ensure_serving(spec: ClassifierSpec, profile: str, var_dir: Path, threads: int | None) -> Version:
-    """The version ``spec`` serves: the current one, else a first one trained now (the spec's
-    ``first`` arguments, or the profile's when it declares none) and switched to."""
+    """The version ``spec`` serves: the current one (unless the data has labels it lacks), else a
+    first one trained now (the spec's ``first`` arguments, or the profile's when it declares none)
+    and switched to."""
     versions = ModelVersions(model_root(spec.name, var_dir))
     current = versions.current()
-    if current is not None:
+    if current is not None and not _lacks_labels(spec, current):
         return current
     first = spec.first or spec.profiles[profile]
     version = train_version(spec, first, versions, threads, note="first: serves while better ones train")

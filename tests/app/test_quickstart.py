@@ -60,6 +60,27 @@ def test_first_version_serves_then_the_profile_replaces_it_only_when_better(tiny
     assert quickstart.ensure_serving(spec, "quick", tmp_path, threads=1).id == versions.current().id
 
 
+def test_a_served_version_without_a_label_the_data_now_has_is_replaced(tiny_specs, tmp_path):
+    """A product added an intent since the version was trained: the next run trains a first
+    version on the current data instead of serving one that can never answer it."""
+    from shared.data import LabelledTexts
+
+    spec = tiny_specs[0]
+    full = spec.load_data()
+    dropped = full["train"].labels[0]
+
+    def without(data):
+        kept = [(t, y) for t, y in zip(data.texts, data.labels) if y != dropped]
+        return LabelledTexts([t for t, _ in kept], [y for _, y in kept], "fewer")
+
+    fewer = replace(spec, load_data=lambda: {"train": without(full["train"]), "test": without(full["test"])})
+    old = quickstart.ensure_serving(fewer, "quick", tmp_path, threads=1)
+    assert f'"{dropped}"' not in old.folder.joinpath("nlpsuite.json").read_text()
+    new = quickstart.ensure_serving(spec, "quick", tmp_path, threads=1)
+    assert new.id != old.id and ModelVersions(quickstart.model_root(spec.name, tmp_path)).current().id == new.id
+    assert quickstart.ensure_serving(spec, "quick", tmp_path, threads=1).id == new.id  # and kept after
+
+
 def test_a_worse_upgrade_is_kept_aside(tiny_specs, tmp_path):
     spec = replace(tiny_specs[0], profiles={"quick": replace(tiny_specs[0].first, probe_c=1e-4)})
     first = quickstart.ensure_serving(spec, "quick", tmp_path, threads=1)
