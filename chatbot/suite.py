@@ -14,7 +14,7 @@ import logging
 import time
 from pathlib import Path
 
-from shared.product import Service, SuiteContext
+from shared.product import Service, SuiteContext, SuitePart
 
 logger = logging.getLogger(__name__)
 REPO = Path(__file__).resolve().parents[1]
@@ -22,7 +22,7 @@ MODEL_NAME = "suite"
 STAMP = ".nlpsuite-stamp"
 
 
-class ChatbotPart:
+class ChatbotPart(SuitePart):
     name = "chatbot"
 
     def load_config(self, path=None):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from shared.product import ClassifierSpec, Service, SuiteContext
+from shared.product import ClassifierSpec, Service, SuiteContext, SuitePart
 from shared.training.args import FineTuneArgs
 
 # A first `nlpsuite run` serves the probe (frozen int8 features, a logistic head) within a minute;
@@ -41,7 +41,7 @@ SENTIMENT_CLASSIFIER = ClassifierSpec(
 READY_LINE = "finsentiment: polling"  # what `nlpsuite finsentiment run` prints once its model is loaded
 
 
-class FinSentimentPart:
+class FinSentimentPart(SuitePart):
     name = "finsentiment"
 
     def load_config(self, path=None):

@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from shared.product import Service, SuiteContext
+from shared.product import Service, SuiteContext, SuitePart
 
 logger = logging.getLogger(__name__)
 NEW_ARRIVALS = Path(__file__).resolve().parents[1] / "data" / "recommender" / "new_arrivals.csv"
@@ -28,7 +28,7 @@ NEW_ARRIVALS = Path(__file__).resolve().parents[1] / "data" / "recommender" / "n
 QUICK = {"finetune_encoder": False, "scorer": False}
 
 
-class RecommenderPart:
+class RecommenderPart(SuitePart):
     name = "recommender"
 
     def load_config(self, path=None):

@@ -78,11 +78,6 @@ def write_effective_config(ctx: SuiteContext, parts, user_config: dict) -> Path:
     return ctx.config_file
 
 
-def _prepare_title(part, ctx: SuiteContext) -> str:
-    describe = getattr(part, "prepare_title", None)
-    return describe(ctx) if describe else f"prepare the {part.name}"
-
-
 def _print_summary(ctx: SuiteContext, started: float) -> None:
     from shared.app.web import load_plugins
 
@@ -185,8 +180,7 @@ def run_suite(options) -> int:
 
     training, model_steps, coming = _model_plan(specs, settings, var_dir)
     plan = Plan(model_steps
-                + [(_prepare_title(part, ctx), getattr(part, "prepare_minutes", lambda _ctx: 0.1)(ctx))
-                   for part in parts]
+                + [(part.prepare_title(ctx), part.prepare_minutes(ctx)) for part in parts]
                 + [("start the servers", START_MINUTES)], coming)
     plan.announce()
     for spec in training:

@@ -1,7 +1,7 @@
 """What the app hands a product while it runs the suite, and what a product gives back.
 
-A product's suite part (``Product.suite``) gives four things, and may
-declare a fifth:
+A product's suite part (``Product.suite``, a ``SuitePart`` subclass) gives four things, and may
+override the hooks that have defaults (``classifiers``, ``prepare_title``, ``prepare_minutes``):
 
 - ``load_config(path)``: its section of nlpsuite.yml, validated (``nlpsuite config check``);
 - ``defaults(ctx)``: its config section under the suite (paths inside ``var/``, the models the
@@ -17,7 +17,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Protocol
+from typing import Optional
 
 from shared.product.services import Service
 from shared.product.settings import SuiteSettings
@@ -57,20 +57,41 @@ class SuiteContext:
         return f"http://{self.settings.host}:{self.settings.web_port}"
 
 
-class SuitePart(Protocol):
-    """A product's part in `nlpsuite run` (see the module docstring)."""
+class SuitePart:
+    """A product's part in `nlpsuite run`: subclass it, set ``name`` and implement the four
+    required methods; the hooks below have defaults a product overrides when it has more to say.
 
-    name: str
+    The runner calls every method directly, so this class is the whole contract a product
+    implements (see the module docstring for the order in which they are called).
+    """
+
+    name: str = ""
     """Also the name of the product's section in nlpsuite.yml."""
 
     def load_config(self, path=None):
-        """This product's config section of ``path``, validated."""
+        """This product's config section of ``path``, validated (`nlpsuite config check`)."""
+        raise NotImplementedError
 
     def defaults(self, ctx: SuiteContext) -> dict:
         """This product's config defaults under the suite's ``var/``."""
+        raise NotImplementedError
 
     def prepare(self, ctx: SuiteContext) -> None:
         """Build what the servers need, skipping what is already there."""
+        raise NotImplementedError
 
     def services(self, ctx: SuiteContext) -> list[Service]:
         """The servers to start, each with its readiness check."""
+        raise NotImplementedError
+
+    def classifiers(self) -> list:
+        """The classifiers (``ClassifierSpec``) the app fine-tunes and serves for this product; none by default."""
+        return []
+
+    def prepare_title(self, ctx: SuiteContext) -> str:
+        """What ``prepare`` does, for the plan the runner prints."""
+        return f"prepare the {self.name}"
+
+    def prepare_minutes(self, ctx: SuiteContext) -> float:
+        """About how long ``prepare`` takes on 2 cores now (a quick one when all is built), for the plan."""
+        return 0.1

@@ -59,3 +59,34 @@ def test_a_forbidden_import_breaks_its_contract(tree, module, line, broken):
     result = _lint(tree)
     assert result.returncode != 0
     assert f"{broken}" in result.stdout and "BROKEN" in result.stdout, result.stdout
+
+
+def test_every_product_part_implements_the_suite_part_contract_and_the_app_looks_up_no_hooks():
+    """The runner calls SuitePart's hooks directly: each installed product's part subclasses it,
+    and no module of the app finds a hook with getattr."""
+    import re
+
+    from shared.app.discovery import load_parts
+    from shared.product import SuitePart
+
+    parts = load_parts()
+    assert {p.name for p in parts} >= {"chatbot", "finsentiment", "recommender"}
+    assert all(isinstance(p, SuitePart) for p in parts)
+    found = [(path.name, line) for path in (REPO / "shared" / "app").glob("*.py")
+             for line in path.read_text().splitlines() if re.search(r"getattr\(part\b", line)]
+    assert not found, found
+
+
+def test_a_part_that_is_not_a_suite_part_is_refused_by_name(monkeypatch):
+    from shared.app import discovery
+
+    class Loose:
+        name = "loose"
+
+    class Product:
+        def suite_part(self):
+            return Loose()
+
+    monkeypatch.setattr(discovery, "PRODUCTS", {"loose": Product()})
+    with pytest.raises(TypeError, match="product 'loose'.*must subclass shared.product.SuitePart"):
+        discovery.load_parts()
