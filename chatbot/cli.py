@@ -20,14 +20,10 @@ logger = logging.getLogger(__name__)
 
 
 def _settings(options):
+    """The chatbot's settings; a ConfigError goes up as it is (the CLI's one handler prints it)."""
     from chatbot.settings import load_settings
-    from shared.config import ConfigError
-    from shared.errors import CommandError
 
-    try:
-        return load_settings(options.config)
-    except ConfigError as exc:
-        raise CommandError(str(exc)) from None
+    return load_settings(options.config)
 
 
 def cmd_build_data(options) -> int:

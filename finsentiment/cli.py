@@ -8,13 +8,8 @@ from pathlib import Path
 
 def _config(options):
     from finsentiment.config import load_config
-    from shared.config import ConfigError
-    from shared.errors import CommandError
 
-    try:
-        return load_config(options.config)
-    except ConfigError as exc:
-        raise CommandError(str(exc)) from None
+    return load_config(options.config)  # a ConfigError goes up as it is: the CLI's one handler prints it
 
 
 def _monitor(options):
@@ -82,16 +77,12 @@ def cmd_classify(options) -> int:
 def cmd_report(options) -> int:
     from finsentiment.store import Store, utcnow
     from finsentiment.trends import chart_png, series, topic_trend
-    from shared.config import ConfigError
     from shared.errors import CommandError
 
     config = _config(options)
     if options.days <= 0:
         raise CommandError("--days must be positive")
-    try:
-        topic = config.topic(options.topic).name
-    except ConfigError as exc:
-        raise CommandError(str(exc)) from None
+    topic = config.topic(options.topic).name
     store = Store(config.database_url)
     now = utcnow()
     with store.session() as session:

@@ -29,7 +29,7 @@ def _load_model(options):
 
 def cmd_fit(options) -> int:
     from recommender.data import load_interactions, load_items
-    from recommender.model import FitConfig, RecommenderError, fit
+    from recommender.model import FitConfig, fit
     from shared.errors import CommandError
 
     items = load_items(options.items)
@@ -47,7 +47,7 @@ def cmd_fit(options) -> int:
         # reserved for the one JSON summary line.
         with contextlib.redirect_stdout(sys.stderr):
             out = fit(items.rows, interactions.rows, options.out, config, overwrite=options.force)
-    except (FileExistsError, RecommenderError) as exc:
+    except FileExistsError as exc:  # a built-in error: the CLI's handler prints NlpSuiteErrors only
         raise CommandError(str(exc)) from None
     report = json.loads((out / "model.json").read_text())["report"]
     print(segment_table(report.get("segments", {})), file=sys.stderr)
@@ -71,15 +71,9 @@ def segment_table(decisions: dict) -> str:
 
 
 def cmd_recommend(options) -> int:
-    from recommender.model import RecommenderError
-    from shared.errors import CommandError
-
     model = _load_model(options)
     started = time.perf_counter()
-    try:
-        result = model.recommend(options.user, options.k, mode=options.mode, scope=options.scope)
-    except RecommenderError as exc:
-        raise CommandError(str(exc)) from None
+    result = model.recommend(options.user, options.k, mode=options.mode, scope=options.scope)
     result["ms"] = round((time.perf_counter() - started) * 1000, 2)
     print(json.dumps(result, ensure_ascii=False, indent=2 if options.pretty else None))
     return 0

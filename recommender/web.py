@@ -120,6 +120,7 @@ def _page(user: str, k: int, result: dict | None, error: str | None, shelf: dict
 def plugin(config_path=None) -> WebPlugin:
     from recommender.data import Interaction, parse_timestamp
     from recommender.model import RecommenderError
+    from recommender.store import UnknownItemError
     from shared.data import DataError  # noqa: F401  (keeps import errors at startup, not per request)
 
     state = _State(config_path)
@@ -161,9 +162,10 @@ def plugin(config_path=None) -> WebPlugin:
         row = Interaction(body.user, body.item, body.event.lower(), timestamp, body.rating)
         try:
             model.add_interaction(row)
+        except UnknownItemError as exc:
+            raise HTTPException(404, str(exc)) from None
         except RecommenderError as exc:
-            status = 404 if "unknown item" in str(exc) else 422
-            raise HTTPException(status, str(exc)) from None
+            raise HTTPException(422, str(exc)) from None
         return {"stored": row.to_dict(), "history_size": len(model.histories[row.user])}
 
     @router.get("/", response_class=HTMLResponse)

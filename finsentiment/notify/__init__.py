@@ -23,5 +23,5 @@ from finsentiment.notify.transports import (
     build_notifier,
 )
 
-__all__ = ["MemoryNotifier", "Notifier", "NotifyError", "OutboxNotifier", "SmtpNotifier", "build_message",
+__all__ = ["Notifier", "NotifyError", "OutboxNotifier", "SmtpNotifier", "build_message",
            "build_notifier", "deliver_pending", "mail_settings_fingerprint", "message_for", "subject_of"]

@@ -21,16 +21,14 @@ class OnlineUpdates:
         answers are dropped either way."""
         problem = check_interaction(row.user, row.item, row.event, self.items,
                                     tuple(self.config.profile.event_weights))
-        if problem:
-            raise RecommenderError(f"field {problem[0]!r}: {problem[1]}")
+        if problem:  # an unknown item keeps its own type to the edge (the web layer's 404)
+            error = UnknownItemError if problem[0] == "item" and row.item else RecommenderError
+            raise error(f"field {problem[0]!r}: {problem[1]}")
         if self.store is None:
             with self.lock.writing():
                 self._remember(row)
             return
-        try:
-            self.store.add_interactions([row])
-        except UnknownItemError as exc:
-            raise RecommenderError(str(exc)) from exc
+        self.store.add_interactions([row])  # UnknownItemError (another worker removed it) goes up as it is
         self.refresh()
 
     def add_items(self, items: Sequence[Item]) -> None:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import os
 import signal
 
-from shared.app.supervisor import ServiceError, StopRequested, Supervisor
+from shared.app.supervisor import StopRequested, Supervisor
 from shared.app.web import web_service
-from shared.errors import CommandError
 from shared.product import ServeRequest
 
 
@@ -34,8 +33,6 @@ def serve(request: ServeRequest) -> int:
     except StopRequested:
         print("stopping...", flush=True)
         return 0
-    except ServiceError as exc:
-        raise CommandError(str(exc)) from None
     finally:
         supervisor.stop()
         for signum, handler in previous.items():
