@@ -143,7 +143,8 @@ def cmd_teach(options) -> int:
     store = TaughtStore(settings.taught_store or DEFAULT_STORE)
     model = options.model or settings.classifier.model or "var/models/intents"
     if options.remove:
-        result = remove_intent(store, model, options.intent, threads=options.threads)
+        result = remove_intent(store, model, options.intent, training=load_intent_data()["train"],
+                               threads=options.threads)
     else:
         if not options.examples or options.answer is None:
             from shared.errors import CommandError

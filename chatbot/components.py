@@ -21,6 +21,7 @@ the component's module path in the trained archive.
 """
 from __future__ import annotations
 
+import json
 import logging
 import re
 import shutil
@@ -60,6 +61,7 @@ MODEL_SUBDIR = "model"
 # Passed from the classifier to the fallback classifier on each message (not in the output).
 THRESHOLD_MESSAGE_KEY = "nlpsuite_confidence_threshold"
 DEFAULT_THRESHOLD = 0.3
+KNOWN_INTENTS = "known_intents.json"
 TAUGHT_INTENT = "taught_intent"
 TAUGHT_KEY = "taught"
 """In the parse data of a message classified as a taught intent: its name and answer."""
@@ -84,6 +86,41 @@ def has_known_words(tokenizer, text: str, unk_id: Optional[int]) -> bool:
     encoding = tokenizer.encode(text or "")
     return any(not special and i != unk_id and any(ch.isalnum() for ch in token)
                for i, token, special in zip(encoding.ids, encoding.tokens, encoding.special_tokens_mask))
+
+
+class TaughtAnswers:
+    """{label: answer} of the intents taught to the running bot (chatbot.teach), read again
+    whenever the store file changes; a broken store keeps the answers last read."""
+
+    def __init__(self, path: Optional[str]):
+        self.path = path
+        self._read: tuple = (None, {})
+
+    def get(self) -> Dict[Text, Text]:
+        from chatbot.teach import TaughtStore
+
+        if not self.path:
+            return {}
+        try:
+            mtime = Path(self.path).stat().st_mtime_ns
+        except OSError:
+            return {}
+        if mtime != self._read[0]:
+            try:
+                self._read = (mtime, {n: t.answer for n, t in TaughtStore(self.path).load().items()})
+            except Exception:  # noqa: BLE001 (a broken store must not stop the bot)
+                logger.exception("taught intents: cannot read %s", self.path)
+        return self._read[1]
+
+
+def _known_intents(model_storage: ModelStorage, resource: Resource) -> Optional[frozenset]:
+    """The intents the archive's component was trained with, or None (an older archive)."""
+    try:
+        with model_storage.read_from(resource) as storage_dir:
+            path = Path(storage_dir) / KNOWN_INTENTS
+            return frozenset(json.loads(path.read_text(encoding="utf-8"))) if path.is_file() else None
+    except ValueError:
+        return None
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=True)
@@ -114,8 +151,9 @@ class CoreIntentClassifier(GraphComponent, IntentClassifier):
         self._predictor = predictor
         self._live = None
         """A ``LiveModel`` following the ``model`` versions folder, when serving from one."""
-        self._taught = (None, {})
-        """(the store's mtime, {label: answer}) of the taught intents last read."""
+        self._taught = TaughtAnswers(config.get("taught_store"))
+        self._known: Optional[frozenset] = None
+        """The intents of the NLU data it was trained with (Rasa's domain), when the archive says."""
 
     @property
     def predictor(self):
@@ -136,6 +174,7 @@ class CoreIntentClassifier(GraphComponent, IntentClassifier):
             logger.warning("CoreIntentClassifier: fewer than two intents with examples; nothing to train")
             return self._resource
         with self._model_storage.write_to(self._resource) as storage_dir:
+            (Path(storage_dir) / KNOWN_INTENTS).write_text(json.dumps(sorted(set(data.labels))), encoding="utf-8")
             target = Path(storage_dir) / MODEL_SUBDIR
             if self.component_config.get("model"):
                 self._take_finetuned(Path(self.component_config["model"]).expanduser(), target)
@@ -224,6 +263,7 @@ class CoreIntentClassifier(GraphComponent, IntentClassifier):
         from shared.model_versions import LiveModel, is_versioned
 
         component = cls(config, model_storage, resource)
+        component._known = _known_intents(model_storage, resource)
         live = config.get("model")
         if live and is_versioned(live):
             component._live = LiveModel(live, component._make_predictor)
@@ -241,24 +281,6 @@ class CoreIntentClassifier(GraphComponent, IntentClassifier):
     def threshold(self) -> Optional[float]:
         return self.predictor.info.confidence_threshold if self.predictor else None
 
-    def taught_answers(self) -> Dict[Text, Text]:
-        """{label: answer} of the taught intents, read again whenever the store file changes."""
-        from chatbot.teach import TaughtStore
-
-        path = self.component_config.get("taught_store")
-        if not path:
-            return {}
-        try:
-            mtime = Path(path).stat().st_mtime_ns
-        except OSError:
-            return {}
-        if mtime != self._taught[0]:
-            try:
-                self._taught = (mtime, {n: t.answer for n, t in TaughtStore(path).load().items()})
-            except Exception:  # noqa: BLE001 (a broken store must not stop the bot; the last one stays)
-                logger.exception("taught intents: cannot read %s", path)
-        return self._taught[1]
-
     def process(self, messages: List[Message]) -> List[Message]:
         predictor = self.predictor  # one version for the whole batch, even if a swap lands meanwhile
         if predictor is None or not messages:
@@ -269,17 +291,20 @@ class CoreIntentClassifier(GraphComponent, IntentClassifier):
         unk_id = predictor.tokenizer.token_to_id("[UNK]")
         threshold = predictor.info.confidence_threshold
         k = int(self.component_config["ranking_length"])
-        taught = self.taught_answers()
+        taught = self._taught.get()
         for message, text, row in zip(messages, texts, probs):
             order = row.argsort()[::-1][:k]
             ranking = [{INTENT_NAME_KEY: labels[j], PREDICTED_CONFIDENCE_KEY: float(row[j])} for j in order]
             intent = dict(ranking[0])
-            if not has_known_words(predictor.tokenizer, text, unk_id):
-                intent[PREDICTED_CONFIDENCE_KEY] = 0.0  # nothing readable: let the fallback handle it
+            name = intent[INTENT_NAME_KEY]
+            unknown_to_rasa = name not in taught and self._known is not None and name not in self._known
+            if unknown_to_rasa or not has_known_words(predictor.tokenizer, text, unk_id):
+                # nothing readable, or a label Rasa's domain lacks (a taught intent being removed,
+                # until the version without it is swapped in): let the fallback handle it
+                intent[PREDICTED_CONFIDENCE_KEY] = 0.0
                 ranking = []
-            answer = taught.get(intent[INTENT_NAME_KEY])
-            if answer is not None:  # Rasa's domain knows one intent for all taught ones
-                message.set(TAUGHT_KEY, {"intent": intent[INTENT_NAME_KEY], "answer": answer}, add_to_output=True)
+            elif name in taught:  # Rasa's domain knows one intent for all taught ones
+                message.set(TAUGHT_KEY, {"intent": name, "answer": taught[name]}, add_to_output=True)
                 intent[INTENT_NAME_KEY] = TAUGHT_INTENT
             message.set(INTENT, intent, add_to_output=True)
             message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)

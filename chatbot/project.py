@@ -25,6 +25,7 @@ import yaml
 from chatbot.banking77 import BANKING77, load_banking77
 from chatbot.faq import RETRIEVAL_ONLY, answers_by_intent, load_faq, response_name
 from chatbot.intents import decline_examples, own_intents
+from chatbot.teach import DEFAULT_STORE
 from chatbot.settings import ChatbotSettings
 from shared.data import DataError
 
@@ -39,8 +40,9 @@ FORM_INTENTS = {
 }
 FORMS = ("card_status_form", "transfer_status_form", "card_control_form")
 # During a form, these own intents get their usual answer, then "shall we carry on?".
-FORM_CHITCHAT = {"bot_challenge": "utter_iamabot", "out_of_scope": "utter_out_of_scope",
-                 "unsupported_banking": "utter_cannot_help", "greet": "utter_greet", "thanks": "utter_welcome",
+# The declines' in-form wording has no "No, thanks" button: its /deny would end the form.
+FORM_CHITCHAT = {"bot_challenge": "utter_iamabot", "out_of_scope": "utter_out_of_scope_in_form",
+                 "unsupported_banking": "utter_cannot_help_in_form", "greet": "utter_greet", "thanks": "utter_welcome",
                  "taught_intent": "action_taught_answer"}
 
 
@@ -165,8 +167,8 @@ def config_yaml(settings: ChatbotSettings) -> dict:
                   "threads": c.threads, "backend": c.backend}
     if c.model:
         classifier["model"] = str(Path(c.model).resolve())
-    if settings.taught_store:  # taught intents: answered through taught_intent (chatbot.teach)
-        classifier["taught_store"] = str(Path(settings.taught_store).resolve())
+    # taught intents: answered through taught_intent; the same default as `nlpsuite chatbot teach`
+    classifier["taught_store"] = str(Path(settings.taught_store or DEFAULT_STORE).resolve())
     return {
         "recipe": "default.v1",
         "assistant_id": "nlpsuite-harbor-bank",
@@ -226,6 +228,15 @@ def write_endpoints(project_dir: str | Path, settings: ChatbotSettings, action_p
     return path
 
 
+def _write_declines(out: Path) -> None:
+    """The decline intents' examples (the tune half of data/chatbot/unknown_requests.csv)."""
+    declines: dict[str, list[str]] = {}
+    data = decline_examples()
+    for text, intent in zip(data.texts, data.labels):
+        declines.setdefault(intent, []).append(text)
+    (out / "data" / "decline_nlu.yml").write_text(nlu_yaml(declines), encoding="utf-8")
+
+
 def build_project(out_dir: str | Path, settings: ChatbotSettings, *, per_intent: Optional[int] = None,
                   intents: Optional[list[str]] = None, labels: Optional[str | Path] = None, seed: int = 42,
                   data_dir: str | Path = BANKING77) -> BuildReport:
@@ -252,10 +263,7 @@ def build_project(out_dir: str | Path, settings: ChatbotSettings, *, per_intent:
             shutil.rmtree(out / sub)
     shutil.copytree(TEMPLATE, out, dirs_exist_ok=True)
     (out / "data" / "nlu.yml").write_text(nlu_yaml(examples), encoding="utf-8")
-    declines: dict[str, list[str]] = {}
-    for text, intent in zip(*(lambda d: (d.texts, d.labels))(decline_examples())):
-        declines.setdefault(intent, []).append(text)
-    (out / "data" / "decline_nlu.yml").write_text(nlu_yaml(declines), encoding="utf-8")
+    _write_declines(out)
     if reviewed:  # Rasa merges examples of one intent across files
         (out / "data" / "reviewed_nlu.yml").write_text(nlu_yaml(reviewed), encoding="utf-8")
 

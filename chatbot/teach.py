@@ -14,11 +14,15 @@
    no `rasa train` (Rasa's domain has one intent for all taught ones, ``taught_intent``; the
    classifier component maps each taught label to it and passes the answer along).
 
-``--remove`` does the reverse, model first, then the store, so that at no moment the model knows
-a label whose answer is gone.
+``--remove`` does the reverse, model first, then the store. Until Rasa has swapped the new
+version in, the classifier component sends a label the model was taught but the store no longer
+has to the fallback, never to Rasa as an unknown intent. One teach or removal at a time per
+versions folder (a lock file), from the CLI and the web page alike; a teach that fails puts the
+store back as it was.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
@@ -31,6 +35,9 @@ from shared.atomic import write_text_atomically
 from shared.data import DataError
 
 MIN_EXAMPLES = 5
+MAX_EXAMPLES = 200
+MAX_TEXT = 2000
+"""Longest example or answer, in characters (the REST channel's message limit)."""
 NAME = re.compile(r"^[a-z][a-z0-9_]{2,63}$")
 TAUGHT_INTENT = "taught_intent"
 """The one intent Rasa's domain has for every taught intent (rules: answer it, also in a form)."""
@@ -94,57 +101,93 @@ def check_request(name: str, examples: list[str], answer: str, known: set, sourc
     if len(examples) < MIN_EXAMPLES:
         raise DataError(f"{len(examples)} distinct example(s); at least {MIN_EXAMPLES} are needed", source,
                         field="examples")
+    if len(examples) > MAX_EXAMPLES:
+        raise DataError(f"{len(examples)} examples; at most {MAX_EXAMPLES}", source, field="examples")
+    long = next((e for e in examples if len(e) > MAX_TEXT), None)
+    if long is not None:
+        raise DataError(f"an example is over {MAX_TEXT} characters: {long[:40]!r}...", source, field="examples")
     if not (answer or "").strip():
         raise DataError("the answer is empty", field="answer")
+    if len(answer) > MAX_TEXT:
+        raise DataError(f"the answer is over {MAX_TEXT} characters", field="answer")
+
+
+@contextlib.contextmanager
+def _one_at_a_time(versions_root: str | Path):
+    """Hold the versions folder's teach lock: two teaches (CLI and web page) never interleave."""
+    import fcntl
+
+    root = Path(versions_root)
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".teach.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _served(versions_root):
+    from shared.model_versions import ModelVersions
+
+    versions = ModelVersions(versions_root)
+    if versions.current() is None:
+        raise DataError("no served intent model to teach (start the suite with `nlpsuite run` first)",
+                        Path(versions_root))
+    return versions
 
 
 def teach_intent(store: TaughtStore, versions_root: str | Path, name: str, examples: list[str], answer: str, *,
                  training=None, threads: Optional[int] = None, source: Optional[Path] = None) -> dict:
-    """Teach ``name``; what was done (the new version, seconds)."""
-    from shared.teaching import teach
+    """Teach ``name``; what was done (the new version, seconds). Nothing changes when it fails."""
+    from chatbot.intents import TEACH_MEMORY
     from shared.model_dir import ModelInfo
-    from shared.model_versions import ModelVersions
+    from shared.teaching import teach
 
     started = time.perf_counter()
-    versions = ModelVersions(versions_root)
-    current = versions.current()
-    if current is None:
-        raise DataError("no served intent model to teach (start the suite with `nlpsuite run` first)",
-                        Path(versions_root))
-    intents = store.load()
-    check_request(name, examples, answer, set(ModelInfo.load(current.folder).labels) | set(intents)
-                  | {TAUGHT_INTENT, "nlu_fallback", "inform"}, source)
-    intents[name] = TaughtIntent(name, examples, answer.strip(), datetime.now(timezone.utc).isoformat(timespec="seconds"))
-    store.save(intents)  # the answer exists before the model can predict the label
-    from chatbot.intents import TEACH_MEMORY
-
-    version = teach(versions, {name: examples}, training=training, threads=threads, note=f"taught {name}",
-                    memory_per_label=TEACH_MEMORY)
-    versions.switch(version.id)
-    versions.prune(keep=5)
+    with _one_at_a_time(versions_root):
+        versions = _served(versions_root)
+        intents = store.load()
+        check_request(name, examples, answer, set(ModelInfo.load(versions.current().folder).labels) | set(intents)
+                      | {TAUGHT_INTENT, "nlu_fallback", "inform"}, source)
+        before = dict(intents)
+        intents[name] = TaughtIntent(name, examples, answer.strip(),
+                                     datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        store.save(intents)  # the answer exists before the model can predict the label
+        try:
+            version = teach(versions, {name: examples}, training=training, threads=threads, note=f"taught {name}",
+                            memory_per_label=TEACH_MEMORY)
+            versions.switch(version.id)
+        except BaseException:
+            store.save(before)
+            raise
+        versions.prune(keep=5)
     return {"intent": name, "examples": len(examples), "version": version.id,
             "seconds": round(time.perf_counter() - started, 2)}
 
 
-def remove_intent(store: TaughtStore, versions_root: str | Path, name: str, *, threads: Optional[int] = None) -> dict:
-    """Take a taught intent out of the served model, then out of the store."""
-    from shared.teaching import teach
+def remove_intent(store: TaughtStore, versions_root: str | Path, name: str, *, training=None,
+                  threads: Optional[int] = None) -> dict:
+    """Take a taught intent out of the served model, then out of the store (``training``: for a
+    version that has learned it in a full training and has no example memory yet)."""
+    from chatbot.intents import TEACH_MEMORY
     from shared.model_dir import ModelInfo
-    from shared.model_versions import ModelVersions
+    from shared.teaching import teach
 
-    intents = store.load()
-    if name not in intents:
-        raise DataError(f"{name!r} is not a taught intent (taught: {', '.join(sorted(intents)) or 'none'})",
-                        store.path, field="intent")
-    versions = ModelVersions(versions_root)
-    current = versions.current()
-    result = {"intent": name, "removed": True}
-    if current is not None and name in ModelInfo.load(current.folder).labels:
-        version = teach(versions, {}, remove=[name], threads=threads, note=f"removed {name}")
-        versions.switch(version.id)
-        result["version"] = version.id
-    del intents[name]
-    store.save(intents)
+    with _one_at_a_time(versions_root):
+        intents = store.load()
+        if name not in intents:
+            raise DataError(f"{name!r} is not a taught intent (taught: {', '.join(sorted(intents)) or 'none'})",
+                            store.path, field="intent")
+        versions = _served(versions_root)
+        result = {"intent": name, "removed": True}
+        if name in ModelInfo.load(versions.current().folder).labels:
+            version = teach(versions, {}, remove=[name], training=training, threads=threads, note=f"removed {name}",
+                            memory_per_label=TEACH_MEMORY)
+            versions.switch(version.id)
+            result["version"] = version.id
+        del intents[name]
+        store.save(intents)
     return result
 
 

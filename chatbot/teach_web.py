@@ -20,7 +20,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from pydantic import BaseModel, Field
 
-from shared.data import DataError
+from shared.errors import NlpSuiteError
 from shared.product import is_operator, render_page, require_token
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -30,9 +30,12 @@ SIGN_IN = ("<h1>Teach the bot</h1><p class='lead'>Teaching changes what the bot 
 
 
 class TeachRequest(BaseModel):
-    intent: str = Field(..., min_length=1, max_length=64)
-    examples: List[str] = Field(..., min_items=1, max_items=200)
-    answer: str = Field(..., max_length=2000)
+    """The body of ``POST /chatbot/api/teach``; the limits are ``chatbot.teach``'s, checked there
+    for the CLI and the page alike (a 422 names the field)."""
+
+    intent: str = Field(..., max_length=200)
+    examples: List[str] = Field(..., max_items=1000)
+    answer: str = Field(..., max_length=20000)
 
 
 def _taught_table(store) -> str:
@@ -72,12 +75,17 @@ def teach_routes(router: APIRouter, settings) -> None:
         try:
             return await run_in_threadpool(lambda: teach_intent(store, model, body.intent.strip(), examples, body.answer,
                                                                 training=load_intent_data()["train"], threads=2))
-        except DataError as exc:
+        except NlpSuiteError as exc:  # a bad request or a model that cannot be taught: nothing changed
             raise HTTPException(422, str(exc)) from None
 
     @router.delete("/api/teach/{intent}", dependencies=[Depends(require_token)])
     async def forget(intent: str) -> dict:
+        from chatbot.intents import load_intent_data
+
+        if intent not in store.load():
+            raise HTTPException(404, f"{intent!r} is not a taught intent")
         try:
-            return await run_in_threadpool(lambda: remove_intent(store, model, intent, threads=2))
-        except DataError as exc:
-            raise HTTPException(404, str(exc)) from None
+            return await run_in_threadpool(lambda: remove_intent(store, model, intent, threads=2,
+                                                                 training=load_intent_data()["train"]))
+        except NlpSuiteError as exc:
+            raise HTTPException(422, str(exc)) from None

@@ -35,6 +35,8 @@ from shared.errors import NlpSuiteError
 logger = logging.getLogger(__name__)
 POINTER = "current.json"
 VERSIONS = "versions"
+STAGING_STALE_S = 6 * 3600
+"""A staging folder untouched this long belongs to a job that died (a full fine-tune takes minutes)."""
 VERSION_FILE = "version.json"
 T = TypeVar("T")
 
@@ -174,12 +176,15 @@ class ModelVersions:
         return max(versions, key=lambda v: v.info.score) if versions else None
 
     def prune(self, keep: int = 3) -> list[str]:
-        """Remove staging leftovers and all but the newest ``keep`` versions (never the current)."""
+        """Remove all but the newest ``keep`` versions (never the current) and staging folders
+        untouched for ``STAGING_STALE_S`` (a training that is still writing one is left alone)."""
         current = read_pointer(self.root)
         keep_ids = {v.id for v in self.all()[-keep:]} | ({current["version"]} if current else set())
         removed = []
+        stale = time.time() - STAGING_STALE_S
         for path in (self.root / VERSIONS).iterdir() if (self.root / VERSIONS).is_dir() else []:
-            if path.name.startswith(".staging-") or (path.is_dir() and path.name not in keep_ids):
+            abandoned = path.name.startswith(".staging-") and path.stat().st_mtime < stale
+            if abandoned or (path.is_dir() and not path.name.startswith(".staging-") and path.name not in keep_ids):
                 shutil.rmtree(path, ignore_errors=True)
                 removed.append(path.name)
         return removed

@@ -5,7 +5,11 @@ async function call(method, path, body) {
   const response = await fetch(path, { method, headers: { "Content-Type": "application/json" },
                                        body: body ? JSON.stringify(body) : undefined });
   const data = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error(data.detail || `HTTP ${response.status}`);
+  if (!response.ok) {
+    const detail = Array.isArray(data.detail)  // FastAPI's validation errors: one per field
+      ? data.detail.map((d) => `${(d.loc || []).slice(1).join(".")}: ${d.msg}`).join("; ") : data.detail;
+    throw new Error(detail || `HTTP ${response.status}`);
+  }
   return data;
 }
 

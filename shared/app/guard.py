@@ -8,7 +8,7 @@ lets a stranger's malformed body reach the parser (and get a 422 that proves the
   user visits talk to the loopback suite under the attacker's name;
 - a client over its budget of state-changing requests (429), beside Rasa's per-sender limit;
 - a state-changing request (POST, PUT, PATCH, DELETE) that a browser sends cross-site: an
-  ``Origin`` other than the suite's own, or ``Sec-Fetch-Site: cross-site`` (403); one whose body is not
+  ``Origin`` other than the suite's own, or ``Sec-Fetch-Site: cross-site`` (403); one (but a bodiless DELETE) whose body is not
   ``application/json`` (415), which is what an HTML form or a "simple" cross-site fetch sends;
 - a body declared larger than the limit (413), and one that turns out larger while it streams;
 - a route that needs the API token, called without it (401), before the body is read.
@@ -92,8 +92,8 @@ class RequestGuard:
                 return 400, "Content-Length is not a number"
             if int(length) > self.max_body_bytes:
                 return 413, f"request body over {self.max_body_bytes:,} bytes"
-            has_body = int(length) > 0 or "transfer-encoding" in headers  # a bodiless DELETE needs no type
-            if has_body and headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+            bodiless_delete = scope["method"] == "DELETE" and int(length) == 0 and "transfer-encoding" not in headers
+            if not bodiless_delete and headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
                 return 415, "send the body as Content-Type: application/json"
         return None
 

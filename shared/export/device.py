@@ -35,7 +35,11 @@ def _source(model_dir) -> Path:
     from shared.model_versions import served_folder
 
     folder = served_folder(model_dir)
-    ModelInfo.load(folder)
+    info = ModelInfo.load(folder)
+    if info.head_file:
+        parent = info.hyperparameters.get("taught_from", "the version it was taught from")
+        raise CommandError(f"{folder} was taught labels after training (shared.teaching): its head is not in its "
+                           f"weights; pack {parent} and teach the device with `nlpsuite-device learn`")
     if not (folder / "model.safetensors").is_file():
         raise CommandError(f"{folder} holds no fine-tuned weights (model.safetensors): pack a folder that "
                            "`nlpsuite finetune` wrote, or a version of `nlpsuite run` (they keep their weights)")

@@ -225,3 +225,37 @@ def test_the_teach_page_and_its_api_are_for_operators_only(served, tmp_path):
     assert client.delete("/chatbot/api/teach/round_up_donations", headers=AUTH).status_code == 200
     assert client.delete("/chatbot/api/teach/round_up_donations", headers=AUTH).status_code == 404
     assert "round_up_donations" not in _predict(root, item["probes"])
+
+
+def test_a_teach_that_fails_puts_the_store_back_and_serves_what_it_served(served, monkeypatch):
+    import shared.teaching
+    from chatbot.teach import teach_intent
+    from shared.model_versions import ModelVersions
+
+    root, store = served
+    before = ModelVersions(root).current().id
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(shared.teaching, "teach", broken)
+    with pytest.raises(OSError, match="disk full"):
+        teach_intent(store, root, "gift_cards", NEW["gift_cards"]["examples"], NEW["gift_cards"]["answer"])
+    assert store.load() == {} and ModelVersions(root).current().id == before
+
+
+@pytest.mark.slow
+def test_an_intent_a_full_training_has_learned_can_still_be_removed(served, training):
+    """After the next full training the taught intent is a trained label (no example bank yet):
+    --remove builds the bank from the training texts and drops the label."""
+    from chatbot.teach import TaughtIntent, remove_intent
+    from shared.model_dir import ModelInfo
+    from shared.model_versions import ModelVersions
+
+    root, store = served
+    store.save({"card_arrival": TaughtIntent("card_arrival", ["x"] * 5, "an answer")})  # trained, and in the store
+    result = remove_intent(store, root, "card_arrival", training=training)
+    labels = ModelInfo.load(ModelVersions(root).current().folder).labels
+    assert result["removed"] and "card_arrival" not in labels and "card_swallowed" in labels
+    assert "card_arrival" not in _predict(root, ["my new card has still not arrived"])
+    assert store.load() == {}

@@ -60,11 +60,17 @@ def test_prune_keeps_the_newest_and_the_current_and_removes_staging_leftovers(tm
     versions = ModelVersions(tmp_path / "task")
     made = [_commit(versions, str(i), i / 10) for i in range(5)]
     versions.switch(made[0].id)
-    versions.stage()  # as a killed writer leaves it
+    import os
+    import time
+
+    abandoned = versions.stage()  # as a killed writer leaves it
+    old = time.time() - 7 * 3600
+    os.utime(abandoned, (old, old))
+    writing = versions.stage()  # a training still filling its folder (the upgrade, while a teach prunes)
     versions.prune(keep=2)
     left = {v.id for v in versions.all()}
     assert left == {made[0].id, made[3].id, made[4].id}
-    assert not [p for p in (versions.root / "versions").iterdir() if p.name.startswith(".staging-")]
+    assert [p for p in (versions.root / "versions").iterdir() if p.name.startswith(".staging-")] == [writing]
 
 
 def test_a_broken_pointer_is_an_error_naming_the_file(tmp_path):
