@@ -97,7 +97,9 @@ def test_interaction_updates_profile_at_once_and_persists(model_copy, catalogue)
 def test_unknown_item_interaction_writes_nothing(model_copy):
     model = Recommender.load(model_copy)
     before = Store(model_copy / "store.sqlite").count_interactions()
-    with pytest.raises(RecommenderError, match="unknown item 'nope'"):
+    from recommender.store import UnknownItemError
+
+    with pytest.raises(UnknownItemError, match="unknown item 'nope'"):  # its own type, to the web layer's 404
         model.add_interaction(Interaction("space-fan-0", "nope", "click", 1_800_000_000))
     with pytest.raises(RecommenderError, match="unknown event type"):
         model.add_interaction(Interaction("space-fan-0", "sp01", "teleport", 1_800_000_000))
