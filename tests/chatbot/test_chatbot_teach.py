@@ -70,6 +70,7 @@ def test_taught_intents_are_predicted_and_removed_and_the_old_ones_stay(served, 
     assert "refer_a_friend" in _predict(root, NEW["refer_a_friend"]["probes"])
 
 
+@pytest.mark.slow  # the served model is the real MiniLM probe
 @pytest.mark.parametrize("name, examples, answer, message", [
     ("gift_cards", NEW["gift_cards"]["examples"][:4], "an answer", "at least 5"),
     ("Gift Cards", NEW["gift_cards"]["examples"], "an answer", "lowercase"),
@@ -227,6 +228,7 @@ def test_the_teach_page_and_its_api_are_for_operators_only(served, tmp_path):
     assert "round_up_donations" not in _predict(root, item["probes"])
 
 
+@pytest.mark.slow
 def test_a_teach_that_fails_puts_the_store_back_and_serves_what_it_served(served, monkeypatch):
     import shared.teaching
     from chatbot.teach import teach_intent
