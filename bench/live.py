@@ -223,12 +223,13 @@ def transcripts(url: str) -> list[list[dict]]:
 def run_bot_parts(models: dict, parts: tuple, threads: int) -> dict:
     """``abstention`` for each model, then ``teach`` on the served one, in one running bot."""
     from shared.model_versions import ModelVersions
+    from shared.teaching import link_or_copy
 
     root = HERE / "bot"
     shutil.rmtree(root, ignore_errors=True)
     root.mkdir(parents=True)
     versions_root = root / "intents"
-    shutil.copytree(HERE / "models" / "intents", versions_root, copy_function=_link)  # teach adds versions here
+    shutil.copytree(HERE / "models" / "intents", versions_root, copy_function=link_or_copy)  # teach adds versions here
     versions = ModelVersions(versions_root)
     versions.switch(models["served"].id)
     config = config_for(root, versions_root, threads)
@@ -256,15 +257,6 @@ def run_bot_parts(models: dict, parts: tuple, threads: int) -> dict:
                             "base_version": models["served"].id, "target_seconds": 60}
             out["transcripts"] = transcripts(url)
     return out
-
-
-def _link(src, dst):
-    import os
-
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
 
 
 def main(argv=None) -> int:

@@ -17,6 +17,9 @@ import time
 
 import numpy as np
 
+from shared.device.fit import softmax
+from shared.teaching import unit_rows
+
 logger = logging.getLogger("bench.live")
 DECLINES = ("out_of_scope", "unsupported_banking")
 
@@ -40,12 +43,6 @@ def _data():
     base = LabelledTexts(banking["train"].texts + own_train.texts, banking["train"].labels + own_train.labels, "base")
     train, validation = stratified_split(base, 0.1, seed=42)
     return train, validation, with_copies(declines), banking["test"], tune, unknown_requests("test")
-
-
-def _softmax(z):
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
 
 
 class _Head:
@@ -87,7 +84,7 @@ def _scores(head, train_x, train_y):
         m = z.max(axis=1, keepdims=True)
         return (m + np.log(np.exp(z - m).sum(axis=1, keepdims=True)))[:, 0]
 
-    return {"confidence": lambda x: _softmax(head.logits(x)).max(axis=1), "energy": energy,
+    return {"confidence": lambda x: softmax(head.logits(x)).max(axis=1), "energy": energy,
             "mahalanobis": mahalanobis, "nearest_example": nearest}
 
 
@@ -136,8 +133,8 @@ def side_by_side(threads: int) -> dict:
                                                           _decide(head, score, xut, t), unknown_test.labels)}
         logger.info("method %s: %s", name, out[name])
     richer = _Head(np.vstack([x, xd]), train.labels + declines.labels, xv, validation.labels)
-    probs = _softmax(richer.logits(xv))
-    confidence = lambda z: _softmax(richer.logits(z)).max(axis=1)  # noqa: E731
+    probs = softmax(richer.logits(xv))
+    confidence = lambda z: softmax(richer.logits(z)).max(axis=1)  # noqa: E731
     t = choose_threshold(probs.max(axis=1), richer.labels[probs.argmax(axis=1)] == np.array(validation.labels),
                          wrong_cost=0.5).threshold
     out["decline_intents"] = {"threshold": t, **_figures(_decide(richer, confidence, xt, t), test.labels,
@@ -170,7 +167,7 @@ def teach_side_by_side(version, threads: int) -> dict:
         graphs = feature_graphs(version.folder, info, Path(tmp))
         encoder = FeatureEncoder(graphs, precision="int8", threads=threads, max_length=info.max_length)
         texts, names = memory_texts(load_intent_data()["train"], info.labels, TEACH_MEMORY)
-        encode = lambda items: _unit(encoder.encode(items))  # noqa: E731
+        encode = lambda items: unit_rows(encoder.encode(items))  # noqa: E731
         memory, taught = encode(texts), encode([t for v in new.values() for t in v["examples"]])
         test, unknown = load_banking77()["test"], unknown_requests("test")
         x_test, x_unknown = encode(test.texts), encode(unknown.texts)
@@ -190,7 +187,7 @@ def teach_side_by_side(version, threads: int) -> dict:
     out = {"version": version.id, "intents": list(new), "examples_per_intent": 10, "probes_per_intent": 3}
     for name, logits in ways.items():
         def decide(x):
-            probs = _softmax(logits(x) / info.temperature)
+            probs = softmax(logits(x) / info.temperature)
             found = np.array(labels, dtype=object)[probs.argmax(axis=1)]
             found[probs.max(axis=1) < (info.confidence_threshold or 0)] = "declined"
             found[np.isin(found, DECLINES)] = "declined"
@@ -204,12 +201,9 @@ def teach_side_by_side(version, threads: int) -> dict:
 
 
 def _label_or_declined(head, x, info):
-    probs = _softmax(head.logits(x, info.temperature)[:, :len(head.bias)] / info.temperature)
+    probs = softmax(head.logits(x, info.temperature)[:, :len(head.bias)] / info.temperature)
     found = np.array(info.labels, dtype=object)[probs.argmax(axis=1)]
     found[probs.max(axis=1) < (info.confidence_threshold or 0)] = "declined"
     found[np.isin(found, DECLINES)] = "declined"
     return found
 
-
-def _unit(rows):
-    return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)

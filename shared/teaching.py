@@ -111,7 +111,8 @@ def trained_head(folder: Path, info: ModelInfo) -> TaughtHead:
                       empty, np.zeros(0, np.int64), np.zeros(0, np.int64))
 
 
-def _link_or_copy(src, dst):
+def link_or_copy(src, dst):
+    """A hard link to ``src`` at ``dst`` (a version shares its parent's files), a copy where links cannot go."""
     try:
         os.link(src, dst)
     except OSError:
@@ -122,11 +123,11 @@ def feature_graphs(folder: Path, info: ModelInfo, staged: Path) -> Path:
     """Put the version's feature graph folder into ``staged/features``; its path there."""
     target = staged / FEATURES_DIR
     if (folder / FEATURES_DIR / "features.json").is_file():
-        shutil.copytree(folder / FEATURES_DIR, target, copy_function=_link_or_copy)
+        shutil.copytree(folder / FEATURES_DIR, target, copy_function=link_or_copy)
     elif info.recipe == "probe":  # its head was fitted on the base encoder's cached int8 graph
         from shared.export.features import cached_base_features
 
-        shutil.copytree(cached_base_features(info.base_model), target, copy_function=_link_or_copy)
+        shutil.copytree(cached_base_features(info.base_model), target, copy_function=link_or_copy)
     else:  # a fine-tuned encoder: its own pooled output, exported once
         from shared.export.features import export_features
 
@@ -149,7 +150,8 @@ def memory_texts(training, labels: Sequence[str], per_label: Mapping[str, int], 
     return texts, names
 
 
-def _unit(rows: np.ndarray) -> np.ndarray:
+def unit_rows(rows: np.ndarray) -> np.ndarray:
+    """Each row scaled to unit length (cosine similarity is then a dot product)."""
     return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
 
 
@@ -161,7 +163,7 @@ def _new_head(head: TaughtHead, labels: list, encoder, add, remove: set, trainin
             raise TeachError("the first teach of a trained version needs its training texts (for the memory)")
         texts, names = memory_texts(training, trained_labels, per_label)
         index = {label: i for i, label in enumerate(labels)}
-        head.bank, head.bank_labels = _unit(encoder.encode(texts)), np.array([index[n] for n in names], np.int64)
+        head.bank, head.bank_labels = unit_rows(encoder.encode(texts)), np.array([index[n] for n in names], np.int64)
     names = [labels[i] for i in head.bank_labels]
     keep_rows = [i for i, name in enumerate(names) if name not in remove]
     kept_trained = [label for label in trained_labels if label not in remove]
@@ -169,7 +171,7 @@ def _new_head(head: TaughtHead, labels: list, encoder, add, remove: set, trainin
     new_labels = kept_trained + kept_taught + list(add)
     index = {label: i for i, label in enumerate(new_labels)}
     texts = [t for items in add.values() for t in items]
-    added = _unit(encoder.encode(texts)) if texts else np.zeros((0, head.bank.shape[1]), np.float32)
+    added = unit_rows(encoder.encode(texts)) if texts else np.zeros((0, head.bank.shape[1]), np.float32)
     rows = [trained_labels.index(label) for label in kept_trained]
     return TaughtHead(head.weight[rows], head.bias[rows], np.vstack([head.bank[keep_rows], added]),
                       np.array([index[names[i]] for i in keep_rows] + [index[label] for label, items in add.items()
@@ -203,7 +205,7 @@ def teach(versions: ModelVersions, add: Mapping[str, Sequence[str]], remove: Seq
                                  training, dict(memory_per_label or {}))
         for item in folder.iterdir():
             if item.name not in _NOT_LINKED and item.is_file():
-                _link_or_copy(item, staged / item.name)
+                link_or_copy(item, staged / item.name)
         head.save(staged / HEAD_FILE)
         _updated_spelling(folder, staged, info, [t for items in add.values() for t in items])
         graph = json.loads((graphs / "features.json").read_text(encoding="utf-8"))["files"]["int8"]
@@ -240,5 +242,5 @@ def _digest(add, remove) -> str:
     return "taught-" + hashlib.sha256(payload.encode()).hexdigest()[:10]
 
 
-__all__ = ["teach", "TeachError", "TaughtHead", "trained_head", "memory_texts", "HEAD_FILE", "MEMORY_PER_LABEL",
+__all__ = ["teach", "TeachError", "TaughtHead", "trained_head", "memory_texts", "link_or_copy", "unit_rows", "HEAD_FILE", "MEMORY_PER_LABEL",
            "NEIGHBOURS"]
