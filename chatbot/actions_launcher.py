@@ -41,6 +41,8 @@ def guard(app, token: str) -> None:
 
 
 def main() -> None:
+    """Entry point of `python -m chatbot.actions_launcher` (how chatbot.server starts the action server):
+    `rasa run actions` with rasa-sdk's app made without CORS origins and behind the token guard."""
     from chatbot.rasa_launcher import run_rasa, token_and_args
 
     token, args = token_and_args("python -m chatbot.actions_launcher TOKEN_ENV [rasa run actions options]")

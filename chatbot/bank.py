@@ -20,6 +20,9 @@ LAST4 = re.compile(r"(?<!\d)(\d{4})(?!\d)")
 
 
 class Customer(Base):
+    """A bank customer, keyed by the customer number the bot asks for ("C1001"); the actions show its cards
+    and transfers only to a conversation that proved it is this customer (chatbot.verification)."""
+
     __tablename__ = "customers"
     id = Column(String(8), primary_key=True)  # "C1001"
     name = Column(String(100), nullable=False)
@@ -29,6 +32,9 @@ class Customer(Base):
 
 
 class Card(Base):
+    """A customer's card. ``last4`` is how the customer names it in the chat (card_control_form's card_last4);
+    ``status`` is what action_card_delivery_status reports and action_card_control sets (frozen or active)."""
+
     __tablename__ = "cards"
     id = Column(Integer, primary_key=True)
     customer_id = Column(String(8), ForeignKey("customers.id"), nullable=False)
@@ -41,6 +47,9 @@ class Card(Base):
 
 
 class Transfer(Base):
+    """A customer's transfer: action_transfer_status shows the three newest, with ``reason`` for one that
+    is not completed."""
+
     __tablename__ = "transfers"
     id = Column(String(12), primary_key=True)  # "TR-5001"
     customer_id = Column(String(8), ForeignKey("customers.id"), nullable=False)
@@ -155,5 +164,7 @@ def parse_customer_id(text: str) -> Optional[str]:
 
 
 def parse_last4(text: str) -> Optional[str]:
+    """The first run of exactly four digits in a message ("it ends in 1234" -> '1234'), else None: the card
+    the customer means, for card_control_form."""
     match = LAST4.search(text or "")
     return match.group(1) if match else None

@@ -27,6 +27,8 @@ def _settings(options):
 
 
 def cmd_build_data(options) -> int:
+    """`nlpsuite chatbot build-data`: writes the Rasa project (``--out``, else ``chatbot.project_dir``; its
+    data/ and domain/ are replaced) and prints a JSON summary; a chosen intent without a FAQ answer stops it first."""
     from chatbot.project import build_project
 
     settings = _settings(options)
@@ -39,6 +41,8 @@ def cmd_build_data(options) -> int:
 
 
 def cmd_init_db(options) -> int:
+    """`nlpsuite chatbot init-db`: creates the bank's tables; the demo customers go only into an empty
+    database, so running it again adds nothing (``rows_added`` 0) and keeps what the actions changed."""
     from chatbot.bank import Bank, seed_demo
 
     settings = _settings(options)
@@ -48,6 +52,9 @@ def cmd_init_db(options) -> int:
 
 
 def cmd_build_index(options) -> int:
+    """`nlpsuite chatbot build-index`: embeds the FAQ questions into a new version of ``chatbot.faq_index``,
+    the index the fallback action searches (the action server otherwise builds it on first use when it is
+    missing or older than the FAQ table)."""
     from chatbot.faq import FaqIndex, load_faq
     from shared.embeddings import Embedder
 
@@ -59,6 +66,8 @@ def cmd_build_index(options) -> int:
 
 
 def cmd_train(options) -> int:
+    """`nlpsuite chatbot train`: `rasa train` on a project made by build-data (a folder without config.yml is
+    refused with a CommandError); prints the model archive and the seconds training took."""
     from chatbot import server
     from shared.errors import CommandError
 
@@ -112,6 +121,9 @@ def cmd_serve(options):
 
 
 def cmd_export_uncertain(options) -> int:
+    """`nlpsuite chatbot export-uncertain`: the review CSV that `build-data --labels` reads back. For a
+    tracker store on a database server whose URL has no password, the password comes from the environment
+    variable ``chatbot.tracker_password_env`` names."""
     from sqlalchemy.engine import make_url
 
     from chatbot.uncertain import uncertain_messages, write_csv
@@ -136,6 +148,9 @@ def _teach_settings(options):
 
 
 def cmd_teach(options) -> int:
+    """`nlpsuite chatbot teach`: teaches (or ``--remove``s) an intent on the model the running bot serves;
+    without ``--config`` or $NLPSUITE_CONFIG it reads the running suite's var/nlpsuite.effective.yml.
+    Teaching needs ``--examples`` and ``--answer`` (CommandError otherwise)."""
     from chatbot.intents import load_intent_data
     from chatbot.teach import DEFAULT_STORE, TaughtStore, read_examples, remove_intent, teach_intent
 
@@ -159,6 +174,8 @@ def cmd_teach(options) -> int:
 
 
 def register(subparsers) -> None:
+    """Adds `nlpsuite chatbot` and its subcommands to the suite's CLI (entry point in chatbot/product.py).
+    Each subcommand's ``func`` returns the exit status, except serve's, whose ServeRequest the app runs."""
     parser = subparsers.add_parser("chatbot", help="the Rasa support chatbot")
     parser.add_argument("--config", help="suite config file (default: $NLPSUITE_CONFIG or ./nlpsuite.yml)")
     commands = parser.add_subparsers(dest="chatbot_command", metavar="COMMAND")

@@ -27,6 +27,9 @@ META_FILE = "faq.json"
 
 @dataclass(frozen=True)
 class FaqEntry:
+    """One row of the FAQ table (``line``: where it is in the CSV). Rows whose intent is ``general``
+    (RETRIEVAL_ONLY) are answered only by the FAQ search, never as an intent's response."""
+
     intent: str
     question: str
     answer: str
@@ -71,11 +74,16 @@ def load_faq(path: str | Path) -> list[FaqEntry]:
 
 
 def answers_by_intent(entries: list[FaqEntry]) -> dict[str, str]:
+    """Each intent's reviewed answer, which build_project makes its ``utter_faq_*`` response; the
+    retrieval-only ``general`` rows are left out."""
     return {e.intent: e.answer for e in entries if e.intent != RETRIEVAL_ONLY}
 
 
 @dataclass
 class FaqMatch:
+    """A FAQ search hit: the entry and its cosine similarity to the message (the fallback action answers
+    with it only at or above ``chatbot.retrieval_threshold``)."""
+
     entry: FaqEntry
     score: float
 

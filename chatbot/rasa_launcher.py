@@ -33,6 +33,8 @@ def run_rasa(args: list[str]) -> None:
 
 
 def main() -> None:
+    """Entry point of `python -m chatbot.rasa_launcher` (how chatbot.server starts Rasa): sets the REST
+    channel to take only sender ids it issued, then runs Rasa with ``--auth-token`` added in-process."""
     token, args = token_and_args("python -m chatbot.rasa_launcher TOKEN_ENV run [rasa options]")
     from chatbot import channels
 

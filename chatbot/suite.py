@@ -23,6 +23,9 @@ STAMP = ".nlpsuite-stamp"
 
 
 class ChatbotPart(SuitePart):
+    """The chatbot in `nlpsuite run`: prepares the Rasa project, demo bank, FAQ index and Rasa model
+    (rebuilt only when the stamp of their inputs changed) and runs the action server and Rasa as services."""
+
     name = "chatbot"
 
     def load_config(self, path=None):
@@ -123,6 +126,7 @@ class ChatbotPart(SuitePart):
 
 
 def part() -> ChatbotPart:
+    """The chatbot's SuitePart, found by `nlpsuite run` through the entry point in chatbot/product.py."""
     return ChatbotPart()
 
 

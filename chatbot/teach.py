@@ -46,6 +46,9 @@ DEFAULT_STORE = "var/chatbot/taught.json"
 
 @dataclass
 class TaughtIntent:
+    """One taught intent as the taught store keeps it: its examples, the answer the bot gives, and when
+    it was taught (ISO 8601, UTC)."""
+
     name: str
     examples: list
     answer: str

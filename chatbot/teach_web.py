@@ -48,6 +48,9 @@ def _taught_table(store) -> str:
 
 
 def teach_routes(router: APIRouter, settings) -> None:
+    """Adds the teach page and its API to the chatbot's router (make_router does, when it has the settings).
+    The page is for operators only and the writes need the suite's token; both change the served model in
+    ``chatbot.classifier.model`` (else var/models/intents) and the taught store."""
     from chatbot.teach import DEFAULT_STORE, TaughtStore, remove_intent, teach_intent
 
     store = TaughtStore(settings.taught_store or DEFAULT_STORE)

@@ -22,6 +22,9 @@ COLUMNS = ("text", "predicted_intent", "confidence", "fell_back", "sender_id", "
 
 @dataclass
 class UncertainMessage:
+    """One message to review: the classifier's own guess and confidence (past the fallback's override),
+    whether it went to the fallback, and who sent it when (``timestamp``: Unix seconds)."""
+
     text: str
     predicted_intent: Optional[str]
     confidence: float
@@ -68,6 +71,8 @@ def uncertain_messages(tracker_url: str, below: float) -> list[UncertainMessage]
 
 
 def write_csv(messages: list[UncertainMessage], out: str | Path) -> Path:
+    """Write the review CSV (``COLUMNS``, least confident first, ``label`` left empty for the reviewer),
+    creating its folder; `build-data --labels` reads it back. Returns the path."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", encoding="utf-8", newline="") as f:

@@ -27,6 +27,7 @@ CODE_DIGITS, CODE_MINUTES, IDLE_MINUTES, MAX_FAILURES = 6, 10, 15, 3
 
 
 def utcnow() -> datetime:
+    """The Verifier's default clock: naive UTC, the way the bank database's DateTime columns hold times."""
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
@@ -58,6 +59,9 @@ DEMO_PASSWORDS = {"C1001": "harbor-ada", "C1002": "harbor-alan", "C1003": "harbo
 
 
 class Outcome(enum.Enum):
+    """What a code check or a sign-in came to: VERIFIED, WRONG (tries left) or LOCKED (this conversation
+    may no longer try for that customer number)."""
+
     VERIFIED = "verified"
     WRONG = "wrong"
     LOCKED = "locked"

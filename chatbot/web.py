@@ -20,6 +20,9 @@ MAX_BODY = 64 * 1024
 
 
 class SignIn(BaseModel):
+    """The body of ``POST /chatbot/signin``: the conversation's sender id (one Rasa issued), the customer
+    number and the demo customer's chat-page password; the length limits refuse oversized input (422)."""
+
     sender: str = Field(..., min_length=1, max_length=200)
     customer: str = Field(..., min_length=1, max_length=20)
     password: str = Field(..., min_length=1, max_length=200)
@@ -77,6 +80,9 @@ def _conversation_routes(router: APIRouter, rasa_url: str, transport, token: str
 
 def make_router(rasa_url: str, transport: httpx.AsyncBaseTransport | None = None,
                 token: str | None = None, verifier=None, settings=None) -> APIRouter:
+    """The chatbot's routes, which ``plugin`` mounts under ``/chatbot``: the chat page, new conversations, the
+    demo sign-in and the webhook proxy to Rasa; the teach routes only with ``settings``. ``transport`` lets
+    tests stand in for Rasa."""
     router = APIRouter()
 
     _conversation_routes(router, rasa_url, transport, token, verifier)
@@ -132,6 +138,8 @@ def _verifier(settings):
 
 
 def plugin(config_path=None) -> WebPlugin:
+    """The chatbot's part of the suite web app (entry point in chatbot/product.py): its routes under
+    ``/chatbot`` and a health check that reports degraded while Rasa is unreachable or has no model loaded."""
     from chatbot.settings import load_settings
 
     settings = load_settings(config_path)

@@ -8,7 +8,7 @@ passed since a mail server last accepted one; while its mail is still unsent (an
 waiting alert is brought up to date instead. Starting a spike needs the deviation from the topic's baseline;
 staying in it only needs the threshold (hysteresis). When the topic drops back, a ``resolved`` alert closes the group,
 and ``cooldown_minutes`` keep a topic that hovers at the threshold from flapping.
-Alerts are only rows here; notify.py sends them.
+Alerts are only rows here; ``finsentiment.notify.delivery`` sends them.
 """
 from __future__ import annotations
 
@@ -89,7 +89,7 @@ def evaluate_topic(session: Session, topic: str, rule: AlertRule, now: datetime)
         state.firing, state.resolved_at = False, now
         if rule.send_resolved:
             alert = _alert(RESOLVED, trend, state.group_key or topic, [], now)
-    if alert is not None:  # last_notified is stamped when a mail server accepts it (notify.py)
+    if alert is not None:  # last_notified is stamped when a mail server accepts it (notify/delivery.py)
         session.add(alert)
         session.flush()
         logger.info("alert %d: %s %s (negative share %.2f over %d items, baseline %.2f)", alert.id, topic,
@@ -98,6 +98,8 @@ def evaluate_topic(session: Session, topic: str, rule: AlertRule, now: datetime)
 
 
 def evaluate_alerts(session: Session, topics: list[TopicConfig], rule: AlertRule, now: datetime) -> list[Alert]:
+    """Evaluate every configured topic once (each poll cycle does): the new alerts to send, added to
+    ``session`` and flushed; the caller commits, and finsentiment.notify.delivery sends them."""
     alerts = []
     for topic in topics:
         alert = evaluate_topic(session, topic.name, rule, now)

@@ -27,6 +27,9 @@ class ModelMissingError(ModelFolderError):
 
 @dataclass
 class Sentiment:
+    """One text's sentiment: the top label, its calibrated probability and all of them; ``p_negative`` is
+    stored with every score and ranks an alert's headlines."""
+
     label: str
     confidence: float
     probabilities: dict[str, float]
@@ -69,6 +72,9 @@ class SentimentModel:
 
 @dataclass
 class TopicMatch:
+    """Why a text belongs to a topic: ``method`` keyword or ticker (score 1.0) or embedding (score: the
+    cosine similarity); the monitor stores each one as a TopicAssignment."""
+
     topic: str
     method: str
     score: float
@@ -116,6 +122,8 @@ class TopicMatcher:
 
 
 def build_topic_matcher(config: FinSentimentConfig) -> TopicMatcher:
+    """The configured topics' matcher; the sentence encoder is loaded only with ``embedding.enabled`` (off by
+    default), so keyword and ticker matching need no encoder."""
     embedder = None
     if config.embedding.enabled:
         from shared.embeddings import Embedder

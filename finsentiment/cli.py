@@ -22,6 +22,8 @@ def _monitor(options):
 
 
 def cmd_demo_resolve(options) -> int:
+    """`nlpsuite finsentiment demo-resolve`: releases the demo story's good news, so the next poll cycle sends
+    the RESOLVED mail; refused (CommandError) when the configured feeds are not the demo's."""
     from finsentiment.demo import release_resolution
     from shared.errors import CommandError
 
@@ -35,6 +37,9 @@ def cmd_demo_resolve(options) -> int:
 
 
 def cmd_run(options) -> int:
+    """`nlpsuite finsentiment run`, the daemon (the suite's ``monitor`` service): loads the model first, so a
+    missing one fails before polling starts, then prints the line the suite waits for (suite.READY_LINE)
+    and polls until SIGINT or SIGTERM."""
     from finsentiment.scheduler import run_forever
 
     monitor = _monitor(options)
@@ -47,6 +52,8 @@ def cmd_run(options) -> int:
 
 
 def cmd_poll_once(options) -> int:
+    """`nlpsuite finsentiment poll-once`: one whole cycle (fetch, score, alert, mail), its PollReport printed
+    as JSON; a missing model is reported before anything is fetched."""
     monitor = _monitor(options)
     monitor.sentiment  # a missing model is reported before anything is fetched
     report = monitor.poll_once()
@@ -55,6 +62,8 @@ def cmd_poll_once(options) -> int:
 
 
 def cmd_classify(options) -> int:
+    """`nlpsuite finsentiment classify`: sentiment and topics of texts from the arguments or stdin, one JSON
+    line each; nothing is stored. An empty text is refused (CommandError)."""
     from finsentiment.classify import SentimentModel, build_topic_matcher
     from shared.errors import CommandError
 
@@ -75,6 +84,8 @@ def cmd_classify(options) -> int:
 
 
 def cmd_report(options) -> int:
+    """`nlpsuite finsentiment report`: a topic's counts per period as a table and a PNG chart (by default in
+    reports/ beside the outbox folder), and the current window against the topic's baseline."""
     from finsentiment.store import Store, utcnow
     from finsentiment.trends import chart_png, series, topic_trend
     from shared.errors import CommandError
@@ -106,6 +117,8 @@ def cmd_report(options) -> int:
 
 
 def cmd_alerts(options) -> int:
+    """`nlpsuite finsentiment alerts`: the newest alerts and their delivery state (a table, or JSON lines with
+    ``--json``), with the last error of those not sent; it only reads the database."""
     from finsentiment.store import Store
 
     config = _config(options)
@@ -129,6 +142,8 @@ def cmd_alerts(options) -> int:
 
 
 def cmd_backfill(options) -> int:
+    """`nlpsuite finsentiment backfill`: scores a news archive on Spark into each topic's daily history (the
+    dashboard's history and the alert baselines from day one); prints the summary as JSON."""
     from finsentiment.backfill import backfill
 
     summary = backfill(_config(options), options.input, master=options.master, id_col=options.id_col,
@@ -138,6 +153,8 @@ def cmd_backfill(options) -> int:
 
 
 def register(subparsers) -> None:
+    """Adds `nlpsuite finsentiment` and its subcommands to the suite's CLI (entry point in
+    finsentiment/product.py); every subcommand takes its own ``--config``."""
     parser = subparsers.add_parser("finsentiment", help="financial news sentiment monitor (RSS, topics, spike alerts)")
     commands = parser.add_subparsers(dest="finsentiment_command", metavar="COMMAND")
     commands.required = True

@@ -84,6 +84,10 @@ class AlertRule(StrictModel):
 
 
 class SmtpConfig(StrictModel):
+    """``finsentiment.smtp``: the mail server used when ``notifier`` is smtp (`nlpsuite run` points it at the
+    suite's local outbox server). With TLS the certificate is always verified; the password comes from
+    the environment variable ``password_env`` names, never from the file."""
+
     host: str = "localhost"
     port: int = Field(25, ge=1, le=65535)
     starttls: bool = False
@@ -112,6 +116,9 @@ class SmtpConfig(StrictModel):
 
 
 class EmbeddingConfig(StrictModel):
+    """``finsentiment.embedding``: optional topic matching by the similarity of a headline to each topic's
+    ``description`` (cosine at or above ``threshold``) with the sentence encoder ``model``; off by default."""
+
     enabled: bool = False
     """Also assign topics by similarity of the headline to the topic's description."""
     model: str = "minilm-l6"
@@ -146,6 +153,9 @@ def _default_topics() -> list:
 
 
 class FinSentimentConfig(StrictModel):
+    """The ``finsentiment`` section, validated (unknown keys are errors); every field has a default, so the
+    monitor runs on the demo feeds with no file at all. Read it with ``load_config``."""
+
     feeds: List[FeedConfig] = Field(default_factory=_default_feeds)
     demo_dir: str = str(DEMO_DIR)
     """Where the demo story's feeds are rendered (data/feeds/story.csv, dated from the first run)."""

@@ -27,6 +27,9 @@ ANCHOR, RESOLVED = "anchor.txt", "resolved.txt"
 
 @dataclass(frozen=True)
 class StoryItem:
+    """One headline of the demo story (a row of data/feeds/story.csv): ``minutes``, not a date, because
+    ``render`` dates it from the demo's first run, so the story is fresh whenever a demo starts."""
+
     phase: str
     """history, spike or resolve."""
     feed: str
@@ -37,6 +40,7 @@ class StoryItem:
 
 
 def load_story(path: Path = STORY) -> list[StoryItem]:
+    """The demo story's rows in file order (data/feeds/story.csv unless ``path`` is given)."""
     with path.open(encoding="utf-8", newline="") as f:
         return [StoryItem(r["phase"], r["feed"], int(r["minutes"]), r["guid"], r["title"]) for r in csv.DictReader(f)]
 

@@ -26,6 +26,9 @@ SCORE_BATCH = 256
 
 @dataclass
 class PollReport:
+    """What one poll cycle did, step by step: printed as JSON by poll-once and logged after every cycle;
+    ``errors`` and ``degraded`` name the feeds that failed or were read with the lenient parser."""
+
     feeds_ok: int = 0
     feeds_not_modified: int = 0
     feeds_failed: int = 0

@@ -32,6 +32,8 @@ _MONITORS: dict[str, Monitor] = {}
 
 
 def poll_job(key: str) -> None:
+    """The scheduler's job: one poll cycle of the monitor registered as ``key`` in this process (the job store
+    keeps only the key). A failed cycle is logged, not raised, so the daemon keeps its schedule."""
     monitor = _MONITORS.get(key)
     if monitor is None:
         logger.error("no monitor registered as %r in this process; skipping the run", key)

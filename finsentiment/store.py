@@ -35,10 +35,15 @@ poller after this (sent again with the same Message-ID)."""
 
 
 def utcnow() -> datetime:
+    """Now as naive UTC to the second, the store's time convention; the monitor's and delivery's default
+    clock."""
     return datetime.utcnow().replace(microsecond=0)
 
 
 class Feed(Base):
+    """A configured feed's polling state, one row per URL: the cache validators sent with the next fetch,
+    and the errors and degradation the web page's feeds table shows."""
+
     __tablename__ = "feeds"
     id = Column(Integer, primary_key=True)
     url = Column(String(2000), unique=True, nullable=False)
@@ -57,6 +62,9 @@ class Feed(Base):
 
 
 class Article(Base):
+    """A fetched headline, stored once (unique ``key``, a hash of its guid, link or title); trends count it at
+    ``event_time``, and ``text`` is what the classifiers read."""
+
     __tablename__ = "articles"
     id = Column(Integer, primary_key=True)
     key = Column(String(64), unique=True, nullable=False)
@@ -79,6 +87,9 @@ class Article(Base):
 
 
 class Score(Base):
+    """An article's sentiment, written only once it is classified (an article without one is scored by the
+    next cycle); ``model_version`` names the model that gave it."""
+
     __tablename__ = "scores"
     article_id = Column(Integer, ForeignKey("articles.id"), primary_key=True)
     model_version = Column(String(200), nullable=False)
@@ -96,6 +107,9 @@ class Score(Base):
 
 
 class TopicAssignment(Base):
+    """That an article belongs to a topic, and how that was found (keyword, ticker, embedding); at most one
+    row per article and topic."""
+
     __tablename__ = "topic_assignments"
     __table_args__ = (UniqueConstraint("article_id", "topic"),)
     id = Column(Integer, primary_key=True)
@@ -108,6 +122,9 @@ class TopicAssignment(Base):
 
 
 class Alert(Base):
+    """One mail about a topic's spike, firing or resolved: created by finsentiment.alerts; its delivery
+    ``status`` is changed only by finsentiment.notify.delivery."""
+
     __tablename__ = "alerts"
     id = Column(Integer, primary_key=True)
     topic = Column(String(200), nullable=False, index=True)

@@ -42,6 +42,10 @@ READY_LINE = "finsentiment: polling"  # what `nlpsuite finsentiment run` prints 
 
 
 class FinSentimentPart(SuitePart):
+    """The monitor in `nlpsuite run`: its database, the suite's PhraseBank model and mail through the local
+    SMTP outbox; prepare refuses a model folder with no model and renders the demo feeds, and
+    `nlpsuite finsentiment run` is the ``monitor`` service."""
+
     name = "finsentiment"
 
     def load_config(self, path=None):
@@ -87,4 +91,5 @@ class FinSentimentPart(SuitePart):
 
 
 def part() -> FinSentimentPart:
+    """The monitor's SuitePart, found by `nlpsuite run` through the entry point in finsentiment/product.py."""
     return FinSentimentPart()

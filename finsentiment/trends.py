@@ -22,6 +22,9 @@ NEGATIVE = "negative"
 
 @dataclass
 class WindowStats:
+    """A topic's scored articles with start <= event_time < end, plus backfilled history for the whole days
+    that have no live article; ``negative_share`` is 0.0 for an empty window."""
+
     topic: str
     start: datetime
     end: datetime
@@ -86,6 +89,9 @@ def window_stats(session: Session, topic: str, start: datetime, end: datetime) -
 
 
 def topic_trend(session: Session, topic: str, rule: AlertRule, now: datetime) -> TopicTrend:
+    """The topic's current window (``rule.window_hours`` up to ``now``, inclusive) against its baseline (the
+    ``baseline_days`` before it; ``default_baseline`` while those hold under ``min_items`` articles), and
+    ``spike`` as the rule judges it: what the alerts, the report and the web page all go by."""
     end = now + timedelta(seconds=1)  # include articles stamped "now"
     start = end - timedelta(hours=rule.window_hours)
     window = window_stats(session, topic, start, end)
@@ -110,6 +116,8 @@ def negative_articles(session: Session, topic: str, start: datetime, end: dateti
 
 @dataclass
 class SeriesPoint:
+    """One time bucket of a topic's chart and report table: its scored articles from ``start`` on (UTC)."""
+
     start: datetime
     n_items: int
     n_negative: int

@@ -73,16 +73,25 @@ class CustomerIdValidation(FormValidationAction):
 
 
 class ValidateCardStatusForm(CustomerIdValidation):
+    """Checks who the customer is while card_status_form runs (it starts after the FAQ answer to
+    card_arrival): the customer number, then the mailed code or a chat-page sign-in."""
+
     def name(self) -> Text:
         return "validate_card_status_form"
 
 
 class ValidateTransferStatusForm(CustomerIdValidation):
+    """Checks who the customer is while transfer_status_form runs (it starts after the FAQ answer to
+    pending_transfer or transfer_not_received_by_recipient): the customer number, then the mailed code or sign-in."""
+
     def name(self) -> Text:
         return "validate_transfer_status_form"
 
 
 class ValidateCardControlForm(CustomerIdValidation):
+    """Checks card_control_form's slots (freeze_card or unfreeze_card starts it): who the customer is, then
+    the card's last four digits, taken only once the conversation is verified and only for a card they have."""
+
     def name(self) -> Text:
         return "validate_card_control_form"
 
@@ -114,6 +123,9 @@ def verified_customer(tracker: Tracker, dispatcher: CollectingDispatcher):
 
 
 class ActionCardDeliveryStatus(Action):
+    """Tells the verified customer how each of their cards stands (ordered, on its way with dispatch and
+    expected dates, active, frozen); runs when card_status_form completes. Unverified: asks who they are again."""
+
     def name(self) -> Text:
         return "action_card_delivery_status"
 
@@ -133,6 +145,9 @@ class ActionCardDeliveryStatus(Action):
 
 
 class ActionTransferStatus(Action):
+    """Tells the verified customer the status of their three newest transfers (with the reason when one is not
+    completed); runs when transfer_status_form completes. Unverified: asks who they are again."""
+
     def name(self) -> Text:
         return "action_transfer_status"
 

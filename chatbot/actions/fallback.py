@@ -40,6 +40,10 @@ def _missed_just_before(tracker: Tracker) -> bool:
 
 
 class ActionFaqFallback(Action):
+    """When the classifier was unsure (nlu_fallback outside a form, or RulePolicy's core fallback): answers
+    with the best FAQ match and asks whether it helped, else asks the customer to rephrase, and after a
+    second miss offers a person. Sets ``fallback_state`` so the rules know what a following yes or no means."""
+
     def name(self) -> Text:
         return "action_faq_fallback"
 

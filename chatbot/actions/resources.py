@@ -18,11 +18,15 @@ _faq_index = None
 
 @lru_cache(maxsize=1)
 def settings() -> ChatbotSettings:
+    """The chatbot's settings, read once per action-server process (``load_settings()``: $NLPSUITE_CONFIG,
+    else ./nlpsuite.yml)."""
     return load_settings()
 
 
 @lru_cache(maxsize=1)
 def bank() -> Bank:
+    """The bank database the actions share, opened once per process; the demo customers are added when it
+    is empty, so a fresh action server has someone to look up."""
     db = Bank(settings().bank_db)
     if seed_demo(db):
         logger.info("created the demo bank database at %s", settings().bank_db)

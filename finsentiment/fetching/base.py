@@ -63,6 +63,9 @@ class Fetcher(Protocol):
 
 @dataclass
 class FeedItem:
+    """One entry of a parsed feed, ready for Store.add_articles: control characters stripped, ``published``
+    in naive UTC or None."""
+
     key: str
     """sha256 of the guid (or link, or title): what makes an article unique in the store."""
     guid: str
@@ -74,6 +77,8 @@ class FeedItem:
 
 
 def item_key(guid: str, link: str, title: str) -> str:
+    """An article's identity in the store: sha256 of the guid, else the link, else the title, so polling a
+    feed again adds nothing."""
     identity = guid or link or title
     return hashlib.sha256(identity.strip().encode("utf-8")).hexdigest()
 

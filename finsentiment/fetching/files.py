@@ -9,6 +9,7 @@ from finsentiment.fetching.base import FeedError, FetchLimits, RawFeed
 
 
 def local_path(url: str) -> Path:
+    """The file a feed URL names: a ``file://`` URL decoded, anything else taken as a plain path."""
     if url.startswith("file://"):
         return Path(unquote(urlparse(url).path))
     return Path(url)

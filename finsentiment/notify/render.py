@@ -40,6 +40,8 @@ def message_id(alert: Alert, sender: str) -> str:
 
 
 def subject_of(alert: Alert) -> str:
+    """The mail's subject, also the HTML part's heading: FIRING with the negative share, counts and
+    baseline, or RESOLVED with the share it is back to."""
     if alert.kind == FIRING:
         return (f"[finsentiment] FIRING: {alert.topic}: negative sentiment {alert.negative_share:.0%} "
                 f"({alert.n_negative}/{alert.n_items} articles, baseline {alert.baseline:.0%})")
@@ -94,6 +96,8 @@ def build_message(alert: Alert, articles: list[Article], chart: Optional[bytes],
 
 
 def message_for(store: Store, session, alert: Alert, config: FinSentimentConfig) -> EmailMessage:
+    """The finished mail for ``alert`` (delivery builds it for each alert it sends): its headlines and a chart
+    of up to 14 days of the topic ending with the alert's window; sender and recipients from the config."""
     articles = store.articles_by_id(session, alert.headline_ids)
     rule = config.alerts
     days = min(rule.baseline_days, 14)

@@ -39,6 +39,9 @@ def _smtp_retryable(exc: Exception) -> bool:
 
 
 class Notifier(Protocol):
+    """What delivery needs of a transport: ``send`` hands over a finished message or raises NotifyError,
+    whose ``retryable`` decides whether the alert is tried again."""
+
     def send(self, message: EmailMessage) -> None: ...
 
 
@@ -102,4 +105,5 @@ class MemoryNotifier:
 
 
 def build_notifier(config: FinSentimentConfig) -> Notifier:
+    """The configured transport: SMTP when ``notifier`` is smtp, else .eml files in ``outbox_dir``."""
     return SmtpNotifier(config.smtp) if config.notifier == "smtp" else OutboxNotifier(config.outbox_dir)

@@ -2,7 +2,7 @@
 to the loss, and a learning rate of its own for the task head (the lp-ft recipe).
 
 Everything else (AdamW, warm-up and linear decay, evaluation, checkpoints, early stopping,
-progress bars) is the stock Trainer, configured in ``finetune.py``.
+progress bars) is the stock Trainer, configured in ``shared.training.pipeline`` (``build_trainer``).
 """
 from __future__ import annotations
 
