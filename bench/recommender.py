@@ -412,6 +412,77 @@ def plot(results: dict, path: Path) -> Path:
     return path
 
 
+FAITHFUL_TARGET = 0.90
+EXPLAINED_MODES = ("full", "cooccurrence", "retrieval")
+
+
+def _score_without(model, history: list, items: list[str], mode: str) -> np.ndarray:
+    """The scores ``items`` get under ``mode`` from ``history``, computed from the model's parts
+    (profile, co-occurrence, features, segment blends) as ranking computes them: the deletion
+    test recomputes each score with one history item gone, independently of the explainer."""
+    from recommender.candidates import Candidate
+    from recommender.profiles import item_weights, profile_vector
+
+    weights = {i: w for i, w in item_weights(history, model.config.profile).items() if i in model.index}
+    profile = profile_vector(weights, model.index.vectors(list(weights)))
+    if profile is None:
+        return np.full(len(items), -np.inf)
+    similarity = model.index.vectors(items) @ profile
+    if mode == "retrieval":
+        return similarity.astype(np.float64)
+    co_scores = model.cooccurrence.scores(weights)
+    co = np.array([model.cooccurrence.score_of(co_scores, item) for item in items])
+    if mode == "cooccurrence":
+        return co
+    found = [Candidate(item, float(s), "index", float(c)) for item, s, c in zip(items, similarity, co)]
+    segments = [model.segment(len(weights), item) for item in items]
+    needs_scorer = [model.blend.uses("scorer", segment) for segment in segments]
+    return model.blend.score(model.features(weights, found, scorer=needs_scorer), segments)
+
+
+def explanation_faithfulness(folder: Path, *, users: int = 100, k: int = 10, seed: int = 42) -> dict:
+    """Deletion test of the reasons: for ``users`` users with a history and each of their top
+    ``k`` items, remove each history item in turn (all its rows) and find the removal that
+    lowers the item's score most; the reason is faithful when it names that item (or names
+    none when no removal lowers the score). Per mode, on the folder as served."""
+    from recommender.model import Recommender
+
+    model = Recommender.load(folder, threads=1, cache_ttl_s=0)
+    chosen = random.Random(seed).sample(sorted(u for u, h in model.histories.items() if len(h) >= 2), users)
+    out: dict = {"folder": str(folder), "users": len(chosen), "k": k, "target_min": FAITHFUL_TARGET}
+    for mode in EXPLAINED_MODES:
+        agree = cases = unsupported = mismatched = 0
+        examples = []
+        for user in chosen:
+            history = list(model.histories[user])
+            entries = [e for e in model.recommend(user, k, mode=mode)["items"]]
+            items = [e["item"] for e in entries]
+            base = _score_without(model, history, items, mode)
+            mismatched += int(np.sum(np.abs(base - [e["score"] for e in entries]) > 1e-4))
+            liked = list(dict.fromkeys(row.item for row in history if row.item in model.index))
+            drops = np.vstack([base - _score_without(model, [r for r in history if r.item != h], items, mode)
+                               for h in liked])
+            for n, entry in enumerate(entries):
+                best = int(drops[:, n].argmax())
+                truth = liked[best] if drops[best, n] > 1e-9 else None
+                named = liked.index(entry["because"]) if entry["because"] in liked else None
+                tolerance = 1e-6 * max(1.0, abs(float(drops[best, n])))  # float32 noise; exact ties both count
+                faithful = (named is None and truth is None) or (
+                    named is not None and truth is not None and drops[named, n] >= drops[best, n] - tolerance)
+                unsupported += truth is None
+                cases += 1
+                agree += faithful
+                if not faithful and len(examples) < 5:
+                    examples.append({"user": user, "item": entry["title"], "reason": entry["reason"],
+                                     "largest_drop_from": model.items[truth].title if truth else None})
+        out[mode] = {"cases": cases, "faithful": round(agree / max(cases, 1), 4),
+                     "no_history_item_lowers_the_score": unsupported,
+                     "scores_not_reproduced": mismatched, "unfaithful_examples": examples}
+        print(f"explanations {mode}: {out[mode]['faithful']:.3f} of {cases}", file=sys.stderr)
+    out["met"] = bool(out["full"]["faithful"] >= FAITHFUL_TARGET)
+    return out
+
+
 def _faiss_key(n: int, smoke: bool, suffix: str = "") -> str:
     """A run at another size is kept under its own key, never passed off as the million."""
     return f"faiss_1m{suffix}" if smoke or n == FAISS_N else f"faiss_{n}{suffix}"
@@ -421,8 +492,11 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=2, help="threads for fitting, evaluation and FAISS builds")
     parser.add_argument("--smoke", action="store_true", help="tiny run to check the plumbing (figures meaningless)")
-    parser.add_argument("--skip", choices=["movielens", "latency", "cold", "faiss", "faiss-baselines"], action="append",
-                        default=[])
+    parser.add_argument("--skip", choices=["movielens", "latency", "cold", "faiss", "faiss-baselines", "explanations"],
+                        action="append", default=[])
+    parser.add_argument("--explain-folder", type=Path, default=None,
+                        help="the recommender folder whose reasons the deletion test checks (default: this run's "
+                             "MovieLens model, else var/recommender)")
     parser.add_argument("--faiss-n", type=int, default=None, help="vectors in the FAISS run (default 1,000,000)")
     parser.add_argument("--faiss-m", type=int, default=None, help="HNSW M (default: the product's)")
     parser.add_argument("--faiss-ef-construction", type=int, default=None,
@@ -440,6 +514,11 @@ def main(argv=None) -> int:
 
         users = sorted(Recommender.load(work / "ml100k-model").histories)
         results["recommend_ms"] = recommend_latency(work / "ml100k-model", users, options.smoke)
+    if "explanations" not in options.skip:
+        folder = options.explain_folder or next(
+            (f for f in (work / "ml100k-model", Path("var/recommender")) if (f / "model.json").is_file()), None)
+        if folder is not None:
+            results["explanations"] = explanation_faithfulness(folder, users=10 if options.smoke else 100)
     if "cold" not in options.skip:
         cold = cold_start(options.threads, options.smoke, work, fit_config(options.threads, options.smoke))
         if "movielens100k" not in results:  # keep the standard table of an earlier run

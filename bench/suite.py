@@ -70,10 +70,12 @@ class BenchSuite:
 
 
 def start_suite(root: Path, ports: Ports, profile: str = "quick", timeout_s: float = 1500,
-                models: dict | None = None, env: dict | None = None, wait: bool = True) -> BenchSuite:
+                models: dict | None = None, env: dict | None = None, wait: bool = True,
+                suite: dict | None = None) -> BenchSuite:
     """`nlpsuite run` in ``root``; returns once it prints "nlpsuite is running" (at once without
     ``wait``). ``models``: the ``suite.models`` to use (default: the main job's,
-    ``prepared_models``); ``{}`` trains its own and fits its own recommender."""
+    ``prepared_models``); ``{}`` trains its own and fits its own recommender. ``suite``: more
+    keys of the ``suite:`` section."""
     root.mkdir(parents=True, exist_ok=True)
     section = {}
     recommender, source = root / "recommender", ROOT / "var" / "recommender"
@@ -84,7 +86,7 @@ def start_suite(root: Path, ports: Ports, profile: str = "quick", timeout_s: flo
     config = root / "nlpsuite.yml"
     config.write_text(yaml.safe_dump({
         "suite": {"var_dir": str(root / "var"), "web_port": ports.web, "outbox_port": ports.outbox,
-                  "models": prepared_models(profile) if models is None else models},
+                  "models": prepared_models(profile) if models is None else models, **(suite or {})},
         "chatbot": {"rasa_port": ports.rasa, "action_port": ports.actions},
         **section,
     }))

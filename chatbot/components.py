@@ -129,7 +129,7 @@ class CoreIntentClassifier(GraphComponent, IntentClassifier):
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        from chatbot.settings import COMPONENT_DEFAULTS
+        from chatbot.intents import COMPONENT_DEFAULTS
         from shared.training.args import FineTuneArgs
 
         return {

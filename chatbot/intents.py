@@ -12,6 +12,7 @@ ways give the same label set. The test part is BANKING77's test split plus
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import yaml
@@ -54,13 +55,17 @@ OWN_COPIES = 3
 # head (bench.recipe: the probe scores about as high as a full fine-tune on BANKING77).
 FIRST = FineTuneArgs(recipe="probe", max_length=48, **DECIDING)
 # What replaces it live: the recipe that won on validation data (bench/results/recipe.json, task
-# "intents"). LP-FT: the probe's head starts a gentle fine-tune of every weight.
+# "intents"). LP-FT: the probe's head starts a gentle fine-tune of every weight; the profiles
+# differ only in how long they train and how much of a message they read.
+LP_FT = FineTuneArgs(recipe="lp-ft", learning_rate=2e-5, head_learning_rate=2e-4, batch_size=32, keep_best=False,
+                     **DECIDING)
 PROFILES = {
-    "quick": FineTuneArgs(recipe="lp-ft", epochs=2, learning_rate=2e-5, head_learning_rate=2e-4, batch_size=32,
-                          max_length=48, keep_best=False, **DECIDING),
-    "full": FineTuneArgs(recipe="lp-ft", epochs=3, learning_rate=2e-5, head_learning_rate=2e-4, batch_size=32,
-                         warmup_ratio=0.1, max_length=64, keep_best=False, **DECIDING),
+    "quick": replace(LP_FT, epochs=2, max_length=48),
+    "full": replace(LP_FT, epochs=3, max_length=64),
 }
+# The Rasa component's training defaults where they differ from FineTuneArgs' (`rasa train` on a
+# project's own few examples per intent: a higher learning rate; no progress bars in its log).
+COMPONENT_DEFAULTS = {"learning_rate": 1e-4, "progress": False}
 
 
 def own_examples(path: Path = OWN_NLU) -> dict[str, list[str]]:

@@ -13,11 +13,6 @@ from pydantic import root_validator
 from shared.config import StrictModel, load_section
 
 
-# The component's own training defaults where they differ from FineTuneArgs' (a higher learning
-# rate suits the few examples per intent of a Rasa project; no progress bars inside rasa train).
-COMPONENT_DEFAULTS = {"learning_rate": 1e-4, "progress": False}
-
-
 class ClassifierSettings(StrictModel):
     """Options of the Rasa component ``chatbot.components.CoreIntentClassifier``.
 
@@ -51,6 +46,7 @@ class ClassifierSettings(StrictModel):
 
     def hyperparameters(self) -> dict:
         """The fine-tuning hyperparameters given here, on top of the component's defaults."""
+        from chatbot.intents import COMPONENT_DEFAULTS  # the chatbot's hyperparameters live there
         from shared.training.args import FineTuneArgs
 
         given = {k: v for k, v in self.dict().items() if k in FineTuneArgs.names()}
@@ -58,6 +54,9 @@ class ClassifierSettings(StrictModel):
 
 
 class ChatbotSettings(StrictModel):
+    """The ``chatbot:`` section: where the Rasa project, models and databases live, the servers' ports
+    and the classifier's options; every path is relative to the working directory."""
+
     project_dir: str = "var/chatbot/project"
     models_dir: str = "var/chatbot/models"
     bank_db: str = "sqlite:///var/chatbot/bank.db"
@@ -96,4 +95,5 @@ class ChatbotSettings(StrictModel):
 
 
 def load_settings(path=None) -> ChatbotSettings:
+    """The validated ``chatbot:`` section; a wrong key or value is a ConfigError naming it."""
     return load_section("chatbot", ChatbotSettings, path)

@@ -18,6 +18,9 @@ from recommender.profiles import Popularity
 
 @dataclass
 class Candidate:
+    """One pool entry: the item, its similarity to the profile, where it came from (``index``,
+    ``popular``, ``cooccurrence``, ``new``) and its co-occurrence score, the features ranking reads."""
+
     item: str
     similarity: float
     source: str  # "index", "popular", "cooccurrence" or "new"

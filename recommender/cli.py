@@ -19,29 +19,24 @@ def _report(loaded, limit: int = 20) -> None:
 
 def _load_model(options):
     from recommender.model import Recommender
-    from shared.errors import CommandError
 
-    try:
-        return Recommender.load(options.model, threads=options.threads)
-    except FileNotFoundError as exc:
-        raise CommandError(str(exc)) from None
+    return Recommender.load(options.model, threads=options.threads)  # ModelFolderError: one line at the edge
 
 
 def cmd_fit(options) -> int:
+    """``recommender fit``: the CSVs checked (bad rows reported by line, not fatal), then ``fit``; the
+    one JSON summary goes to stdout and the segment table to stderr, so scripts can parse the result."""
     from recommender.data import load_interactions, load_items
     from recommender.model import FitConfig, fit
+    from shared.arguments import values_from_options
     from shared.errors import CommandError
 
     items = load_items(options.items)
     _report(items)
     interactions = load_interactions(options.interactions, known_items={i.id for i in items.rows})
     _report(interactions)
-    config = FitConfig(encoder=options.encoder, finetune_encoder=not options.no_finetune_encoder,
-                       encoder_pairs=options.encoder_pairs, scorer=not options.no_scorer,
-                       scorer_users=options.scorer_users, scorer_epochs=options.scorer_epochs,
-                       scorer_layers=options.scorer_layers or None,
-                       candidates=options.candidates, threads=options.threads, seed=options.seed,
-                       engine=options.engine, spark_master=options.master, progress=not options.no_progress)
+    values = values_from_options(FitConfig, options)
+    config = FitConfig(**values | {"scorer_layers": values["scorer_layers"] or None})  # 0: all layers
     try:
         # transformers' Trainer prints its logs to stdout without progress bars; stdout is
         # reserved for the one JSON summary line.
@@ -71,6 +66,7 @@ def segment_table(decisions: dict) -> str:
 
 
 def cmd_recommend(options) -> int:
+    """``recommender recommend``: one answer as JSON with the time it took, for trying a folder by hand."""
     model = _load_model(options)
     started = time.perf_counter()
     result = model.recommend(options.user, options.k, mode=options.mode, scope=options.scope)
@@ -80,6 +76,8 @@ def cmd_recommend(options) -> int:
 
 
 def cmd_evaluate(options) -> int:
+    """``recommender evaluate``: ranking metrics on held-out rows, one JSON object per mode, so modes
+    compare on the same users."""
     from recommender.data import load_interactions
     from recommender.evaluation import evaluate
     from recommender.model import MODES
@@ -94,6 +92,8 @@ def cmd_evaluate(options) -> int:
 
 
 def cmd_add_interactions(options) -> int:
+    """``recommender add-interactions``: a log file appended through the same checks as the live API
+    (rows naming unknown items or events are reported, not stored)."""
     from recommender.data import load_interactions
 
     model = _load_model(options)
@@ -107,6 +107,7 @@ def cmd_add_interactions(options) -> int:
 
 
 def cmd_add_items(options) -> int:
+    """``recommender add-items``: new or changed items embedded and indexed without a refit."""
     from recommender.data import load_items
 
     model = _load_model(options)
@@ -118,6 +119,7 @@ def cmd_add_items(options) -> int:
 
 
 def cmd_remove_items(options) -> int:
+    """``recommender remove-items``: items out of the index and catalogue; their log rows stay."""
     model = _load_model(options)
     removed = model.remove_items(list(options.ids))
     print(json.dumps({"removed": removed, "items": len(model.index)}))
@@ -162,7 +164,9 @@ def _k(value: str) -> int:
 
 
 def register(subparsers) -> None:
-    from recommender.limits import MODES, SCOPES  # light: no torch, FAISS or onnxruntime
+    """``nlpsuite recommender ...``: fit, the answers, and the catalogue and log commands."""
+    from recommender.model.config import FitConfig  # light: no torch, FAISS or onnxruntime
+    from shared.arguments import add_options
 
     parser = subparsers.add_parser("recommender", help="the recommender: fit, recommend, evaluate")
     commands = parser.add_subparsers(dest="recommender_command", metavar="COMMAND")
@@ -172,25 +176,18 @@ def register(subparsers) -> None:
     p.add_argument("--items", required=True, help="CSV with id, title[, description, tags]")
     p.add_argument("--interactions", required=True, help="CSV with user, item, event, timestamp[, rating]")
     p.add_argument("--out", required=True, help="the recommender folder to write")
-    p.add_argument("--encoder", default="minilm-l6", help="bi-encoder: registry name or folder; default minilm-l6")
-    p.add_argument("--no-finetune-encoder", action="store_true", help="use the encoder as it is")
-    p.add_argument("--encoder-pairs", type=int, default=5000, help="co-interaction pairs to fine-tune on")
-    p.add_argument("--no-scorer", action="store_true", help="skip the cross-encoder relevance scorer")
-    p.add_argument("--scorer-users", type=int, default=300, help="users sampled for scorer examples")
-    p.add_argument("--scorer-epochs", type=float, default=1.0)
-    p.add_argument("--scorer-layers", type=int, default=2,
-                   help="keep only the first N encoder layers in the scorer (default 2: about 35 ms for 50 "
-                        "candidates at 1 thread); 0 keeps all")
-    p.add_argument("--candidates", type=int, default=50, help="candidates reranked per request")
-    p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--engine", choices=["inprocess", "spark"], default="inprocess",
-                   help="embed the catalogue in this process, or with the batch embed job on Spark")
-    p.add_argument("--master", default="local[2]", help="with --engine spark: local[N] or spark://HOST:PORT")
+    add_options(p, FitConfig, title="hyperparameters (recommender.model.FitConfig)")
     p.add_argument("--force", action="store_true", help="replace an existing recommender folder: the new one "
                    "is built beside it and switched in when complete, and its interaction log is kept")
-    p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_fit)
+
+    _register_answers(commands)
+    _register_catalogue(commands)
+
+
+def _register_answers(commands) -> None:
+    """``recommend`` and ``evaluate``: what a fitted folder answers, and how well."""
+    from recommender.limits import MODES, SCOPES
 
     p = commands.add_parser("recommend", help="the k best unseen items for a user, as JSON")
     p.add_argument("--model", required=True)
@@ -214,6 +211,9 @@ def register(subparsers) -> None:
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_evaluate)
 
+
+def _register_catalogue(commands) -> None:
+    """``movielens`` (demo data), and the commands that grow or shrink a fitted folder."""
     p = commands.add_parser("movielens", help="write MovieLens-100K (from the recbole package) as fit's CSVs")
     p.add_argument("--out", required=True, help="folder for items.csv and interactions.csv (or train/test.csv)")
     p.add_argument("--split", action="store_true",

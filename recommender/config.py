@@ -16,6 +16,9 @@ SECTION = "recommender"
 
 
 class RecommenderSettings(StrictModel):
+    """The ``recommender:`` section of the suite config (or ``NLPSUITE__RECOMMENDER__<KEY>``): where the
+    served folder is and how each web worker serves it; the fit itself is ``FitConfig``'s."""
+
     model_dir: str = "var/recommender"
     threads: int = Field(1, ge=1, le=64)
     default_k: int = Field(10, ge=1, le=100)
@@ -25,4 +28,5 @@ class RecommenderSettings(StrictModel):
 
 
 def load_settings(config_path=None) -> RecommenderSettings:
+    """The validated section; a wrong key or value is a ConfigError naming it."""
     return load_section(SECTION, RecommenderSettings, config_path)

@@ -26,6 +26,8 @@ MAX_TEXT_CHARS = 5000
 
 @dataclass(frozen=True)
 class Item:
+    """A catalogue entry; ``text`` is what the encoders and the scorer read."""
+
     id: str
     title: str
     description: str = ""
@@ -47,6 +49,9 @@ class Item:
 
 @dataclass(frozen=True)
 class Interaction:
+    """One row of the log: who did what to which item, and when (Unix seconds). ``rating``
+    scales the event's weight (see recommender.profiles)."""
+
     user: str
     item: str
     event: str
@@ -207,6 +212,7 @@ def load_interactions(path: str | Path, known_items=None, events=EVENT_TYPES) ->
 
 
 def write_items_csv(path: str | Path, items: Iterable[Item]) -> Path:
+    """The item CSV ``load_items`` reads back (tags joined by ``|``): how demo data reaches ``fit``."""
     path = Path(path)
     with path.open("w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f)
@@ -217,6 +223,7 @@ def write_items_csv(path: str | Path, items: Iterable[Item]) -> Path:
 
 
 def write_interactions_csv(path: str | Path, interactions: Iterable[Interaction]) -> Path:
+    """The interaction CSV ``load_interactions`` reads back."""
     path = Path(path)
     with path.open("w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f)

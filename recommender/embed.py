@@ -17,7 +17,7 @@ import math
 import random
 from collections import defaultdict
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
 
@@ -25,13 +25,16 @@ from shared.embeddings import Embedder
 
 from recommender.data import Interaction, Item
 
+if TYPE_CHECKING:  # annotations only: recommender.model imports this module
+    from recommender.model.config import FitConfig
+
 logger = logging.getLogger(__name__)
 
 
 class ItemEncoder:
     """Item -> unit vector, through the core's Embedder (a registry name or a model folder)."""
 
-    def __init__(self, model: str | Path = "minilm-l6", *, threads: int | None = None, max_length: int = 64):
+    def __init__(self, model: str | Path, *, threads: int | None, max_length: int):
         self.embedder = Embedder(model, threads=threads, max_length=max_length)
         self.model_ref = str(model)
 
@@ -43,8 +46,8 @@ class ItemEncoder:
         return self.embedder.encode([item.text for item in items], progress=progress)
 
 
-def encode_items_on_spark(items: Sequence[Item], model: str | Path, work_dir: str | Path, *, master: str = "local[2]",
-                          max_length: int = 64, session=None) -> tuple[np.ndarray, dict]:
+def encode_items_on_spark(items: Sequence[Item], model: str | Path, work_dir: str | Path, config: FitConfig, *,
+                          session=None) -> tuple[np.ndarray, dict]:
     """The items' vectors from the core's ``embed`` batch job on Spark (one encoder per Python
     worker, one thread per task), in the order of ``items``, and the job's summary.
 
@@ -61,8 +64,8 @@ def encode_items_on_spark(items: Sequence[Item], model: str | Path, work_dir: st
     frame = pd.DataFrame({"id": [i.id for i in items], "text": [i.text for i in items]})
     for n, start in enumerate(range(0, len(frame), 50_000)):  # row groups become Spark tasks
         frame.iloc[start:start + 50_000].to_parquet(source / f"part-{n:05d}.parquet", row_group_size=5_000)
-    summary = run(EmbedJob(str(model), threads=1, max_length=max_length), source, work / "vectors",
-                  Columns("text", "id"), master=master, overwrite=True, session=session)
+    summary = run(EmbedJob(str(model), threads=1, max_length=config.max_length), source, work / "vectors",
+                  Columns("text", "id"), master=config.spark_master, overwrite=True, session=session)
     if summary["rows_rejected"]:
         raise ValueError(f"{summary['rows_rejected']} item text(s) could not be embedded; see {work / 'vectors'}/_rejected")
     return vectors_from_parquet(work / "vectors", [i.id for i in items]), summary
@@ -94,13 +97,13 @@ def vectors_from_parquet(folder: str | Path, ids: Sequence[str]) -> np.ndarray:
     return np.ascontiguousarray(matrix[np.fromiter((position[i] for i in ids), dtype=np.int64, count=len(ids))])
 
 
-def co_interaction_pairs(interactions: Sequence[Interaction], *, max_pairs: int = 5000, seed: int = 42,
-                         min_rating: float | None = 4.0) -> list[tuple[str, str]]:
+def co_interaction_pairs(interactions: Sequence[Interaction], config: FitConfig) -> list[tuple[str, str]]:
     """Unordered pairs of item ids that a user interacted with one after the other.
 
-    Rated interactions below ``min_rating`` are left out: a disliked item is not a positive.
-    At most ``max_pairs`` pairs, sampled with ``seed``.
+    Rated interactions below ``encoder_pair_min_rating`` are left out: a disliked item is not a
+    positive. At most ``encoder_pairs`` pairs, sampled with ``seed``.
     """
+    min_rating, max_pairs, seed = config.encoder_pair_min_rating, config.encoder_pairs, config.seed
     by_user: dict[str, list[Interaction]] = defaultdict(list)
     for row in interactions:
         if min_rating is not None and row.rating is not None and row.rating < min_rating:
@@ -157,22 +160,22 @@ class UniqueTextBatches:
 
 
 def finetune_encoder(base: str | Path, items: Mapping[str, Item], pairs: Sequence[tuple[str, str]],
-                     out_dir: str | Path, *, epochs: float = 1.0, batch_size: int = 32,
-                     learning_rate: float = 2e-5, max_length: int = 64, seed: int = 42,
-                     threads: int | None = None, progress: bool = True) -> Path:
-    """Fine-tune the bi-encoder on co-interaction pairs and save it as a sentence-transformers folder."""
+                     out_dir: str | Path, config: FitConfig) -> Path:
+    """Fine-tune the bi-encoder on co-interaction pairs and save it as a sentence-transformers
+    folder (``encoder_epochs``, ``encoder_batch_size``, ``encoder_learning_rate`` of ``config``)."""
     import torch
     from sentence_transformers import InputExample, losses
 
     if len(pairs) < 2:
         raise ValueError(f"need at least 2 co-interaction pairs to fine-tune the encoder, got {len(pairs)}")
+    seed, epochs, learning_rate = config.seed, config.encoder_epochs, config.encoder_learning_rate
     torch.manual_seed(seed)
     random.seed(seed)
-    encoder = Embedder(base, threads=threads, max_length=max_length)
+    encoder = Embedder(base, threads=config.threads, max_length=config.max_length)
     model = encoder.model
     examples = [InputExample(texts=[items[a].text, items[b].text]) for a, b in pairs]
     distinct = len({t for a, b in pairs for t in (a, b)})
-    batch_size = max(2, min(batch_size, distinct // 2))
+    batch_size = max(2, min(config.encoder_batch_size, distinct // 2))
     loader = UniqueTextBatches(examples, batch_size, seed)
     loss = losses.MultipleNegativesRankingLoss(model)
     whole_epochs = max(1, math.ceil(epochs))
@@ -180,7 +183,7 @@ def finetune_encoder(base: str | Path, items: Mapping[str, Item], pairs: Sequenc
     model.old_fit(
         train_objectives=[(loader, loss)], epochs=whole_epochs, steps_per_epoch=steps_per_epoch,
         warmup_steps=max(1, int(0.1 * steps_per_epoch * whole_epochs)),
-        optimizer_params={"lr": learning_rate}, show_progress_bar=progress,
+        optimizer_params={"lr": learning_rate}, show_progress_bar=config.progress,
     )
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

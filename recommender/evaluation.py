@@ -16,6 +16,8 @@ from recommender.metrics import ranking_metrics
 
 
 def relevant_items(test: Iterable[Interaction]) -> dict[str, set[str]]:
+    """Each test user's held-out items: every test row counts as relevant, as in the Microsoft
+    Recommenders protocol the benchmark follows."""
     truth: dict[str, set[str]] = defaultdict(set)
     for row in test:
         truth[row.user].add(row.item)

@@ -43,6 +43,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from shared.atomic import current_version, publish_version
+from shared.model_dir import ModelFolderError
 
 HNSW_THRESHOLD = 100_000
 HNSW_M = 48
@@ -107,6 +108,8 @@ def index_plan(n_items: int, kind: str = "auto") -> IndexPlan:
 
 
 def choose_kind(n_items: int) -> str:
+    """The index type the size rule picks for ``n_items`` (exact up to a few thousand items,
+    then HNSW, then IVF-PQ), for reports that state it without building one."""
     return index_plan(n_items).kind
 
 
@@ -129,6 +132,8 @@ def _new_faiss_index(kind: str, dimension: int, m: int = HNSW_M, ef_construction
 
 
 class ItemIndex:
+    """FAISS over unit item vectors (inner product = cosine) with string ids; grows in place, saved atomically."""
+
     def __init__(self, dimension: int, kind: str = "flat", *, m: int = HNSW_M,
                  ef_construction: int = HNSW_EF_CONSTRUCTION, ef_search: int = HNSW_EF_SEARCH,
                  nlist: int = 0, nprobe: int = IVFPQ_NPROBE):
@@ -308,7 +313,7 @@ class ItemIndex:
         folder = current_version(folder)
         for name in (INDEX_FILE, IDS_FILE):
             if not (folder / name).is_file():
-                raise FileNotFoundError(f"{folder / name} is missing: not a saved item index")
+                raise ModelFolderError(f"{folder / name} is missing: not a saved item index")
         meta = json.loads((folder / IDS_FILE).read_text(encoding="utf-8"))
         self = cls.__new__(cls)
         self.dimension, self.kind = int(meta["dimension"]), meta["kind"]

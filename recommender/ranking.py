@@ -19,6 +19,8 @@ FEATURES = ("scorer", "similarity", "popularity", "recency", "cooccurrence")
 
 @dataclass
 class Blend:
+    """Linear weights over FEATURES, fitted by logistic regression on validation (scores are logits)."""
+
     weights: dict[str, float] = field(default_factory=lambda: {"scorer": 1.0, "similarity": 1.0,
                                                                 "popularity": 1.0, "recency": 0.0,
                                                                 "cooccurrence": 1.0})

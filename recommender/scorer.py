@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import shutil
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -20,19 +20,22 @@ from recommender.data import Item
 from shared.data import LabelledTexts
 from shared.inference import Predictor
 
+if TYPE_CHECKING:  # annotations only: recommender.model imports this module
+    from recommender.model.config import FitConfig
+
 logger = logging.getLogger(__name__)
 
 YES, NO = "yes", "no"
 CONTEXT_SEPARATOR = " | "
 
 
-def context_text(ranked_items: Sequence[str], items: Mapping[str, Item], n: int = 3) -> str:
+def context_text(ranked_items: Sequence[str], items: Mapping[str, Item], n: int) -> str:
     """The first ``n`` items of a user's history (strongest first) as one text."""
     return CONTEXT_SEPARATOR.join(items[i].text for i in ranked_items[:n] if i in items)
 
 
 def scorer_examples(cases: Iterable[tuple[Sequence[str], Sequence[str], Sequence[str]]],
-                    items: Mapping[str, Item], context_items: int = 3) -> LabelledTexts:
+                    items: Mapping[str, Item], context_items: int) -> LabelledTexts:
     """Pair examples labelled yes/no from (context items strongest first, positives, negatives)."""
     texts, labels = [], []
     for context_ids, positives, negatives in cases:
@@ -66,23 +69,22 @@ def truncated_encoder(base: str | Path, layers: int, out_dir: str | Path) -> Pat
     return out_dir
 
 
-def train_scorer(examples: LabelledTexts, out_dir: str | Path, *, base: str = "minilm-l6", epochs: float = 1.0,
-                 batch_size: int = 32, learning_rate: float = 5e-5, max_length: int = 64, threads: int | None = None,
-                 seed: int = 42, max_steps: int = -1, progress: bool = True, layers: int | None = None) -> Path:
-    """Fine-tune through the core, export int8 ONNX into ``out_dir``; returns ``out_dir``.
-
-    ``layers`` keeps only the base encoder's first layers (see ``truncated_encoder``)."""
+def train_scorer(examples: LabelledTexts, out_dir: str | Path, config: FitConfig, *, base: str) -> Path:
+    """Fine-tune through the core with ``config``'s scorer hyperparameters, export int8 ONNX
+    into ``out_dir``; returns ``out_dir``. ``scorer_layers`` keeps only the base encoder's
+    first layers (see ``truncated_encoder``)."""
     from shared.deploy import finetune_for_serving
     from shared.training import FineTuneArgs
 
     if set(examples.labels) != {YES, NO}:
         raise ValueError(f"scorer examples need both labels yes and no, got {sorted(set(examples.labels))}")
     out_dir = Path(out_dir)
-    if layers:
-        base = truncated_encoder(base, layers, out_dir.parent / f".{out_dir.name}-base")
-    args = FineTuneArgs(base=str(base), head="pair-classification", epochs=epochs, batch_size=batch_size,
-                        learning_rate=learning_rate, max_length=max_length, threads=threads, seed=seed,
-                        max_steps=max_steps, progress=progress, early_stopping_patience=2,
+    if config.scorer_layers:
+        base = truncated_encoder(base, config.scorer_layers, out_dir.parent / f".{out_dir.name}-base")
+    args = FineTuneArgs(base=str(base), head="pair-classification", epochs=config.scorer_epochs,
+                        batch_size=config.scorer_batch_size, learning_rate=config.scorer_learning_rate,
+                        max_length=config.max_length, threads=config.threads, seed=config.seed,
+                        max_steps=config.scorer_max_steps, progress=config.progress, early_stopping_patience=2,
                         class_weights=True)  # negatives outnumber positives
     result = finetune_for_serving(examples, args, out_dir, keep_fp32=False)  # serving reads the int8 graph
     logger.info("scorer validation accuracy %.3f macro-F1 %.3f", result.metrics["accuracy"], result.metrics["macro_f1"])

@@ -116,9 +116,10 @@ class SegmentedBlend:
         """The logit of each row under its own segment's blend."""
         features = np.asarray(features, dtype=np.float64)
         out = np.zeros(len(features))
-        segments = np.asarray(segments)
-        for name in set(segments.tolist()):
-            rows = segments == name
+        groups: dict[str, list[int]] = {}
+        for row, name in enumerate(segments):
+            groups.setdefault(name, []).append(row)
+        for name, rows in groups.items():
             out[rows] = self.blend(name).score(features[rows])
         return out
 

@@ -52,6 +52,9 @@ class UnknownItemError(NlpSuiteError, LookupError):
 
 
 class Store:
+    """A recommender folder's SQLite store: the catalogue and the whole interaction log. Every web
+    worker appends here and reads the others' rows back in log order (``interactions_since``)."""
+
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.engine = sqlite_engine(f"sqlite:///{self.path}")  # WAL: readers while the API writes

@@ -29,6 +29,9 @@ QUICK = {"finetune_encoder": False, "scorer": False}
 
 
 class RecommenderPart(SuitePart):
+    """The recommender in ``nlpsuite run``: fits MovieLens-100K into ``var/recommender`` when no
+    folder is there, and serves it through the web workers (no process of its own)."""
+
     name = "recommender"
 
     def load_config(self, path=None):
@@ -92,4 +95,5 @@ def add_new_arrivals(model_dir, path: Path = NEW_ARRIVALS) -> int:
 
 
 def part() -> RecommenderPart:
+    """The ``nlpsuite.products`` entry point's target."""
     return RecommenderPart()

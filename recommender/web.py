@@ -17,12 +17,13 @@ own copy and reads the others' new interactions from the folder's store.
 """
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import logging
 import threading
 import time
-from typing import Optional, Union
+from typing import Iterator, Optional, Union
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
@@ -31,6 +32,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field
 
 from recommender.limits import MAX_K, MODES, SCOPES
+from shared.errors import NlpSuiteError
 from shared.product import WebPlugin, is_operator, render_page, require_token
 
 
@@ -42,6 +44,9 @@ SIGN_IN = ("<h1>Recommendations</h1><p class='lead'>Looking a user up shows thei
 
 
 class InteractionIn(BaseModel):
+    """The body of ``POST /interactions``; pydantic rejects a missing field or a NaN with 422 before
+    anything is stored."""
+
     user: str = Field(..., min_length=1, max_length=200)
     item: str = Field(..., min_length=1, max_length=200)
     event: str = Field(..., min_length=1, max_length=40)
@@ -80,11 +85,8 @@ class _State:
             if self._model is None:
                 from recommender.model import Recommender
 
-                try:
-                    self._model = Recommender.load(self.settings.model_dir, threads=self.settings.threads,
-                                                   cache_ttl_s=self.settings.cache_ttl_s)
-                except FileNotFoundError as exc:
-                    raise HTTPException(503, f"no recommender loaded: {exc}") from None
+                self._model = Recommender.load(self.settings.model_dir, threads=self.settings.threads,
+                                               cache_ttl_s=self.settings.cache_ttl_s)  # ModelFolderError: 503
             return self._model
 
 
@@ -117,12 +119,29 @@ def _page(user: str, k: int, result: dict | None, error: str | None, shelf: dict
     return render_page("recommendations", body, active="/recommender/")
 
 
-def plugin(config_path=None) -> WebPlugin:
-    from recommender.data import Interaction, parse_timestamp
+def _status_of(error: NlpSuiteError) -> int:
+    """The HTTP status of an error, by its type (never by its message): the first row of the
+    table below the error is an instance of, else 422 (something the caller can fix)."""
     from recommender.model import RecommenderError
     from recommender.store import UnknownItemError
-    from shared.data import DataError  # noqa: F401  (keeps import errors at startup, not per request)
+    from shared.model_dir import ModelFolderError
 
+    table = ((UnknownItemError, 404), (ModelFolderError, 503), (RecommenderError, 422))
+    return next((status for kind, status in table if isinstance(error, kind)), 422)
+
+
+@contextlib.contextmanager
+def _as_http() -> Iterator[None]:
+    """The web edge: a typed error becomes its status code, with its message as the detail."""
+    try:
+        yield
+    except NlpSuiteError as exc:
+        status = _status_of(exc)
+        raise HTTPException(status, f"no recommender loaded: {exc}" if status == 503 else str(exc)) from None
+
+
+def plugin(config_path=None) -> WebPlugin:
+    """The recommender's routes, page and health for the suite's web app."""
     state = _State(config_path)
 
     def load_at_startup() -> None:
@@ -131,9 +150,29 @@ def plugin(config_path=None) -> WebPlugin:
         try:
             state.model()
         except Exception as exc:  # reported by /health; the other products still start
-            logger.warning("recommender not loaded at startup: %s", getattr(exc, "detail", exc))
+            logger.warning("recommender not loaded at startup: %s", exc)
 
     router = APIRouter(on_startup=[load_at_startup])
+    _api_routes(router, state)
+    _page_route(router, state)
+
+    def health() -> dict:
+        try:
+            model = state.model()
+        except Exception as exc:  # a missing folder or a broken config section: report, do not crash the app
+            return {"status": "degraded", "error": f"no recommender loaded: {exc}"}
+        return {"status": "ok", "items": len(model.items), "users": len(model.histories),
+                "scorer": model.scorer is not None, "answer_cache": model.cache.stats()}
+
+    return WebPlugin(name="recommender", title="Recommender", router=router, prefix="/recommender",
+                     pages={"look a user up": "/recommender/"}, health=health, nav="Recommendations",
+                     description="k items for a user, from FAISS retrieval over item texts and a "
+                                 "fine-tuned relevance scorer, each with its reason.")
+
+
+def _api_routes(router: APIRouter, state: _State) -> None:
+    """``GET /recommend`` and ``POST /interactions``, both behind the API token."""
+    from recommender.data import Interaction, parse_timestamp
 
     @router.get("/recommend", dependencies=[Depends(require_token)])
     async def recommend(user: str = Query(..., min_length=1, max_length=200),
@@ -146,27 +185,29 @@ def plugin(config_path=None) -> WebPlugin:
             raise HTTPException(422, f"mode must be one of {', '.join(MODES)}")
         if scope not in SCOPES:
             raise HTTPException(422, f"scope must be one of {', '.join(SCOPES)}")
-        model = state.loaded or await run_in_threadpool(state.model)
-        answer = model.cached_answer(user, k, mode, scope)
-        if answer is None:
-            answer = await run_in_threadpool(model.recommend, user, k, mode, scope)
+        with _as_http():
+            model = state.loaded or await run_in_threadpool(state.model)
+            answer = model.cached_answer(user, k, mode, scope)
+            if answer is None:
+                answer = await run_in_threadpool(model.recommend, user, k, mode, scope)
         return Response(json.dumps(answer, ensure_ascii=False), media_type="application/json")
 
     @router.post("/interactions", status_code=201, dependencies=[Depends(require_token)])
     def add_interaction(body: InteractionIn) -> dict:
-        model = state.model()
+        """One interaction, stored and in the user's profile before the answer (unknown item: 404)."""
         try:
             timestamp = time.time() if body.timestamp is None else parse_timestamp(str(body.timestamp))
         except ValueError:
             raise HTTPException(422, f"field 'timestamp': not a timestamp: {body.timestamp!r}") from None
         row = Interaction(body.user, body.item, body.event.lower(), timestamp, body.rating)
-        try:
+        with _as_http():
+            model = state.model()
             model.add_interaction(row)
-        except UnknownItemError as exc:
-            raise HTTPException(404, str(exc)) from None
-        except RecommenderError as exc:
-            raise HTTPException(422, str(exc)) from None
         return {"stored": row.to_dict(), "history_size": len(model.histories[row.user])}
+
+
+def _page_route(router: APIRouter, state: _State) -> None:
+    """``GET /``: the operator's lookup page (a stranger gets the sign-in page, 401)."""
 
     @router.get("/", response_class=HTMLResponse)
     def page(request: Request, user: str = "", k: int = 10) -> Response:
@@ -184,21 +225,6 @@ def plugin(config_path=None) -> WebPlugin:
                     result = model.recommend(user, k)
                     if not result["cold_start"] and model.new_items()[0]:
                         shelf = model.recommend(user, NEW_SHELF, scope="new")
-                except HTTPException as exc:
-                    error = exc.detail
+                except NlpSuiteError as exc:
+                    error = f"no recommender loaded: {exc}" if _status_of(exc) == 503 else str(exc)
         return _page(user, k, result, error, shelf)
-
-    def health() -> dict:
-        try:
-            model = state.model()
-        except HTTPException as exc:
-            return {"status": "degraded", "error": exc.detail}
-        except Exception as exc:  # a broken config section: report, do not crash the app
-            return {"status": "degraded", "error": str(exc)}
-        return {"status": "ok", "items": len(model.items), "users": len(model.histories),
-                "scorer": model.scorer is not None, "answer_cache": model.cache.stats()}
-
-    return WebPlugin(name="recommender", title="Recommender", router=router, prefix="/recommender",
-                     pages={"look a user up": "/recommender/"}, health=health, nav="Recommendations",
-                     description="k items for a user, from FAISS retrieval over item texts and a "
-                                 "fine-tuned relevance scorer, each with its reason.")

@@ -37,23 +37,6 @@ def mail_settings_fingerprint(config: FinSentimentConfig) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _deliverable(session, alert: Alert) -> bool:
-    """A resolved mail waits until the firing mail of its spike has been accepted."""
-    if alert.kind == FIRING:
-        return True
-    firing = session.execute(select(Alert.status).where(Alert.group_key == alert.group_key, Alert.kind == FIRING,
-                                                        Alert.id < alert.id)).scalars().all()
-    return all(status == SENT for status in firing)
-
-
-def _mark_notified(session, alert: Alert, when) -> None:
-    from finsentiment.store import TopicState
-
-    state = session.get(TopicState, alert.topic)
-    if state is not None and alert.kind == FIRING and state.group_key == alert.group_key:
-        state.last_notified = when
-
-
 def _claimable(fingerprint: str, now):
     """Alerts to send now: pending, failed under other mail settings, or claimed by a sender
     that has not finished within the lease (killed between the server's accept and the commit:
@@ -62,79 +45,115 @@ def _claimable(fingerprint: str, now):
             | ((Alert.status == SENDING) & (Alert.claimed_at < now - CLAIM_LEASE)))
 
 
-def _claim(store: Store, alert_id: int, fingerprint: str, now) -> bool:
-    """Mark one alert ``sending`` in one UPDATE: of two pollers, exactly one gets it."""
-    with store.engine.begin() as connection:
-        claimed = connection.execute(update(Alert.__table__).where(Alert.id == alert_id, _claimable(fingerprint, now))
-                                     .values(status=SENDING, claimed_at=now))
-        return claimed.rowcount == 1
-
-
 def deliver_pending(store: Store, notifier: Notifier, config: FinSentimentConfig,
                     sleep: Callable[[float], None] = time.sleep, clock: Callable[[], object] = utcnow) -> dict:
     """Send every pending alert, oldest first, with ``smtp.retries`` tries each; alerts that
     failed for good are tried again only under other mail settings. Each alert is claimed
     before it is sent, and an unexpected error on one is logged and leaves it pending for the
     next round: it never stops the rest of the queue."""
-    sent = failed = 0
-    fingerprint = mail_settings_fingerprint(config)
-    with store.session() as session:
-        ids = list(session.execute(select(Alert.id).where(_claimable(fingerprint, clock())).order_by(Alert.id))
-                   .scalars())
-    for alert_id in ids:
-        with store.session() as session:
-            alert = session.get(Alert, alert_id)
-            if alert.status == SENT or not _deliverable(session, alert):
-                continue
-        if not _claim(store, alert_id, fingerprint, clock()):
-            continue  # another poller has it
+    pipeline = DeliveryPipeline(store, notifier, config, sleep, clock)
+    outcomes = [pipeline.run(alert_id) for alert_id in pipeline.due()]
+    return {"sent": outcomes.count(True), "failed": outcomes.count(False)}
+
+
+class DeliveryPipeline:
+    """One alert at a time through small stages, as Alertmanager's notify pipeline does it:
+    ``wait`` (a resolved mail waits for its firing mail), ``dedupe`` (claim it, so of two
+    pollers only one sends), ``retry`` (the notifier says whether a failure is worth another
+    try) and ``set_notifies`` (sent, and the topic counts as notified). A stage that says no
+    ends the alert's round; the next alert goes on either way."""
+
+    def __init__(self, store: Store, notifier: Notifier, config: FinSentimentConfig,
+                 sleep: Callable[[float], None], clock: Callable[[], object]):
+        self.store, self.notifier, self.config, self.sleep, self.clock = store, notifier, config, sleep, clock
+        self.fingerprint = mail_settings_fingerprint(config)
+
+    def due(self) -> list[int]:
+        """The alerts to try this round, oldest first."""
+        with self.store.session() as session:
+            query = select(Alert.id).where(_claimable(self.fingerprint, self.clock())).order_by(Alert.id)
+            return list(session.execute(query).scalars())
+
+    def run(self, alert_id: int) -> bool | None:
+        """True: a server accepted it; False: it failed this round; None: not its turn."""
+        if not self.wait(alert_id) or not self.dedupe(alert_id):
+            return None
         try:
-            with store.session() as session:
+            with self.store.session() as session:
                 alert = session.get(Alert, alert_id)
-                outcome = _send_with_retries(store, session, alert, notifier, config, fingerprint, sleep, clock)
+                accepted = self.retry(session, alert)
+                if accepted:
+                    self.set_notifies(session, alert)
+                return accepted
         except Exception as exc:  # a bug or a broken row: this alert waits, the queue goes on
             logger.exception("alert %d: unexpected error, left pending for the next round", alert_id)
-            _release(store, alert_id, f"{type(exc).__name__}: {exc}")
-            outcome = False
-        sent, failed = sent + outcome, failed + (not outcome)
-    return {"sent": sent, "failed": failed}
+            self._release(alert_id, f"{type(exc).__name__}: {exc}")
+            return False
 
-
-def _release(store: Store, alert_id: int, error: str) -> None:
-    with store.engine.begin() as connection:
-        connection.execute(update(Alert.__table__).where(Alert.id == alert_id, Alert.status == SENDING)
-                           .values(status=PENDING, last_error=error[:2000]))
-
-
-def _send_with_retries(store: Store, session, alert: Alert, notifier: Notifier, config: FinSentimentConfig, fingerprint: str,
-                       sleep, clock) -> bool:
-    """Try one claimed alert up to ``smtp.retries`` times; its new status is committed after each try."""
-    message = message_for(store, session, alert, config)
-    delay = config.smtp.backoff_s
-    for attempt in range(config.smtp.retries):
-        alert.attempts += 1
-        try:
-            notifier.send(message)
-        except NotifyError as exc:
-            alert.last_error = str(exc)
-            if not exc.retryable:
-                alert.status, alert.failed_config = FAILED, fingerprint
-                logger.error("alert %d (%s): refused for good, not retried until the mail settings "
-                             "change: %s", alert.id, alert.topic, exc)
-                session.commit()
+    def wait(self, alert_id: int) -> bool:
+        """A resolved mail waits until the firing mail of its spike has been accepted."""
+        with self.store.session() as session:
+            alert = session.get(Alert, alert_id)
+            if alert.status == SENT:
                 return False
-            logger.warning("alert %d (%s): try %d of %d failed: %s", alert.id, alert.topic,
-                           attempt + 1, config.smtp.retries, exc)
-            alert.status = PENDING if attempt + 1 == config.smtp.retries else SENDING
-            session.commit()
-            if attempt + 1 < config.smtp.retries:
-                sleep(delay)
-                delay *= 2
-            continue
-        now = clock()
+            if alert.kind == FIRING:
+                return True
+            firing = session.execute(select(Alert.status).where(
+                Alert.group_key == alert.group_key, Alert.kind == FIRING, Alert.id < alert.id)).scalars().all()
+            return all(status == SENT for status in firing)
+
+    def dedupe(self, alert_id: int) -> bool:
+        """Mark the alert ``sending`` in one UPDATE: of two pollers, exactly one gets it."""
+        now = self.clock()
+        with self.store.engine.begin() as connection:
+            claimed = connection.execute(update(Alert.__table__)
+                                         .where(Alert.id == alert_id, _claimable(self.fingerprint, now))
+                                         .values(status=SENDING, claimed_at=now))
+            return claimed.rowcount == 1
+
+    def retry(self, session, alert: Alert) -> bool:
+        """Up to ``smtp.retries`` tries with doubling pauses; the status is committed after each
+        failed try. A failure the notifier calls permanent ends it at once: ``failed`` until the
+        mail settings change."""
+        message, retries = message_for(self.store, session, alert, self.config), self.config.smtp.retries
+        delay = self.config.smtp.backoff_s
+        for attempt in range(retries):
+            alert.attempts += 1
+            try:
+                self.notifier.send(message)
+                return True
+            except NotifyError as exc:
+                alert.last_error = str(exc)
+                if not exc.retryable:
+                    alert.status, alert.failed_config = FAILED, self.fingerprint
+                    logger.error("alert %d (%s): refused for good, not retried until the mail settings "
+                                 "change: %s", alert.id, alert.topic, exc)
+                    session.commit()
+                    return False
+                logger.warning("alert %d (%s): try %d of %d failed: %s", alert.id, alert.topic, attempt + 1,
+                               retries, exc)
+                alert.status = PENDING if attempt + 1 == retries else SENDING
+                session.commit()
+                if attempt + 1 < retries:
+                    self.sleep(delay)
+                    delay *= 2
+        return False
+
+    def set_notifies(self, session, alert: Alert) -> None:
+        """Sent: and only now does the topic count as notified, for the repeat interval."""
+        from finsentiment.store import TopicState
+
+        now = self.clock()
         alert.status, alert.sent_at, alert.last_error, alert.failed_config = SENT, now, None, None
-        _mark_notified(session, alert, now)
+        state = session.get(TopicState, alert.topic)
+        if state is not None and alert.kind == FIRING and state.group_key == alert.group_key:
+            state.last_notified = now
         session.commit()
-        logger.info("alert %d (%s %s) sent to %s", alert.id, alert.topic, alert.kind, ", ".join(config.recipients))
-        return True
-    return False
+        logger.info("alert %d (%s %s) sent to %s", alert.id, alert.topic, alert.kind,
+                    ", ".join(self.config.recipients))
+
+    def _release(self, alert_id: int, error: str) -> None:
+        """An alert whose round broke goes back to ``pending`` with the error, for the next round."""
+        with self.store.engine.begin() as connection:
+            connection.execute(update(Alert.__table__).where(Alert.id == alert_id, Alert.status == SENDING)
+                               .values(status=PENDING, last_error=error[:2000]))

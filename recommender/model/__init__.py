@@ -20,11 +20,15 @@ prefilter on the held-out rows; fine-tune the scorer on hidden-item positives an
 negatives (``_scorer_cases``); fit the final blend on the held-out rows; save with the whole log.
 
 The package, by job: ``config`` (the fit configuration, ``model.json``), ``fitting``
-(``fit``), ``serving`` (``Recommender``: load and recommend) and ``updates`` (a served model
-that grows without a refit).
+(``fit``), ``serving`` (``Recommender``: load and recommend), and the parts serving puts
+together: ``state`` (what a served model knows, and the online updates that grow it without a
+refit), ``pool`` (candidate generation), ``features`` (features and the fitted blends),
+``rankers`` (one per mode) and ``explain`` (the reason for each pick).
 """
-from recommender.model.config import MAX_K, MODEL_FILE, MODES, SCOPES, FitConfig, RecommenderError
-from recommender.model.fitting import fit, holdout_split
-from recommender.model.serving import Recommender
+from shared.lazy import lazy_exports
+
+_HOMES = {"MAX_K": "config", "MODEL_FILE": "config", "MODES": "config", "SCOPES": "config", "FitConfig": "config",
+          "RecommenderError": "config", "fit": "fitting", "holdout_split": "fitting", "Recommender": "serving"}
+__getattr__ = lazy_exports(__name__, _HOMES)  # ``FitConfig`` for the CLI without FAISS or torch
 
 __all__ = ["MAX_K", "MODEL_FILE", "MODES", "SCOPES", "FitConfig", "Recommender", "RecommenderError", "fit", "holdout_split"]

@@ -1,10 +1,11 @@
 """A recommender folder's fit configuration and its limits: what ``model.json`` records."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 from recommender.limits import MAX_K, MODES, SCOPES  # noqa: F401  (re-exported)
 from recommender.profiles import ProfileConfig
+from shared.arguments import arg
 from shared.errors import NlpSuiteError
 
 MODEL_FILE = "model.json"
@@ -16,62 +17,69 @@ class RecommenderError(NlpSuiteError, ValueError):
 
 @dataclass
 class FitConfig:
-    encoder: str = "minilm-l6"
-    """Registry name or folder of the bi-encoder (sentence-transformers)."""
-    finetune_encoder: bool = True
-    encoder_pairs: int = 5000
-    encoder_epochs: float = 1.0
-    encoder_batch_size: int = 32
-    encoder_learning_rate: float = 2e-5
-    scorer: bool = True
-    scorer_base: str | None = None
-    """Base of the cross-encoder; default: the fine-tuned bi-encoder (else ``encoder``)."""
-    scorer_users: int = 300
-    scorer_positives: int = 2
-    scorer_negatives: int = 2
-    scorer_epochs: float = 1.0
-    scorer_learning_rate: float = 5e-5
-    scorer_batch_size: int = 32
-    scorer_max_steps: int = -1
-    scorer_layers: int | None = 2
-    """Keep only the first N encoder layers in the cross-encoder; None: all. Two layers rerank
-    50 candidates in about 35 ms at 1 thread (all six: about 200 ms)."""
-    max_length: int = 64
-    candidates: int = 50
-    """Candidates the relevance scorer reranks per request."""
-    pool: int = 200
-    """Candidates gathered first (FAISS + popular) and pre-ranked without the scorer."""
-    popular_share: float = 0.3
-    cooccurrence_share: float = 1.0
-    """Extra pool candidates, as a share of ``pool``, from item co-occurrence with the history."""
-    new_share: float = 0.1
-    """Extra pool candidates, as a share of ``pool``: the new items (no interactions yet)
-    nearest to the profile, which neither popularity nor co-occurrence can find."""
-    cold_item_share: float = 0.1
-    """Validation: this share of the items is made new (their training rows hidden and used
-    as positives), so the cold-item blend is fitted on what serving a new item looks like."""
-    sparse_user_share: float = 0.1
-    """Validation: this share of the users keeps only 1-3 training rows (the rest become
-    positives), for the sparse-user blend."""
-    segment_min_gain: float = 0.002
-    """A feature stays in a segment's blend only if it adds at least this much validation
-    mean per-user average precision (see recommender.segments)."""
-    validation_share: float = 0.15
-    validation_users: int = 1000
-    index_kind: str = "auto"
-    batch_index_search: bool = False
-    """Gather concurrent requests' FAISS searches into one call (``MicroBatcher``, 2 ms
-    deadline). Off by default: on MovieLens's 1,682-item exact index one search costs less
-    than the thread hand-off (1 web worker, 20 clients: 233 requests/s batched, 286 direct;
-    docs/recommender.md); worth trying on a large HNSW index, where a search costs more."""
-    engine: str = "inprocess"
-    """Where the catalogue is embedded: ``inprocess``, or ``spark`` (the core's embed batch job
-    on ``spark_master``), for catalogues one process cannot embed in time."""
-    spark_master: str = "local[2]"
-    profile: ProfileConfig = field(default_factory=ProfileConfig)
-    seed: int = 42
-    threads: int | None = None
-    progress: bool = True
+    """Every choice ``fit`` makes, declared once with its help text (``recommender fit --help``
+    shows them all, generated from these fields); ``model.json`` records the values a folder
+    was fitted with, and serving reads its limits (pool, candidates, shares) from there."""
+
+    encoder: str = arg("minilm-l6", "bi-encoder that embeds the item texts: a registry name or a folder "
+                                    "(sentence-transformers)")
+    finetune_encoder: bool = arg(True, "fine-tune the bi-encoder on co-interaction pairs before indexing; "
+                                       "off: use it as it is", flags=("--no-finetune-encoder",))
+    encoder_pairs: int = arg(5000, "co-interaction pairs (items one user took one after the other) the "
+                                   "bi-encoder is fine-tuned on")
+    encoder_pair_min_rating: float | None = arg(
+        4.0, "a rated interaction below this is left out of the pairs (a disliked item is no positive); "
+             "none keeps every rating")
+    encoder_epochs: float = arg(1.0, "passes over the pairs when fine-tuning the bi-encoder")
+    encoder_batch_size: int = arg(32, "pairs per batch; the other pairs of a batch are each pair's negatives")
+    encoder_learning_rate: float = arg(2e-5, "peak learning rate of the bi-encoder's fine-tune")
+    scorer: bool = arg(True, "fit the cross-encoder relevance scorer that reranks the shortlist; off: the "
+                             "blends do without it", flags=("--no-scorer",))
+    scorer_base: str | None = arg(None, "base of the cross-encoder; none: the fine-tuned bi-encoder (else "
+                                        "the encoder)")
+    scorer_users: int = arg(300, "users sampled for the scorer's examples (their hidden items are the "
+                                 "positives, the shortlist's others the negatives)")
+    scorer_positives: int = arg(2, "hidden items per sampled user taken as positives")
+    scorer_negatives: int = arg(2, "shortlist negatives per positive")
+    scorer_epochs: float = arg(1.0, "passes over the scorer's examples")
+    scorer_learning_rate: float = arg(5e-5, "peak learning rate of the scorer's fine-tune")
+    scorer_batch_size: int = arg(32, "scorer training batch size")
+    scorer_max_steps: int = arg(-1, "stop the scorer's fine-tune after this many steps (-1: the epochs decide)")
+    scorer_layers: int | None = arg(
+        2, "keep only the first N encoder layers in the scorer; none or 0: all. Two layers rerank 50 "
+           "candidates in about 35 ms at 1 thread (all six: about 200 ms)")
+    max_length: int = arg(64, "tokens of an item text the encoders read (longer texts are truncated)")
+    candidates: int = arg(50, "candidates the relevance scorer reranks per request (the prefilter's shortlist)")
+    pool: int = arg(200, "candidates gathered first (FAISS neighbours and popular items) and pre-ranked "
+                         "without the scorer")
+    popular_share: float = arg(0.3, "share of the pool's FAISS slots given to the most popular unseen items")
+    cooccurrence_share: float = arg(1.0, "extra pool candidates, as a share of the pool, from item "
+                                         "co-occurrence with the history")
+    new_share: float = arg(0.1, "extra pool candidates, as a share of the pool: the new items (no "
+                                "interactions yet) nearest to the profile, which only text can find")
+    cold_item_share: float = arg(0.1, "validation: this share of the items is made new (training rows hidden, "
+                                      "used as positives), so the cold-item blend sees what a new item looks like")
+    sparse_user_share: float = arg(0.1, "validation: this share of the users keeps only 1-3 training rows, for "
+                                        "the sparse-user blend")
+    segment_min_gain: float = arg(0.002, "a feature stays in a segment's blend only if it adds at least this "
+                                         "much validation mean per-user average precision (recommender.segments)")
+    validation_share: float = arg(0.15, "share of each validation user's interactions held out to fit the blends")
+    validation_users: int = arg(1000, "users whose held-out interactions fit the blends")
+    index_kind: str = arg("auto", "FAISS index type: auto picks by catalogue size (recommender.index)",
+                          choices=("auto", "flat", "hnsw", "ivfpq"))
+    batch_index_search: bool = arg(
+        False, "gather concurrent requests' FAISS searches into one call (2 ms deadline); worth it on a large "
+               "HNSW index only: on MovieLens's 1,682 items one search costs less than the thread hand-off "
+               "(docs/recommender.md)")
+    engine: str = arg("inprocess", "where the catalogue is embedded: in this process, or by the core's "
+                                   "embed batch job on Spark", choices=("inprocess", "spark"))
+    spark_master: str = arg("local[2]", "with --engine spark: local[N] or spark://HOST:PORT",
+                            flags=("--master", "--spark-master"))
+    profile: ProfileConfig = arg(help="how a history becomes a profile (recommender.profiles)",
+                                 default_factory=ProfileConfig, nested=True)
+    seed: int = arg(42, "seed of every random choice (splits, samples, initialisation)")
+    threads: int | None = arg(None, "torch, onnxruntime and FAISS threads; none: their defaults (all cores)")
+    progress: bool = arg(True, "show progress bars", flags=("--no-progress",))
 
     def to_dict(self) -> dict:
         data = asdict(self)

@@ -102,7 +102,7 @@ def _validation_features(model: Recommender, truth_rows: Sequence[Interaction], 
             found = model.shortlist(weights, found, model.config.candidates)
         if new_items:
             have = {c.item for c in found}
-            shelf = model.candidates(user, model.config.candidates, scope="new")[3]
+            shelf = model.candidates(user, model.config.candidates, scope="new").candidates
             found = found + [c for c in shelf if c.item not in have]
         blocks.append(model.features(weights, found, scorer=stage == "final"))
         labels.extend(int(c.item in truth[user]) for c in found)
@@ -177,9 +177,7 @@ def fit(items: Sequence[Item], interactions: Sequence[Interaction], out_dir: str
 
 
 def _fit_into(items: Sequence[Item], interactions: Sequence[Interaction], out: Path, config: FitConfig) -> Path:
-    from recommender.embed import ItemEncoder, co_interaction_pairs, finetune_encoder
-    from recommender.scorer import scorer_examples, train_scorer
-
+    """The fit in its steps: validation split, encoder, index, prefilter, scorer, final blend, folder."""
     out.mkdir(parents=True, exist_ok=True)
     catalogue = {item.id: item for item in items}
     unknown = sorted({row.item for row in interactions} - set(catalogue))
@@ -194,34 +192,10 @@ def _fit_into(items: Sequence[Item], interactions: Sequence[Interaction], out: P
     report["validation_interactions"] = len(held)
     report["validation_new_items"], report["validation_sparse_users"] = len(cold), len(sparse)
 
-    encoder_ref = config.encoder
-    if config.finetune_encoder:
-        pairs = co_interaction_pairs(kept, max_pairs=config.encoder_pairs, seed=config.seed)
-        report["encoder_pairs"] = len(pairs)
-        if len(pairs) >= 2:
-            finetune_encoder(config.encoder, catalogue, pairs, out / "encoder", epochs=config.encoder_epochs,
-                             batch_size=config.encoder_batch_size, learning_rate=config.encoder_learning_rate,
-                             max_length=config.max_length, seed=config.seed, threads=config.threads,
-                             progress=config.progress)
-            encoder_ref = "encoder"
-    encoder_path = out / encoder_ref if encoder_ref == "encoder" else encoder_ref
-    ordered = list(catalogue.values())
-    if config.engine == "spark":
-        from recommender.embed import encode_items_on_spark
-
-        vectors, embedded = encode_items_on_spark(ordered, encoder_path, out.parent / f".{out.name}-embed",
-                                                  master=config.spark_master,
-                                                  max_length=config.max_length)
-        shutil.rmtree(out.parent / f".{out.name}-embed", ignore_errors=True)
-        report["embedding"] = {k: embedded[k] for k in ("engine", "rows_in", "seconds", "rows_per_s", "partitions")}
-    else:
-        vectors = ItemEncoder(encoder_path, threads=config.threads, max_length=config.max_length).encode_items(
-            ordered, progress=config.progress)
-    index = ItemIndex.build([i.id for i in ordered], vectors, kind=config.index_kind, progress=config.progress)
-    index.save(out / "index")
-    report["index"] = index.kind
-
-    model = Recommender(ordered, index, kept, config, encoder_ref=encoder_ref)
+    encoder_ref = _fit_encoder(kept, catalogue, out, config, report)
+    index = _embed_and_index(list(catalogue.values()), out / encoder_ref if encoder_ref == "encoder" else encoder_ref,
+                             out, config, report)
+    model = Recommender(list(catalogue.values()), index, kept, config, encoder_ref=encoder_ref)
     features, labels, segments, users = _validation_features(model, held, config.validation_users, config.seed,
                                                              "prefilter")
     model.prefilter = fit_segmented(features[:, 1:], labels, segments, users, FEATURES[1:], seed=config.seed,
@@ -229,21 +203,7 @@ def _fit_into(items: Sequence[Item], interactions: Sequence[Interaction], out: P
     model.prefilter.save(out / "prefilter_segments.json")
     model.prefilter.blend("warm").save(out / "prefilter.json")  # what a reader of older folders expects
     report["prefilter"] = _decisions(model.prefilter)
-    scorer_dir = None
-    if config.scorer:
-        examples = scorer_examples(_scorer_cases(model, config), catalogue, config.profile.context_items)
-        report["scorer_examples"] = len(examples)
-        if len(set(examples.labels)) == 2 and len(examples) >= 10:
-            base = config.scorer_base or (str(out / "encoder") if encoder_ref == "encoder" else config.encoder)
-            train_scorer(examples, out / "scorer", base=base, epochs=config.scorer_epochs,
-                         batch_size=config.scorer_batch_size, learning_rate=config.scorer_learning_rate,
-                         max_length=config.max_length, threads=config.threads, seed=config.seed,
-                         max_steps=config.scorer_max_steps, progress=config.progress,
-                         layers=config.scorer_layers)
-            scorer_dir = "scorer"
-            model.scorer = RelevanceScorer(out / "scorer", threads=config.threads)
-        else:
-            logger.warning("too few scorer examples (%d); fitting without the relevance scorer", len(examples))
+    scorer_dir = _fit_scorer(model, catalogue, encoder_ref, out, config, report)
 
     features, labels, segments, users = _validation_features(model, held, config.validation_users, config.seed,
                                                              "final")
@@ -253,16 +213,76 @@ def _fit_into(items: Sequence[Item], interactions: Sequence[Interaction], out: P
     blend.save(out / SEGMENTS_FILE)
     blend.blend("warm").save(out / "blend.json")
     report["segments"] = _decisions(blend)
+    report["fit_seconds"] = round(time.perf_counter() - started, 1)
+    _write_folder(out, list(catalogue.values()), interactions, config, encoder_ref, scorer_dir, report)
+    logger.info("recommender fitted in %.1f s -> %s", report["fit_seconds"], out)
+    return out
 
+
+def _fit_encoder(kept: Sequence[Interaction], catalogue: dict[str, Item], out: Path, config: FitConfig,
+                 report: dict) -> str:
+    """The bi-encoder fine-tuned on co-interaction pairs (``"encoder"``, a subfolder of ``out``),
+    or the configured one as it is when fine-tuning is off or there are too few pairs."""
+    from recommender.embed import co_interaction_pairs, finetune_encoder
+
+    if not config.finetune_encoder:
+        return config.encoder
+    pairs = co_interaction_pairs(kept, config)
+    report["encoder_pairs"] = len(pairs)
+    if len(pairs) < 2:
+        return config.encoder
+    finetune_encoder(config.encoder, catalogue, pairs, out / "encoder", config)
+    return "encoder"
+
+
+def _embed_and_index(ordered: list[Item], encoder_path, out: Path, config: FitConfig, report: dict) -> ItemIndex:
+    """Every item embedded (in process, or by the Spark batch job) and indexed in ``out/index``."""
+    from recommender.embed import ItemEncoder
+
+    if config.engine == "spark":
+        from recommender.embed import encode_items_on_spark
+
+        vectors, embedded = encode_items_on_spark(ordered, encoder_path, out.parent / f".{out.name}-embed", config)
+        shutil.rmtree(out.parent / f".{out.name}-embed", ignore_errors=True)
+        report["embedding"] = {k: embedded[k] for k in ("engine", "rows_in", "seconds", "rows_per_s", "partitions")}
+    else:
+        vectors = ItemEncoder(encoder_path, threads=config.threads, max_length=config.max_length).encode_items(
+            ordered, progress=config.progress)
+    index = ItemIndex.build([i.id for i in ordered], vectors, kind=config.index_kind, progress=config.progress)
+    index.save(out / "index")
+    report["index"] = index.kind
+    return index
+
+
+def _fit_scorer(model: Recommender, catalogue: dict[str, Item], encoder_ref: str, out: Path, config: FitConfig,
+                report: dict) -> str | None:
+    """The relevance scorer trained on the prefiltered shortlists (set on ``model``, so the final
+    blend's validation features include it); None when off or without both kinds of example."""
+    from recommender.scorer import scorer_examples, train_scorer
+
+    if not config.scorer:
+        return None
+    examples = scorer_examples(_scorer_cases(model, config), catalogue, config.profile.context_items)
+    report["scorer_examples"] = len(examples)
+    if len(set(examples.labels)) < 2 or len(examples) < 10:
+        logger.warning("too few scorer examples (%d); fitting without the relevance scorer", len(examples))
+        return None
+    base = config.scorer_base or (str(out / "encoder") if encoder_ref == "encoder" else config.encoder)
+    train_scorer(examples, out / "scorer", config, base=base)
+    model.scorer = RelevanceScorer(out / "scorer", threads=config.threads)
+    return "scorer"
+
+
+def _write_folder(out: Path, ordered: list[Item], interactions: Sequence[Interaction], config: FitConfig,
+                  encoder_ref: str, scorer_dir: str | None, report: dict) -> None:
+    """The store with every item and the whole log, then ``model.json`` last: a folder without
+    it is not a recommender folder, so a fit killed midway never looks complete."""
     store = Store(out / STORE_FILE)
     store.add_items(ordered)
     store.add_interactions(interactions, check_items=False)
     store.close()
-    report["fit_seconds"] = round(time.perf_counter() - started, 1)
     meta = {"format_version": 1, "config": config.to_dict(), "encoder": encoder_ref, "scorer": scorer_dir,
             "index": "index", "prefilter": "prefilter.json", "blend": "blend.json", "store": STORE_FILE,
             "segments": SEGMENTS_FILE, "prefilter_segments": "prefilter_segments.json",
             "report": report}
     (out / MODEL_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    logger.info("recommender fitted in %.1f s -> %s", report["fit_seconds"], out)
-    return out

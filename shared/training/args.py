@@ -8,13 +8,11 @@ it, so a new argument is added here and nowhere else.
 from __future__ import annotations
 
 import argparse
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, fields
 from typing import Any, Iterable, Mapping
 
-
-def _arg(default: Any, help: str, *, flags: tuple[str, ...] = (), cli: bool = True):
-    """A field with its help text; ``flags``: the CLI spellings (default ``--field-name``)."""
-    return field(default=default, metadata={"help": help, "flags": flags, "cli": cli})
+from shared.arguments import add_options, convert, help_of, values_from_options
+from shared.arguments import arg as _arg
 
 
 @dataclass
@@ -106,7 +104,7 @@ class FineTuneArgs:
     @classmethod
     def help(cls, name: str) -> str:
         """The help text of the argument ``name``."""
-        return next(f.metadata["help"] for f in fields(cls) if f.name == name)
+        return help_of(cls, name)
 
     @classmethod
     def defaults(cls, **overrides) -> dict:
@@ -127,46 +125,19 @@ class FineTuneArgs:
         for f in fields(cls):
             if f.name in values and values[f.name] is not None:
                 try:
-                    chosen[f.name] = _convert(f.type, values[f.name])
+                    chosen[f.name] = convert(f.type, values[f.name])
                 except (TypeError, ValueError):
                     raise ConfigError(f"fine-tuning argument {f.name!r}: {values[f.name]!r} is not "
                                       f"a {f.type.replace(' | None', '')}") from None
         return cls(**(chosen | overrides))
 
 
-_TYPES = {"str": str, "int": int, "float": float, "bool": bool}
-
-
-def _scalar_type(annotation: str):
-    return _TYPES[annotation.replace(" | None", "").strip()]
-
-
-def _convert(annotation: str, value: Any) -> Any:
-    kind = _scalar_type(annotation)
-    return bool(value) if kind is bool else kind(value)
-
-
 def add_cli_options(parser: argparse.ArgumentParser, *, exclude: Iterable[str] = ()) -> None:
-    """One option per field of ``FineTuneArgs`` (its help text and default shown); a boolean
-    that defaults to False is a switch, one that defaults to True a ``--no-...`` switch."""
-    skip = set(exclude)
-    group = parser.add_argument_group("fine-tuning hyperparameters (shared.training.FineTuneArgs)")
-    for f in fields(FineTuneArgs):
-        if f.name in skip or not f.metadata.get("cli", True):
-            continue
-        flags = f.metadata.get("flags") or (f"--{f.name.replace('_', '-')}",)
-        help_text = f.metadata["help"].replace("%", "%%")
-        kind = _scalar_type(f.type)
-        if kind is bool:
-            action = "store_false" if f.default else "store_true"
-            group.add_argument(*flags, dest=f.name, action=action, default=f.default, help=help_text)
-        else:
-            shown = "none" if f.default is None else f.default
-            group.add_argument(*flags, dest=f.name, type=kind, default=f.default, metavar=f.name.upper(),
-                               help=f"{help_text} (default: {shown})")
+    """One option per field of ``FineTuneArgs`` (its help text and default shown)."""
+    add_options(parser, FineTuneArgs, title="fine-tuning hyperparameters (shared.training.FineTuneArgs)",
+                exclude=exclude)
 
 
 def from_cli_options(options: argparse.Namespace, **overrides) -> FineTuneArgs:
     """The ``FineTuneArgs`` that ``add_cli_options`` options parsed into."""
-    values = {name: getattr(options, name) for name in FineTuneArgs.names() if hasattr(options, name)}
-    return FineTuneArgs(**(values | overrides))
+    return FineTuneArgs(**(values_from_options(FineTuneArgs, options) | overrides))

@@ -90,3 +90,103 @@ def test_a_part_that_is_not_a_suite_part_is_refused_by_name(monkeypatch):
     monkeypatch.setattr(discovery, "PRODUCTS", {"loose": Product()})
     with pytest.raises(TypeError, match="product 'loose'.*must subclass shared.product.SuitePart"):
         discovery.load_parts()
+
+
+# -- size, declarations and docstrings (issue 27) ------------------------------------------------
+SOURCE_ROOTS = ("shared", "chatbot", "finsentiment", "recommender", "data")
+MAX_CLASS_LINES, MAX_FUNCTION_LINES, MIN_DOCSTRING_SHARE = 200, 60, 0.95
+
+
+def _sources(roots=SOURCE_ROOTS, base: Path = REPO):
+    import ast
+
+    for root in roots:
+        for path in sorted((base / root).rglob("*.py")):
+            yield path.relative_to(base), ast.parse(path.read_text(encoding="utf-8"))
+
+
+def _too_long(base: Path = REPO) -> list[str]:
+    """Classes over 200 lines and functions over 60, everywhere but bench/ and tests/."""
+    import ast
+
+    found = []
+    for path, tree in _sources(base=base):
+        for node in ast.walk(tree):
+            limit = MAX_CLASS_LINES if isinstance(node, ast.ClassDef) else MAX_FUNCTION_LINES
+            if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+                length = node.end_lineno - node.lineno + 1
+                if length > limit:
+                    found.append(f"{path}:{node.lineno} {node.name} is {length} lines (at most {limit})")
+    return found
+
+
+def _undocumented(base: Path = REPO) -> tuple[list[str], int]:
+    """The products' public top-level classes and functions without a docstring, and how many there are."""
+    import ast
+
+    missing, total = [], 0
+    for path, tree in _sources(("chatbot", "finsentiment", "recommender"), base):
+        for node in tree.body:
+            if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and not node.name.startswith("_"):
+                total += 1
+                if not ast.get_docstring(node):
+                    missing.append(f"{path}:{node.lineno} {node.name}")
+    return missing, total
+
+
+def test_no_class_or_function_outside_bench_and_tests_is_too_long():
+    assert not _too_long(), "\n".join(_too_long())
+
+
+def test_the_size_check_finds_a_long_function(tmp_path):
+    (tmp_path / "shared").mkdir()
+    body = "".join(f"    x{n} = {n}\n" for n in range(MAX_FUNCTION_LINES))
+    (tmp_path / "shared" / "long.py").write_text(f"def long():\n{body}\n\nclass Short:\n    pass\n")
+    for root in SOURCE_ROOTS[1:]:
+        (tmp_path / root).mkdir()
+    assert [line.split(" ")[1] for line in _too_long(tmp_path)] == ["long"]
+
+
+def test_the_products_public_names_are_documented():
+    missing, total = _undocumented()
+    assert total > 200 and 1 - len(missing) / total >= MIN_DOCSTRING_SHARE, "\n".join(missing)
+
+
+def test_the_docstring_check_counts_a_bare_public_function(tmp_path):
+    for root in ("chatbot", "finsentiment", "recommender"):
+        (tmp_path / root).mkdir()
+    (tmp_path / "chatbot" / "bare.py").write_text('def bare():\n    pass\n\n\ndef told():\n    """Why."""\n\n\n'
+                                                  'def _private():\n    pass\n')
+    missing, total = _undocumented(tmp_path)
+    assert total == 2 and [m.split(" ")[1] for m in missing] == ["bare"]
+
+
+def test_every_fit_config_field_carries_its_help_and_the_cli_is_generated_from_it():
+    """FitConfig declares the recommender's hyperparameters once: each field has help metadata,
+    and `recommender fit --help` shows each one (with its default) without writing them out."""
+    import argparse
+    from dataclasses import fields
+
+    from recommender.cli import register
+    from recommender.model.config import FitConfig
+    from recommender.profiles import ProfileConfig
+
+    for cls in (FitConfig, ProfileConfig):
+        assert all(f.metadata.get("help") for f in fields(cls)), [f.name for f in fields(cls) if not f.metadata]
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    fit = parser._subparsers._group_actions[0].choices["recommender"]._subparsers._group_actions[0].choices["fit"]
+    options = {action.dest: action for action in fit._actions}
+    for f in fields(FitConfig):
+        if f.name == "profile":
+            assert {"profile_half_life_days", "profile_context_items"} <= set(options)
+            continue
+        assert f.name in options and options[f.name].default == f.default, f.name
+        assert f.metadata["help"].replace("%", "%%")[:40] in options[f.name].help, f.name
+    parsed = parser.parse_args(["recommender", "fit", "--items", "i.csv", "--interactions", "l.csv", "--out", "o",
+                                "--pool", "300", "--no-scorer", "--profile-context-items", "2"])
+    from shared.arguments import values_from_options
+
+    config = FitConfig(**values_from_options(FitConfig, parsed))
+    assert (config.pool, config.scorer, config.profile.context_items) == (300, False, 2)
+    assert config.candidates == FitConfig().candidates

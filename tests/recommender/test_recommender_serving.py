@@ -57,11 +57,11 @@ def test_new_items_are_recommended_by_their_text(with_new_items, catalogue):
     assert in_topic / total >= 0.8  # a random pick of the six is in the user's topic a third of the time
     # in the ordinary list the new items are candidates beside the warm ones (only text finds them)
     user = next(iter(catalogue.topic_of_user))
-    pool = {c.item for c in model.candidates(user)[3]}
+    pool = {c.item for c in model.candidates(user).candidates}
     assert new <= pool
     model.config.pool = 8  # a small pool: FAISS's top 8 cannot hold them all, the new-item slice still adds some
     model.config.new_share = 0.5
-    small = model.candidates(user)[3]
+    small = model.candidates(user).candidates
     assert any(c.source == "new" and c.item in new for c in small)
 
 
@@ -146,16 +146,16 @@ def test_batched_search_and_scoring_match_one_at_a_time(fitted, catalogue):
     users = sorted(catalogue.topic_of_user)
     requests = []
     for user in users:
-        weights, _, profile = model._profile(user)
+        weights, _, profile = model.pool.profile_of(model.histories[user])
         requests.append((profile, 8, frozenset(row.item for row in model.histories[user])))
-    batched = model._search_batch(requests)
+    batched = model.pool._search_batch(requests)
     for (profile, n, seen), got in zip(requests, batched):
         alone = model.index.search(profile, n, exclude=seen)[0]
         assert [i for i, _ in got] == [i for i, _ in alone]
         np.testing.assert_allclose([s for _, s in got], [s for _, s in alone], rtol=1e-5)
     texts = [item.text for item in catalogue.items]
     scoring = [(texts[n], texts[n + 1: n + 6]) for n in range(0, 30, 5)]
-    together = model._score_batch(scoring)
+    together = model.scoring._score_batch(scoring)
     for (context, candidates), got in zip(scoring, together):
         assert np.array_equal(got, model.scorer.score(context, candidates))  # each request its own ONNX batch
 
@@ -176,8 +176,8 @@ def test_concurrent_requests_rank_as_sequential_ones(fitted, catalogue):
     for user, items in answers:
         assert [e["item"] for e in items] == [e["item"] for e in expected[user]]
         np.testing.assert_allclose([e["score"] for e in items], [e["score"] for e in expected[user]], atol=1e-4)
-    assert model._scorer_batcher.requests == len(users)
-    assert model._index_batcher.batches < model._index_batcher.requests  # some requests shared a search
+    assert model.scoring.scorer_batcher.requests == len(users)
+    assert model.pool.index_batcher.batches < model.pool.index_batcher.requests  # some requests shared a search
 
 
 @pytest.mark.timeout(300)
