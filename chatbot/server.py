@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import Optional
 
+from shared.errors import CommandError
 from shared.product import Service, http_ready
 
 BIN = Path(sys.executable).parent
@@ -102,6 +103,10 @@ def url(service: Service) -> str:
     return f"http://{service.host}:{service.port}"
 
 
+class RasaTrainError(CommandError, RuntimeError):
+    """`rasa train` exited with an error: the project's data or config (its log says which)."""
+
+
 def train(project_dir: str | Path, out_dir: str | Path, *, name: Optional[str] = None, env: Optional[dict] = None,
           log: Optional[Path] = None) -> Path:
     """`rasa train` in the project folder; returns the model archive."""
@@ -117,6 +122,6 @@ def train(project_dir: str | Path, out_dir: str | Path, *, name: Optional[str] =
         if output:
             output.close()
     if result.returncode != 0:
-        raise RuntimeError(f"rasa train failed (exit {result.returncode})" + (f"; see {log}" if log else ""))
+        raise RasaTrainError(f"rasa train failed (exit {result.returncode})" + (f"; see {log}" if log else ""))
     models = sorted(out_dir.glob(f"{name or '*'}.tar.gz"), key=lambda p: p.stat().st_mtime)
     return models[-1]

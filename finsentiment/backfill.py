@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from finsentiment.config import FinSentimentConfig
+from shared.data import DataError
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ def _read(session, path: str):
     files = [str(p) for p in discover(path)]
     kinds = {FORMATS[Path(f).suffix.lower()] for f in files}
     if len(kinds) != 1:
-        raise ValueError(f"one format per archive, got {', '.join(sorted(kinds))}")
+        raise DataError(f"one format per archive, got {', '.join(sorted(kinds))}")
     kind = kinds.pop()
     reader = session.read
     if kind == "csv":
@@ -88,7 +89,7 @@ def backfill(config: FinSentimentConfig, archive: str, *, master: str = "local[2
         frame = _read(session, archive)
         for column in (id_col, time_col, text_col):
             if column not in frame.columns:
-                raise ValueError(f"{archive}: no column {column!r} (columns: {', '.join(frame.columns)})")
+                raise DataError(f"no column {column!r} (columns: {', '.join(frame.columns)})", archive, field=column)
         quoted = f"`{time_col}`"  # ISO 8601 text, or unix seconds; anything else is NULL (not counted)
         event_time = F.expr(f"coalesce(try_to_timestamp(CAST({quoted} AS STRING)), "
                             f"timestamp_seconds(try_cast({quoted} AS DOUBLE)))")

@@ -29,7 +29,6 @@ def cmd_fit(options) -> int:
     from recommender.data import load_interactions, load_items
     from recommender.model import FitConfig, fit
     from shared.arguments import values_from_options
-    from shared.errors import CommandError
 
     items = load_items(options.items)
     _report(items)
@@ -37,13 +36,10 @@ def cmd_fit(options) -> int:
     _report(interactions)
     values = values_from_options(FitConfig, options)
     config = FitConfig(**values | {"scorer_layers": values["scorer_layers"] or None})  # 0: all layers
-    try:
-        # transformers' Trainer prints its logs to stdout without progress bars; stdout is
-        # reserved for the one JSON summary line.
-        with contextlib.redirect_stdout(sys.stderr):
-            out = fit(items.rows, interactions.rows, options.out, config, overwrite=options.force)
-    except FileExistsError as exc:  # a built-in error: the CLI's handler prints NlpSuiteErrors only
-        raise CommandError(str(exc)) from None
+    # transformers' Trainer prints its logs to stdout without progress bars; stdout is reserved
+    # for the one JSON summary line. FolderExistsError reaches the CLI's one handler as it is.
+    with contextlib.redirect_stdout(sys.stderr):
+        out = fit(items.rows, interactions.rows, options.out, config, overwrite=options.force)
     report = json.loads((out / "model.json").read_text())["report"]
     print(segment_table(report.get("segments", {})), file=sys.stderr)
     print(json.dumps({"model": str(out), "items_rejected": len(items.errors),

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
 
+from shared.data import DataError
 from shared.embeddings import Embedder
 
 from recommender.data import Interaction, Item
@@ -67,7 +68,8 @@ def encode_items_on_spark(items: Sequence[Item], model: str | Path, work_dir: st
     summary = run(EmbedJob(str(model), threads=1, max_length=config.max_length), source, work / "vectors",
                   Columns("text", "id"), master=config.spark_master, overwrite=True, session=session)
     if summary["rows_rejected"]:
-        raise ValueError(f"{summary['rows_rejected']} item text(s) could not be embedded; see {work / 'vectors'}/_rejected")
+        raise DataError(f"{summary['rows_rejected']} item text(s) could not be embedded; see {work / 'vectors'}/_rejected",
+                        work / "vectors")
     return vectors_from_parquet(work / "vectors", [i.id for i in items]), summary
 
 

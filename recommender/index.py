@@ -42,6 +42,7 @@ import faiss
 import numpy as np
 from tqdm.auto import tqdm
 
+from recommender.errors import RecommenderError
 from shared.atomic import current_version, publish_version
 from shared.model_dir import ModelFolderError
 
@@ -99,7 +100,7 @@ def index_plan(n_items: int, kind: str = "auto") -> IndexPlan:
     if kind == "auto":
         kind = "flat" if n_items < HNSW_THRESHOLD else "hnsw" if n_items < IVFPQ_THRESHOLD else "ivfpq"
     if kind not in KINDS:
-        raise ValueError(f"unknown index kind {kind!r}; use one of {', '.join(KINDS)} or 'auto'")
+        raise RecommenderError(f"unknown index kind {kind!r}; use one of {', '.join(KINDS)} or 'auto'")
     if kind == "hnsw" and n_items >= LARGE_HNSW:
         return IndexPlan("hnsw", LARGE_HNSW_M, LARGE_HNSW_EF_CONSTRUCTION, LARGE_HNSW_EF_SEARCH)
     if kind == "ivfpq":
@@ -193,7 +194,7 @@ class ItemIndex:
     def _train(self, vectors: np.ndarray) -> None:
         """IVF-PQ learns its coarse centroids and codebooks from a sample of the first add."""
         if len(vectors) < max(self.nlist, 256):
-            raise ValueError(f"an IVF-PQ index needs at least {max(self.nlist, 256)} vectors to train on, "
+            raise RecommenderError(f"an IVF-PQ index needs at least {max(self.nlist, 256)} vectors to train on, "
                              f"got {len(vectors)}; use kind 'flat' or 'hnsw' for so few")
         sample = min(len(vectors), max(self.nlist * IVFPQ_TRAIN_PER_LIST, 10_000))
         rows = np.random.default_rng(0).choice(len(vectors), size=sample, replace=False)

@@ -3,16 +3,14 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from recommender.errors import FolderExistsError, RecommenderError  # noqa: F401  (re-exported)
 from recommender.limits import MAX_K, MODES, SCOPES  # noqa: F401  (re-exported)
 from recommender.profiles import ProfileConfig
 from shared.arguments import arg
-from shared.errors import NlpSuiteError
 
 MODEL_FILE = "model.json"
 
 
-class RecommenderError(NlpSuiteError, ValueError):
-    """A request the caller can fix (bad k, unknown item, bad event); HTTP 4xx, CLI exit 2."""
 
 
 @dataclass

@@ -32,6 +32,9 @@ class Explainer:
         history = list(ranking.user.weights)
         if not history:
             return [self._unlifted(item) for item in ranking.items]
+        if ranking.user.vectors is None:  # a cached ranking: its history's vectors from the index
+            user = ranking.user._replace(vectors=self.state.index.vectors(history))
+            ranking = Ranking(ranking.items, ranking.scores, user, ranking.features, ranking.complete)
         drops = ranker.drops(ranking)
         out = []
         for column, item in enumerate(ranking.items):

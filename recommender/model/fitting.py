@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 
 from recommender.data import Interaction, Item
 from recommender.index import ItemIndex
-from recommender.model.config import MODEL_FILE, FitConfig, RecommenderError
+from recommender.model.config import MODEL_FILE, FitConfig, FolderExistsError, RecommenderError
 from recommender.model.serving import Recommender
 from recommender.ranking import FEATURES
 from recommender.segments import SEGMENTS_FILE, SegmentedBlend, fit_segmented
@@ -158,7 +158,7 @@ def fit(items: Sequence[Item], interactions: Sequence[Interaction], out_dir: str
     if not (out / MODEL_FILE).exists():
         return _fit_into(items, interactions, out, config)
     if not overwrite:
-        raise FileExistsError(f"{out} already holds a recommender; pass overwrite (--force) to replace it")
+        raise FolderExistsError(f"{out} already holds a recommender; pass overwrite (--force) to replace it")
     logged = Store(out / STORE_FILE)
     known = {item.id for item in items}
     items = list(items) + [item for item in logged.items() if item.id not in known]

@@ -39,6 +39,17 @@ class Ranking:
     complete: bool = False
     """True when fewer items than asked exist: a deeper answer would not be longer."""
 
+    def part(self, start: int, stop: int) -> "Ranking":
+        """The picks ``start:stop``, with the same user: the explainer explains a slice at a time."""
+        features = None if self.features is None else self.features[start:stop]
+        return Ranking(self.items[start:stop], self.scores[start:stop], self.user, features, self.complete)
+
+    def kept(self) -> "Ranking":
+        """This ranking as the answer cache keeps it: without the history's vectors (the
+        largest part, read back from the index when a deeper answer needs more reasons)."""
+        user = UserProfile(self.user.weights, None, self.user.profile)
+        return Ranking(self.items, self.scores, user, self.features, self.complete)
+
 
 class Ranker:
     """The base: what every mode needs to rank over one ``ServingState``."""
@@ -66,18 +77,25 @@ class Ranker:
         return ranked + [(i, 0.0) for i in self.state.items if i not in have and i in allowed][: depth - len(ranked)]
 
     def similarity_without_each(self, user: UserProfile, items: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Cosine of the profile with ``items``, and the same with each history item left out
-        (the profile is the renormalised weighted sum, so a leave-one-out is a subtraction)."""
+        """Cosine of the profile with ``items``, and the same with each history item left out.
+
+        The profile is the renormalised weighted sum ``t = sum_h w_h v_h``, so leaving ``h`` out
+        gives ``t - w_h v_h``: its dot with an item and its norm follow from ``V x`` and ``V t``
+        (history x items and history x 1) without building one profile per history item, which
+        made this the costliest part of a heavy user's answer."""
         weights = np.fromiter(user.weights.values(), dtype=np.float64, count=len(user.weights))
         weights = weights if weights.sum() > 0 else np.ones_like(weights)
-        vectors = user.vectors.astype(np.float64)
-        targets = self.state.index.vectors(list(items)).astype(np.float64)
-        total = weights @ vectors
-        rest = total[None, :] - weights[:, None] * vectors
-        norms = np.linalg.norm(rest, axis=1)
-        without = np.divide(rest @ targets.T, norms[:, None], out=np.full((len(rest), len(items)), -np.inf),
-                            where=norms[:, None] > 1e-12)
-        return targets @ total / np.linalg.norm(total), without
+        vectors = user.vectors
+        targets = self.state.index.vectors(list(items))
+        total = (weights.astype(np.float32) @ vectors).astype(np.float64)
+        along = (vectors @ targets.T).astype(np.float64)  # v_h . x
+        toward = vectors.astype(np.float64) @ total  # v_h . t
+        lengths = np.einsum("ij,ij->i", vectors, vectors).astype(np.float64)  # |v_h|^2
+        at = targets.astype(np.float64) @ total  # t . x
+        norms = np.sqrt(np.maximum(total @ total - 2 * weights * toward + weights ** 2 * lengths, 0.0))
+        rest = at[None, :] - weights[:, None] * along
+        without = np.divide(rest, norms[:, None], out=np.full(rest.shape, -np.inf), where=norms[:, None] > 1e-6)
+        return at / np.linalg.norm(total), without
 
 
 class PopularityRanker(Ranker):

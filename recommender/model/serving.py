@@ -122,7 +122,9 @@ class Recommender:
     def recommend(self, user: str, k: int = 10, mode: str = "full", scope: str = "all") -> dict:
         """The ``k`` best unseen items for ``user``, each with a score and a reason.
 
-        ``scope="new"`` ranks only items nobody has interacted with yet ("new for you")."""
+        ``scope="new"`` ranks only items nobody has interacted with yet ("new for you"). The
+        answer is ranked ``candidates`` deep and cached; reasons are written for the ``k``
+        asked, and a later, longer request on the cached answer adds the missing ones."""
         if not isinstance(k, int) or not 1 <= k <= MAX_K:
             raise RecommenderError(f"k must be an integer from 1 to {MAX_K}, got {k!r}")
         if mode not in MODES:
@@ -131,24 +133,31 @@ class Recommender:
             raise RecommenderError(f"scope must be one of {', '.join(SCOPES)}, got {scope!r}")
         self.state.refresh()
         cached = self.state.cache.get(user, mode, scope, k)
-        if cached is None:
+        hit = cached is not None
+        if not hit or cached[_EXPLAINED] < min(k, len(cached["items"])):
             with self.state.lock.reading():
-                cached = self._answer(user, max(k, self.state.config.candidates), mode, scope)
+                if not hit:
+                    cached = self._answer(user, max(k, self.state.config.candidates), mode, scope)
+                self._explain(cached, k)
+        if not hit:
             self.state.cache.put(user, mode, scope, cached)
-            return _shaped(cached, k, hit=False)
-        return _shaped(cached, k, hit=True)
+        return _shaped(cached, k, hit=hit)
 
     def cached_answer(self, user: str, k: int = 10, mode: str = "full", scope: str = "all") -> dict | None:
-        """The answer ``recommend`` would give, if it is cached and nothing new is in the store;
-        else None. A dictionary lookup and a ``stat``: cheap enough for an event loop."""
+        """The answer ``recommend`` would give, if it is cached with its ``k`` reasons and nothing
+        new is in the store; else None. A dictionary lookup and a ``stat``: cheap enough for an
+        event loop."""
         if not self.state.is_current():
             return None  # another worker wrote: ``recommend`` refreshes first
         cached = self.state.cache.get(user, mode, scope, k, count_miss=False)  # ``recommend`` counts it
-        return None if cached is None else _shaped(cached, k, hit=True)
+        if cached is None or cached[_EXPLAINED] < min(k, len(cached["items"])):
+            return None
+        return _shaped(cached, k, hit=True)
 
     def _answer(self, user: str, depth: int, mode: str, scope: str) -> dict:
-        """The ranked answer for ``user`` ``depth`` items deep (the cache keeps it). A FAISS
-        batch forming meanwhile waits (a few ms at most) for this request's ticket."""
+        """The ranked answer for ``user`` ``depth`` items deep, reasons not yet written (the
+        cache keeps it). A FAISS batch forming meanwhile waits (a few ms at most) for this
+        request's ticket."""
         batching = self.state.config.batch_index_search and mode == "full" and scope == "all"
         ticket = self.pool.index_batcher.expect() if batching else None
         history = self.state.history(user)
@@ -164,14 +173,29 @@ class Recommender:
             ranking = ranker.rank(history, depth, scope)
         cold_start = cold_start or (isinstance(ranker, PopularityRanker) and not history)
         entries = [{"item": item, "title": self.state.items[item].title, "score": round(float(score), 6),
-                    "reason": reason, "because": because}
-                   for item, score, (reason, because) in zip(ranking.items, ranking.scores,
-                                                             self.explainer.reasons(ranker, ranking))]
+                    "reason": None, "because": None} for item, score in zip(ranking.items, ranking.scores)]
         return {"user": user, "mode": mode, "scope": scope, "history_size": len(history),
-                "cold_start": cold_start, "complete": ranking.complete, "items": entries}
+                "cold_start": cold_start, "complete": ranking.complete, "items": entries,
+                _EXPLAINED: 0, _RANKING: (ranker, ranking.kept())}
+
+    def _explain(self, answer: dict, k: int) -> None:
+        """Reasons for the answer's first ``k`` picks, where they are missing: explaining costs
+        about as much per pick as ranking, and most requests read only the first ten of fifty."""
+        done, stop = answer[_EXPLAINED], min(k, len(answer["items"]))
+        if done >= stop:
+            return
+        ranker, ranking = answer[_RANKING]
+        for entry, (reason, because) in zip(answer["items"][done:stop],
+                                            self.explainer.reasons(ranker, ranking.part(done, stop))):
+            entry["reason"], entry["because"] = reason, because
+        answer[_EXPLAINED] = stop
+
+
+_EXPLAINED, _RANKING = "_explained", "_ranking"  # the cached answer's own bookkeeping, never returned
+_PRIVATE = {"complete", _EXPLAINED, _RANKING}
 
 
 def _shaped(answer: dict, k: int, *, hit: bool) -> dict:
     """A cached ranked answer cut to ``k`` items, as ``recommend`` returns it."""
-    return {**{key: v for key, v in answer.items() if key != "complete"}, "items": answer["items"][:k],
-            "cached": hit}
+    return {**{key: v for key, v in answer.items() if key not in _PRIVATE},
+            "items": [dict(entry) for entry in answer["items"][:k]], "cached": hit}

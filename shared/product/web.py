@@ -99,11 +99,13 @@ def is_operator(request: Request) -> bool:
             or cookie_valid(request.cookies.get(OPERATOR_COOKIE, ""), token))
 
 
-def require_token(request: Request) -> None:
+async def require_token(request: Request) -> None:
     """FastAPI dependency of every write, admin or per-user endpoint: ``Authorization: Bearer
     <token>`` with the suite's API token (`nlpsuite token`), or an operator's sign-in cookie
     (``/signin``), else 401. The app's ``RequestGuard`` (shared.app.guard) checks routes that
-    declare it before their body is read."""
+    declare it before their body is read. ``async`` because FastAPI runs a plain ``def``
+    dependency on its thread pool: a hop per request that cost a cached recommendation (a
+    dictionary lookup on the event loop) most of its time."""
     if not is_operator(request):
         raise HTTPException(401, "missing or wrong API token: send 'Authorization: Bearer <token>' "
                                  "(`nlpsuite token` prints it)", headers={"WWW-Authenticate": "Bearer"})

@@ -287,3 +287,18 @@ def _scores_of(model, user_profile, items, mode):
     segments = model.segments_of(user_profile.weights, found)
     features = model.features(user_profile.weights, found, scorer=[model.blend.uses("scorer", s) for s in segments])
     return model.blend.score(features, segments)
+
+
+def test_a_longer_answer_from_the_cache_gets_every_reason(fitted):
+    """Reasons are written for the k asked; a later, longer request on the cached answer adds
+    the missing ones, the same as a fresh answer of that length."""
+    model = Recommender.load(fitted)
+    short = model.recommend("cooking-fan-3", 3)
+    assert model.cached_answer("cooking-fan-3", 8) is None  # reasons 4-8 missing: not from the event loop
+    longer = model.recommend("cooking-fan-3", 8)
+    fresh = Recommender.load(fitted, cache_ttl_s=0).recommend("cooking-fan-3", 8)
+    assert longer["cached"] is True and longer["items"][:3] == short["items"]
+    assert [(e["item"], e["reason"], e["because"]) for e in longer["items"]] == \
+        [(e["item"], e["reason"], e["because"]) for e in fresh["items"]]
+    assert all(e["reason"] for e in longer["items"]) and "_ranking" not in longer
+    assert model.cached_answer("cooking-fan-3", 8)["items"] == longer["items"]
