@@ -543,7 +543,9 @@ def main(argv=None) -> int:
     print(f"plot: {plot(merged, out.with_suffix('.png'))}", file=sys.stderr)
     print(json.dumps({key: {k: v for k, v in value.items() if k in ("p50", "p95", "recall_at_10", "p50_ms", "qps",
                                                                     "build_seconds", "index")}
-                      if key != "movielens100k" else {m: value[m]["ndcg_at_10"] for m in MODES if m in value}
+                      if key not in ("movielens100k", "explanations")
+                      else {m: value[m]["ndcg_at_10"] for m in MODES if m in value} if key == "movielens100k"
+                      else {m: value[m]["faithful"] for m in EXPLAINED_MODES}
                       for key, value in results.items()}))
     print(f"wrote {out}", file=sys.stderr)
     return 0
