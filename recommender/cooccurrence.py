@@ -154,10 +154,10 @@ class CoOccurrence:
             present = rows >= 0  # an item not in the table adds nothing to any score
             out[np.ix_(present, known)] -= self.ease[np.ix_(rows[present], columns[known])]
             return out
+        total = sum(w for i, w in weights.items() if i in self.position)
         for row, item in enumerate(history):
             if rows[row] < 0:
                 continue
-            total = sum(w for i, w in weights.items() if i in self.position)
             rest = total - weights[item]
             alone = self.jaccard_scores({item: 1.0})[np.maximum(columns, 0)]
             out[row] = np.where(known, (base * total - weights[item] * alone) / rest, 0.0) if rest > 0 else 0.0

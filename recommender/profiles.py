@@ -117,14 +117,16 @@ class Popularity:
         return math.log1p(self.counts.get(item, 0)) / math.log1p(self.max_count)
 
     def columns(self, items: Sequence[str], half_life_days: float) -> np.ndarray:
-        """``score`` and ``recency`` of each item as two columns, from a table computed once per
-        change of the counts (a request reads a few hundred candidates; the log changes rarely)."""
-        table = self._columns.get(half_life_days)
-        if table is None:
-            table = {item: (self.score(item), self.recency(item, half_life_days)) for item in self.counts}
-            self._columns[half_life_days] = table
-        empty = (0.0, 0.0)
-        return np.array([table.get(item, empty) for item in items], dtype=np.float64).reshape(len(items), 2)
+        """``score`` and ``recency`` of each item as two columns, remembered per item until the
+        counts change (a request reads a few hundred candidates; the log changes rarely)."""
+        table = self._columns.setdefault(half_life_days, {})  # filled per item as requests read them
+        out = np.zeros((len(items), 2), dtype=np.float64)
+        for row, item in enumerate(items):
+            found = table.get(item)
+            if found is None:
+                found = table[item] = (self.score(item), self.recency(item, half_life_days))
+            out[row] = found
+        return out
 
     def recency(self, item: str, half_life_days: float = 30.0) -> float:
         """1 for an item interacted with at the newest time in the log, halving per half-life."""

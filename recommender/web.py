@@ -121,13 +121,16 @@ def _page(user: str, k: int, result: dict | None, error: str | None, shelf: dict
 
 def _status_of(error: NlpSuiteError) -> int:
     """The HTTP status of an error, by its type (never by its message): the first row of the
-    table below the error is an instance of, else 422 (something the caller can fix)."""
+    table below the error is an instance of, else 500: the server's own problem."""
     from recommender.model import RecommenderError
     from recommender.store import UnknownItemError
+    from shared.config import ConfigError
+    from shared.data import DataError
     from shared.model_dir import ModelFolderError
 
-    table = ((UnknownItemError, 404), (ModelFolderError, 503), (RecommenderError, 422))
-    return next((status for kind, status in table if isinstance(error, kind)), 422)
+    table = ((UnknownItemError, 404), (ModelFolderError, 503), (ConfigError, 503), (RecommenderError, 422),
+             (DataError, 422))
+    return next((status for kind, status in table if isinstance(error, kind)), 500)
 
 
 @contextlib.contextmanager

@@ -213,8 +213,7 @@ def _fit_into(items: Sequence[Item], interactions: Sequence[Interaction], out: P
     blend.save(out / SEGMENTS_FILE)
     blend.blend("warm").save(out / "blend.json")
     report["segments"] = _decisions(blend)
-    report["fit_seconds"] = round(time.perf_counter() - started, 1)
-    _write_folder(out, list(catalogue.values()), interactions, config, encoder_ref, scorer_dir, report)
+    _write_folder(out, list(catalogue.values()), interactions, config, encoder_ref, scorer_dir, report, started)
     logger.info("recommender fitted in %.1f s -> %s", report["fit_seconds"], out)
     return out
 
@@ -274,13 +273,14 @@ def _fit_scorer(model: Recommender, catalogue: dict[str, Item], encoder_ref: str
 
 
 def _write_folder(out: Path, ordered: list[Item], interactions: Sequence[Interaction], config: FitConfig,
-                  encoder_ref: str, scorer_dir: str | None, report: dict) -> None:
+                  encoder_ref: str, scorer_dir: str | None, report: dict, started: float) -> None:
     """The store with every item and the whole log, then ``model.json`` last: a folder without
     it is not a recommender folder, so a fit killed midway never looks complete."""
     store = Store(out / STORE_FILE)
     store.add_items(ordered)
     store.add_interactions(interactions, check_items=False)
     store.close()
+    report["fit_seconds"] = round(time.perf_counter() - started, 1)
     meta = {"format_version": 1, "config": config.to_dict(), "encoder": encoder_ref, "scorer": scorer_dir,
             "index": "index", "prefilter": "prefilter.json", "blend": "blend.json", "store": STORE_FILE,
             "segments": SEGMENTS_FILE, "prefilter_segments": "prefilter_segments.json",

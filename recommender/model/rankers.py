@@ -46,7 +46,7 @@ class Ranking:
 
     def kept(self) -> "Ranking":
         """This ranking as the answer cache keeps it: without the history's vectors (the
-        largest part, read back from the index when a deeper answer needs more reasons)."""
+        largest part; the explainer reads them back from the index when it writes reasons)."""
         user = UserProfile(self.user.weights, None, self.user.profile)
         return Ranking(self.items, self.scores, user, self.features, self.complete)
 
@@ -94,7 +94,7 @@ class Ranker:
         at = targets.astype(np.float64) @ total  # t . x
         norms = np.sqrt(np.maximum(total @ total - 2 * weights * toward + weights ** 2 * lengths, 0.0))
         rest = at[None, :] - weights[:, None] * along
-        without = np.divide(rest, norms[:, None], out=np.full(rest.shape, -np.inf), where=norms[:, None] > 1e-6)
+        without = np.divide(rest, norms[:, None], out=np.full(rest.shape, -np.inf), where=norms[:, None] > 1e-6 * np.sqrt(total @ total))
         return at / np.linalg.norm(total), without
 
 
@@ -141,7 +141,8 @@ class CoOccurrenceRanker(Ranker):
         return Ranking([i for i, _ in top], np.array([s for _, s in top]), user, complete=len(top) < depth)
 
     def drops(self, ranking: Ranking) -> np.ndarray:
-        without = self.state.cooccurrence.scores_without_each(ranking.user.weights, ranking.items)
+        without = self.state.cooccurrence.scores_without_each(ranking.user.weights, ranking.items,
+                                                              base=ranking.scores)
         return ranking.scores[None, :] - without
 
 
@@ -165,9 +166,11 @@ class BlendRanker(Ranker):
     def drops(self, ranking: Ranking) -> np.ndarray:
         """Each pick's blend score recomputed with each history item left out: similarity and
         co-occurrence change, and the segment when the user has one item fewer. The scorer's
-        column is held: it reads only the strongest ``context_items`` of the history, and
-        running it again per reason would double a miss's cost (``bench.recommender``'s
-        deletion test does run it, so the figure there counts this shortcut)."""
+        column is held as the ranking computed it (0 where the pick's segment does not run the
+        scorer, even if the segment with one item fewer would): it reads only the strongest
+        ``context_items`` of the history, and running it again per reason would double a
+        miss's cost. ``bench.recommender``'s deletion test does run it, so the figure there
+        counts this shortcut."""
         user, items = ranking.user, ranking.items
         count = len(user.weights)
         _, similarity = self.similarity_without_each(user, items)

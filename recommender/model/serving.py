@@ -94,6 +94,10 @@ class Recommender:
             raise ModelFolderError(f"{folder} is not a recommender folder (no {MODEL_FILE}); "
                                    "create one with `nlpsuite recommender fit`")
         meta = json.loads(manifest.read_text(encoding="utf-8"))
+        for key in ("index", "scorer", "segments", "prefilter_segments", "blend", "prefilter"):
+            if meta.get(key) and not (folder / meta[key]).exists():
+                raise ModelFolderError(f"{folder / meta[key]} is missing: the recommender folder is incomplete; "
+                                       "fit it again with `nlpsuite recommender fit --force`")
         store = Store(folder / STORE_FILE)
         scorer = RelevanceScorer(folder / meta["scorer"], threads=threads) if meta.get("scorer") else None
         encoder_ref = meta["encoder"]
@@ -136,6 +140,8 @@ class Recommender:
         hit = cached is not None
         if not hit or cached[_EXPLAINED] < min(k, len(cached["items"])):
             with self.state.lock.reading():
+                if hit and self.state.cache.get(user, mode, scope, k, count_miss=False) is not cached:
+                    hit = False  # the catalogue or the user's history changed since: rank again
                 if not hit:
                     cached = self._answer(user, max(k, self.state.config.candidates), mode, scope)
                 self._explain(cached, k)
@@ -188,7 +194,7 @@ class Recommender:
         for entry, (reason, because) in zip(answer["items"][done:stop],
                                             self.explainer.reasons(ranker, ranking.part(done, stop))):
             entry["reason"], entry["because"] = reason, because
-        answer[_EXPLAINED] = stop
+        answer[_EXPLAINED] = max(answer[_EXPLAINED], stop)  # another reader may have gone deeper
 
 
 _EXPLAINED, _RANKING = "_explained", "_ranking"  # the cached answer's own bookkeeping, never returned

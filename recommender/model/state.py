@@ -2,9 +2,9 @@
 user's history, popularity and co-occurrence, and the updates that change them without a refit.
 
 One ``ServingState`` is shared by the candidate pool, the rankers and the explainer, which only
-read it (under ``lock.reading()``). Every change goes through the methods here: it persists to
-the folder's store first, then takes the write lock, so a reader never sees half an update and
-every web worker applies the store's log in the same order (``refresh``).
+read it (under ``lock.reading()``). Every change goes through the methods here, under the write
+lock, so a reader never sees half an update; an interaction goes to the folder's store first and
+comes back through ``refresh``, so every web worker applies the store's log in the same order.
 """
 from __future__ import annotations
 

@@ -264,7 +264,7 @@ def test_each_reason_names_the_history_item_whose_removal_costs_the_pick_most(fi
     for entry in picks:
         drops = lowered[entry["item"]]
         best = max(drops, key=drops.get)
-        if drops[best] > 1e-6:
+        if drops[best] > 1e-9:  # the explainer's LIFT_TOLERANCE
             assert drops[entry["because"]] >= drops[best] - 1e-4, (entry, drops)
             named += 1
         else:
@@ -302,3 +302,13 @@ def test_a_longer_answer_from_the_cache_gets_every_reason(fitted):
         [(e["item"], e["reason"], e["because"]) for e in fresh["items"]]
     assert all(e["reason"] for e in longer["items"]) and "_ranking" not in longer
     assert model.cached_answer("cooking-fan-3", 8)["items"] == longer["items"]
+
+
+def test_a_folder_missing_a_fitted_part_is_refused_by_name(model_copy):
+    """A missing blend, index or scorer is an incomplete folder (503 on the web, one CLI line),
+    not a FileNotFoundError traceback from deep inside the load."""
+    from shared.model_dir import ModelFolderError
+
+    (model_copy / SEGMENTS_FILE).unlink()
+    with pytest.raises(ModelFolderError, match=f"{SEGMENTS_FILE} is missing"):
+        Recommender.load(model_copy)
