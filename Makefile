@@ -13,7 +13,7 @@ export TOKENIZERS_PARALLELISM := false
 # Benchmarks pin their own thread counts; this keeps stray libraries from oversubscribing 2 cores.
 BENCH_THREADS ?= 2
 
-.PHONY: setup teachers browser java run test test-fast device-wheel arm64 bench bench-core bench-recipe bench-device bench-chatbot bench-finsentiment bench-recommender bench-load bench-security bench-scale bench-live lint clean clean-venv help
+.PHONY: setup teachers browser java servers run test test-fast device-wheel arm64 bench bench-core bench-recipe bench-device bench-chatbot bench-finsentiment bench-recommender bench-load bench-security bench-scale bench-live lint clean clean-venv help
 
 help:
 	@echo "make run          the main job on embedded defaults (see README.md)"
@@ -34,13 +34,20 @@ help:
 	@echo "make bench        every benchmark, then docs/benchmarks.md"
 	@echo "make setup        create .venv from requirements/lock.txt (idempotent)"
 
-setup: $(STAMP) browser java
+setup: $(STAMP) browser java servers
 
 # Headless Chromium for the web-page tests (Debian's package; Playwright drives it).
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium is missing: run 'sudo apt-get install chromium' for the browser tests" >&2; fi; }
+
+# PostgreSQL and Redis for the scale-out tests (tests/servers.py starts private ones on 127.0.0.1;
+# the system services are not used), like Chromium above.
+servers:
+	@{ ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 && command -v redis-server >/dev/null 2>&1; } || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql redis-server >/dev/null; \
+	  else echo "postgresql or redis-server is missing: run 'sudo apt-get install postgresql redis-server' for the scale-out tests" >&2; fi; }
 
 # Java for Apache Spark's batch jobs (Debian's default JRE, Java 17 on bookworm), like Chromium above.
 java:
