@@ -46,7 +46,8 @@ browser:
 # the system services are not used), like Chromium above.
 servers:
 	@{ ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 && command -v redis-server >/dev/null 2>&1; } || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql redis-server >/dev/null; \
+	  if [ "$$(id -u)" = 0 ]; then { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql redis-server >/dev/null; } \
+	    || echo "could not install postgresql and redis-server: tests/app/test_real_servers.py will fail" >&2; \
 	  else echo "postgresql or redis-server is missing: run 'sudo apt-get install postgresql redis-server' for the scale-out tests" >&2; fi; }
 
 # Java for Apache Spark's batch jobs (Debian's default JRE, Java 17 on bookworm), like Chromium above.
