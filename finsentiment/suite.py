@@ -6,7 +6,6 @@ polling daemon as a service. A real SMTP host is one config change: ``finsentime
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from shared.product import ClassifierSpec, Service, SuiteContext, SuitePart
 from shared.training.args import FineTuneArgs

@@ -51,6 +51,12 @@ class Ranking:
         return Ranking(self.items, self.scores, user, self.features, self.complete)
 
 
+def _ranking(pairs: Sequence[tuple[str, float]], depth: int, user: UserProfile | None = None) -> Ranking:
+    """A ranking from (item, score) pairs, best first; complete when fewer than ``depth`` exist."""
+    return Ranking([i for i, _ in pairs], np.array([s for _, s in pairs], dtype=np.float64),
+                   user or UserProfile({}, None, None), complete=len(pairs) < depth)
+
+
 class Ranker:
     """The base: what every mode needs to rank over one ``ServingState``."""
 
@@ -105,7 +111,7 @@ class PopularityRanker(Ranker):
         seen = {row.item for row in history}
         ranked = self.state.popularity.ranked(exclude=seen, limit=depth, allowed=self.allowed(scope))
         ranked = self.top_up([(i, float(c)) for i, c in ranked], seen, depth, scope)
-        return Ranking([i for i, _ in ranked], np.array([s for _, s in ranked]), complete=len(ranked) < depth)
+        return _ranking(ranked, depth)
 
 
 class RetrievalRanker(Ranker):
@@ -120,7 +126,7 @@ class RetrievalRanker(Ranker):
             found = [(c.item, c.similarity) for c in self.pool.new_candidates(user.profile, seen, depth)]
         else:
             found = self.state.index.search(user.profile, depth, exclude=seen)[0]
-        return Ranking([i for i, _ in found], np.array([s for _, s in found]), user, complete=len(found) < depth)
+        return _ranking(found, depth, user)
 
     def drops(self, ranking: Ranking) -> np.ndarray:
         base, without = self.similarity_without_each(ranking.user, ranking.items)
@@ -138,7 +144,7 @@ class CoOccurrenceRanker(Ranker):
         cooccurrence = self.state.cooccurrence
         top = cooccurrence.top(cooccurrence.scores(user.weights), depth, exclude=seen, allowed=self.allowed(scope))
         top = self.top_up(top, seen, depth, scope)
-        return Ranking([i for i, _ in top], np.array([s for _, s in top]), user, complete=len(top) < depth)
+        return _ranking(top, depth, user)
 
     def drops(self, ranking: Ranking) -> np.ndarray:
         without = self.state.cooccurrence.scores_without_each(ranking.user.weights, ranking.items,

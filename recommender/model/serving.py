@@ -15,7 +15,6 @@ cached per user until that user's next interaction; a web worker that did not ta
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -32,9 +31,6 @@ from recommender.scorer import RelevanceScorer
 from recommender.segments import SegmentedBlend
 from recommender.store import STORE_FILE, Store
 from shared.model_dir import ModelFolderError
-
-logger = logging.getLogger("recommender.model")
-
 
 def _part(owner: str, name: str, *, writable: bool = False) -> property:
     """An attribute of one of the parts, readable on the model (``model.histories`` is
