@@ -42,13 +42,13 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium is missing: run 'sudo apt-get install chromium' for the browser tests" >&2; fi; }
 
-# PostgreSQL and Redis for the scale-out tests (tests/servers.py starts private ones on 127.0.0.1;
+# PostgreSQL, Redis and HAProxy for the scale-out tests and bench.replicas (private servers on 127.0.0.1;
 # the system services are not used), like Chromium above.
 servers:
-	@{ ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 && command -v redis-server >/dev/null 2>&1; } || { \
-	  if [ "$$(id -u)" = 0 ]; then { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql redis-server >/dev/null; } \
-	    || echo "could not install postgresql and redis-server: tests/app/test_real_servers.py will fail" >&2; \
-	  else echo "postgresql or redis-server is missing: run 'sudo apt-get install postgresql redis-server' for the scale-out tests" >&2; fi; }
+	@{ ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 && command -v redis-server >/dev/null 2>&1 && { command -v haproxy || test -x /usr/sbin/haproxy; } >/dev/null 2>&1; } || { \
+	  if [ "$$(id -u)" = 0 ]; then { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql redis-server haproxy >/dev/null; } \
+	    || echo "could not install postgresql, redis-server and haproxy: the scale-out tests will fail" >&2; \
+	  else echo "postgresql, redis-server or haproxy is missing: run 'sudo apt-get install postgresql redis-server haproxy' for the scale-out tests" >&2; fi; }
 
 # Java for Apache Spark's batch jobs (Debian's default JRE, Java 17 on bookworm), like Chromium above.
 java:

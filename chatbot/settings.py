@@ -65,6 +65,11 @@ class ChatbotSettings(StrictModel):
     """SQLAlchemy URL of Rasa's SQL tracker store: sqlite:///path or postgresql://user@host:5432/db."""
     tracker_password_env: str = "NLPSUITE_TRACKER_PASSWORD"
     """Environment variable holding the tracker-store database password (never in the config)."""
+    lock_store: Optional[str] = None
+    """Rasa's lock store on Redis (``redis://host:6379/1``), so that several Rasa servers sharing the
+    tracker never process one conversation at once; unset: Rasa's in-memory lock (one server).
+    The password comes from ``$NLPSUITE_REDIS_PASSWORD``; `nlpsuite run` sets this from
+    ``suite.redis_url`` when ``suite.replicas`` is set."""
     faq: str = "data/chatbot/faq.csv"
     faq_index: str = "var/chatbot/faq_index"
     embedder: str = "minilm-l6"

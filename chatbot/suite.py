@@ -20,6 +20,10 @@ logger = logging.getLogger(__name__)
 REPO = Path(__file__).resolve().parents[1]
 MODEL_NAME = "suite"
 STAMP = ".nlpsuite-stamp"
+RUNTIME_ONLY = {"bank_db", "tracker_store", "tracker_password_env", "lock_store", "host", "rasa_port", "action_port",
+                "web_port", "rasa_url", "outbox_dir"}
+"""Settings the servers read when they start (endpoints.yml is written every run): a change
+of database, lock store or port needs no new Rasa model."""
 
 
 class ChatbotPart(SuitePart):
@@ -36,11 +40,20 @@ class ChatbotPart(SuitePart):
 
     def defaults(self, ctx: SuiteContext) -> dict:
         var = ctx.var("chatbot")
-        return {"project_dir": str(var / "project"), "models_dir": str(var / "models"),
-                "bank_db": f"sqlite:///{var / 'bank.db'}", "tracker_store": f"sqlite:///{var / 'tracker.db'}",
-                "faq": str(REPO / "data" / "chatbot" / "faq.csv"), "faq_index": str(var / "faq_index"),
-                "host": ctx.settings.host, "web_port": ctx.settings.web_port, "outbox_dir": str(ctx.var("outbox")),
-                "taught_store": str(var / "taught.json"), "classifier": {"model": str(ctx.models["intents"])}}
+        defaults = {"project_dir": str(var / "project"), "models_dir": str(var / "models"),
+                    "bank_db": f"sqlite:///{var / 'bank.db'}", "tracker_store": f"sqlite:///{var / 'tracker.db'}",
+                    "faq": str(REPO / "data" / "chatbot" / "faq.csv"), "faq_index": str(var / "faq_index"),
+                    "host": ctx.settings.host, "web_port": ctx.settings.web_port,
+                    "outbox_dir": str(ctx.var("outbox")), "taught_store": str(var / "taught.json"),
+                    "classifier": {"model": str(ctx.models["intents"])}}
+        if ctx.settings.backend == "postgres":  # the tracker and the bank on the suite's database
+            from shared.sqlite import DATABASE_PASSWORD_ENV
+
+            defaults.update(bank_db=ctx.settings.database_url, tracker_store=ctx.settings.database_url,
+                            tracker_password_env=DATABASE_PASSWORD_ENV)
+        if ctx.settings.replicas:
+            defaults["lock_store"] = ctx.settings.redis_url
+        return defaults
 
     def classifiers(self):
         from chatbot.intents import INTENT_CLASSIFIER
@@ -67,7 +80,8 @@ class ChatbotPart(SuitePart):
         from shared.model_dir import ModelInfo
         from shared.model_versions import served_folder
 
-        digest = hashlib.sha256(settings.json(sort_keys=True).encode())
+        built_from = settings.json(sort_keys=True, exclude=RUNTIME_ONLY)
+        digest = hashlib.sha256(built_from.encode())
         digest.update(Path(settings.faq).read_bytes())
         model = served_folder(settings.classifier.model) if settings.classifier.model else None
         if model and (model / "nlpsuite.json").is_file():
@@ -117,12 +131,31 @@ class ChatbotPart(SuitePart):
         actions = server.actions_service(port=settings.action_port, env=env, cwd=project if project.is_dir() else None,
                                          token_env=ctx.settings.token_env, logging_config=ctx.logging_config,
                                          python=ctx.python)
+        ctx.links["Rasa REST webhook"] = f"http://{settings.host}:{settings.rasa_port}/webhooks/rest/webhook"
+        return [actions, *self._rasa_servers(ctx, settings, project, env)]
+
+    def _rasa_servers(self, ctx: SuiteContext, settings, project: Path, env: dict) -> list[Service]:
+        """One `rasa run`, or with ``suite.replicas`` N of them behind the suite's proxy on
+        ``chatbot.rasa_port``, sharing the tracker and Rasa's Redis lock store. A conversation
+        whose server died mid-message holds its lock for ``TICKET_LOCK_LIFETIME`` (10 s here
+        instead of Rasa's 60) before another server takes it on."""
+        from chatbot import server
+        from shared.product import replica_port
+
+        model = Path(settings.models_dir) / f"{MODEL_NAME}.tar.gz"
+        common = dict(host=settings.host, token_env=ctx.settings.token_env, token=ctx.api_token,
+                      logging_config=ctx.logging_config, python=ctx.python)
         # Rasa's HTTP API (trackers, models) needs the suite's token; the REST channel stays open
-        rasa = server.rasa_service(project, Path(settings.models_dir) / f"{MODEL_NAME}.tar.gz", host=settings.host,
-                                   port=settings.rasa_port, env=env, token_env=ctx.settings.token_env,
-                                   token=ctx.api_token, logging_config=ctx.logging_config, python=ctx.python)
-        ctx.links["Rasa REST webhook"] = f"{server.url(rasa)}/webhooks/rest/webhook"
-        return [actions, rasa]
+        if not ctx.settings.replicas:
+            return [server.rasa_service(project, model, port=settings.rasa_port, env=env, **common)]
+        replicas = []
+        for index in range(1, ctx.settings.replicas + 1):
+            rasa = server.rasa_service(project, model, name=f"rasa-{index}", env={**env, "TICKET_LOCK_LIFETIME": "10"},
+                                       port=replica_port(settings.rasa_port, ctx.settings.replica_port_offset, index),
+                                       **common)
+            rasa.port_key, rasa.front_port, rasa.front_key = "suite.replica_port_offset", settings.rasa_port, "chatbot.rasa_port"
+            replicas.append(rasa)
+        return replicas
 
 
 def part() -> ChatbotPart:

@@ -36,6 +36,13 @@ def cmd_demo_resolve(options) -> int:
     return 0
 
 
+def _shown(url: str) -> str:
+    """A database URL for a log line: never its password."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
 def cmd_run(options) -> int:
     """`nlpsuite finsentiment run`, the daemon (the suite's ``monitor`` service): loads the model first, so a
     missing one fails before polling starts, then prints the line the suite waits for (suite.READY_LINE)
@@ -45,7 +52,7 @@ def cmd_run(options) -> int:
     monitor = _monitor(options)
     monitor.sentiment  # load the model now: a missing model is an error before the daemon starts
     print(f"finsentiment: polling {len(monitor.config.feeds)} feeds every {monitor.config.poll_interval_s:g} s; "
-          f"database {monitor.config.database_url}; Ctrl-C stops", file=sys.stderr, flush=True)
+          f"database {_shown(monitor.config.database_url)}; while this monitor holds the scheduler lock; Ctrl-C stops", file=sys.stderr, flush=True)
     run_forever(monitor)
     print("finsentiment: stopped", file=sys.stderr, flush=True)
     return 0

@@ -185,6 +185,17 @@ class TopicHistory(Base):
     loaded_at = Column(DateTime, nullable=False)
 
 
+class SchedulerLeader(Base):
+    """Which monitor process holds the scheduler lock, since when (one row per lock)."""
+
+    __tablename__ = "scheduler_leader"
+    name = Column(String(100), primary_key=True)
+    holder = Column(String(300), nullable=False)
+    """host:pid of the active monitor."""
+    pid = Column(Integer, nullable=False)
+    since = Column(DateTime, nullable=False)
+
+
 def _prepare_sqlite_folder(url: str) -> None:
     parsed = make_url(url)
     if parsed.drivername.startswith("sqlite") and parsed.database and parsed.database != ":memory:":

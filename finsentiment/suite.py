@@ -63,7 +63,9 @@ class FinSentimentPart(SuitePart):
         from finsentiment.config import demo_feeds
 
         demo = ctx.var("finsentiment", "demo-feeds")
-        return {"database_url": f"sqlite:///{ctx.var('finsentiment', 'finsentiment.db')}",
+        database = (ctx.settings.database_url if ctx.settings.backend == "postgres"
+                    else f"sqlite:///{ctx.var('finsentiment', 'finsentiment.db')}")
+        return {"database_url": database,
                 "demo_dir": str(demo), "feeds": [json.loads(f.json()) for f in demo_feeds(demo)],
                 "outbox_dir": str(ctx.var("outbox")), "model_dir": str(ctx.models["phrasebank"]),
                 "notifier": "smtp",
@@ -85,8 +87,11 @@ class FinSentimentPart(SuitePart):
         ensure_demo_feeds(config)  # dated from this first run; reused as they are afterwards
 
     def services(self, ctx: SuiteContext) -> list[Service]:
-        return [Service("monitor", ctx.module_command("shared.app.cli", "finsentiment", "run"),
-                        ready_log=READY_LINE, ready_timeout_s=120)]
+        """The ``monitor``; with ``suite.replicas`` two, ``monitor-1`` and ``monitor-2``: the one
+        holding the database's scheduler lock polls, the other stands by (finsentiment.leader)."""
+        names = ["monitor-1", "monitor-2"] if ctx.settings.replicas else ["monitor"]
+        return [Service(name, ctx.module_command("shared.app.cli", "finsentiment", "run"),
+                        ready_log=READY_LINE, ready_timeout_s=120) for name in names]
 
 
 def part() -> FinSentimentPart:

@@ -8,6 +8,8 @@
 """
 from __future__ import annotations
 
+from typing import Optional
+
 from pydantic import Field
 
 from shared.config import StrictModel, load_section
@@ -25,6 +27,11 @@ class RecommenderSettings(StrictModel):
     cache_ttl_s: float = Field(60.0, ge=0, le=86400)
     """Seconds an answer is reused; other users' new interactions (popularity, co-occurrence)
     reach a cached answer within this time, the user's own at once; 0 turns the cache off."""
+    store_url: Optional[str] = None
+    """The catalogue and interaction log on a database server (``postgresql://...``, password
+    from ``$NLPSUITE_DB_PASSWORD``), shared by web servers on several machines; the first web
+    server to start fills it from the folder's ``store.sqlite``. Unset: that file itself.
+    `nlpsuite run` sets it to ``suite.database_url`` under ``suite.backend: postgres``."""
 
 
 def load_settings(config_path=None) -> RecommenderSettings:

@@ -1,7 +1,10 @@
-"""The catalogue and the interaction log in SQLite (SQLAlchemy Core), inside the model folder.
+"""The catalogue and the interaction log (SQLAlchemy Core): SQLite inside the model folder, or
+PostgreSQL (``suite.backend: postgres``) shared by web servers on several machines.
 
 ``POST /interactions`` must survive a restart, and an interaction about an unknown item must
-leave nothing behind: each write is one transaction, checked before it commits.
+leave nothing behind: each write is one transaction, checked before it commits. Readers follow
+the log by its sequence number, so writers on a server take a table lock: sequence numbers are
+then committed in order, and no reader can skip a row committed late.
 """
 from __future__ import annotations
 
@@ -56,10 +59,33 @@ class Store:
     worker appends here and reads the others' rows back in log order (``interactions_since``)."""
 
     def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self.engine = sqlite_engine(f"sqlite:///{self.path}")  # WAL: readers while the API writes
-
+        """``path``: a SQLite file, or a database server's SQLAlchemy URL (``postgresql://...``)."""
+        self.on_server = isinstance(path, str) and "://" in path and not path.startswith("sqlite")
+        self.path = None if self.on_server else Path(str(path).removeprefix("sqlite:///"))
+        self.url = path if self.on_server else f"sqlite:///{self.path}"
+        self.engine = sqlite_engine(self.url)  # SQLite: WAL, readers while the API writes
         metadata.create_all(self.engine)
+
+    def adopt(self, source: "Store") -> int:
+        """Fill an empty store (a server's, on first use) with ``source``'s catalogue and log, in
+        one transaction that other web servers wait for; returns the rows copied (0 when this
+        store already had a catalogue)."""
+        from sqlalchemy import func, text
+
+        with self.engine.begin() as conn:
+            if self.on_server:
+                conn.execute(text("LOCK TABLE items IN ACCESS EXCLUSIVE MODE"))
+            if conn.execute(select(func.count()).select_from(items_table)).scalar_one():
+                return 0
+            with source.engine.connect() as old:
+                items = [dict(row._mapping) for row in old.execute(select(items_table))]
+                rows = [{k: v for k, v in row._mapping.items() if k != "seq"}
+                        for row in old.execute(select(interactions_table).order_by(interactions_table.c.seq))]
+            if items:
+                conn.execute(items_table.insert(), items)
+            if rows:
+                conn.execute(interactions_table.insert(), rows)
+        return len(items) + len(rows)
 
     def add_items(self, items: Iterable[Item]) -> None:
         rows = [{"id": i.id, "title": i.title, "description": i.description, "tags": "|".join(i.tags),
@@ -94,6 +120,10 @@ class Store:
                 missing = sorted(wanted - found)
                 if missing:
                     raise UnknownItemError(f"unknown item(s): {', '.join(missing[:10])}")
+            if self.on_server:  # sequence numbers committed in order (see the module docstring)
+                from sqlalchemy import text
+
+                conn.execute(text("LOCK TABLE interactions IN SHARE ROW EXCLUSIVE MODE"))
             conn.execute(interactions_table.insert(), values)
         return len(values)
 
@@ -114,7 +144,10 @@ class Store:
 
     def signature(self) -> tuple:
         """Changes whenever any process commits to the file (size and mtime of the database
-        and its write-ahead log): a stat, so every request can afford to ask."""
+        and its write-ahead log): a stat, so every request can afford to ask. On a server: the
+        newest sequence number (one indexed query)."""
+        if self.on_server:
+            return (self.last_seq(),)
         out = []
         for path in (self.path, self.path.with_name(self.path.name + "-wal")):
             try:

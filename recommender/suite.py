@@ -41,7 +41,10 @@ class RecommenderPart(SuitePart):
         return load_settings(path)
 
     def defaults(self, ctx: SuiteContext) -> dict:
-        return {"model_dir": str(ctx.var("recommender"))}
+        defaults = {"model_dir": str(ctx.var("recommender"))}
+        if ctx.settings.backend == "postgres":  # the interaction log on the suite's database
+            defaults["store_url"] = ctx.settings.database_url
+        return defaults
 
     def _fitted(self, ctx: SuiteContext) -> bool:
         from recommender.config import load_settings

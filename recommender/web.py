@@ -86,7 +86,8 @@ class _State:
                 from recommender.model import Recommender
 
                 self._model = Recommender.load(self.settings.model_dir, threads=self.settings.threads,
-                                               cache_ttl_s=self.settings.cache_ttl_s)  # ModelFolderError: 503
+                                               cache_ttl_s=self.settings.cache_ttl_s,  # ModelFolderError: 503
+                                               store_url=self.settings.store_url)
             return self._model
 
 

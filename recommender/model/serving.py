@@ -82,8 +82,11 @@ class Recommender:
         self.explainer = Explainer(self.state)
 
     @classmethod
-    def load(cls, folder: str | Path, *, threads: int | None = 1, cache_ttl_s: float = 60.0) -> "Recommender":
-        """A folder written by ``fit`` (or grown since), with its whole interaction log."""
+    def load(cls, folder: str | Path, *, threads: int | None = 1, cache_ttl_s: float = 60.0,
+             store_url: str | None = None) -> "Recommender":
+        """A folder written by ``fit`` (or grown since), with its whole interaction log; with
+        ``store_url`` the catalogue and log live on that database (filled from the folder's
+        store the first time)."""
         folder = Path(folder)
         manifest = folder / MODEL_FILE
         if not manifest.is_file():
@@ -95,6 +98,11 @@ class Recommender:
                 raise ModelFolderError(f"{folder / meta[key]} is missing: the recommender folder is incomplete; "
                                        "fit it again with `nlpsuite recommender fit --force`")
         store = Store(folder / STORE_FILE)
+        if store_url:
+            shared_store = Store(store_url)
+            shared_store.adopt(store)
+            store.close()
+            store = shared_store
         scorer = RelevanceScorer(folder / meta["scorer"], threads=threads) if meta.get("scorer") else None
         encoder_ref = meta["encoder"]
         if (folder / encoder_ref).is_dir():

@@ -22,11 +22,13 @@ from pathlib import Path
 import yaml
 
 from shared.app.discovery import classifier_specs, load_parts
+from shared.app.backends import check_backends
 from shared.app.logging_setup import write_logging_config
+from shared.app.proxy import proxy_services
 from shared.app.supervisor import ServiceError, StopRequested, Supervisor
 from shared.app.web import web_service
 from shared.config import ConfigError, merge_mappings, read_config_file
-from shared.product import PROFILE_NAMES, Service, SuiteContext, SuiteSettings, smtp_ready
+from shared.product import PROFILE_NAMES, Service, SuiteContext, SuiteSettings, replica_port, smtp_ready
 from shared.product.settings import load_settings
 from shared.product.token import load_api_token
 
@@ -60,8 +62,25 @@ def core_services(ctx: SuiteContext) -> tuple[list[Service], list[Service]]:
                                                      "--host", s.host, "--port", str(s.outbox_port)),
                      port=s.outbox_port, port_key="suite.outbox_port", host=s.host,
                      ready=smtp_ready(s.host, s.outbox_port), ready_timeout_s=30)
-    return [outbox], [web_service(s.host, s.web_port, logging_config=logging_file, python=ctx.python,
-                                  workers=s.web_workers)]
+    if not s.replicas:
+        return [outbox], [web_service(s.host, s.web_port, logging_config=logging_file, python=ctx.python,
+                                      workers=s.web_workers)]
+    webs = []
+    for index in range(1, s.replicas + 1):  # one uvicorn process each, behind the proxy on web_port
+        web = web_service(s.host, replica_port(s.web_port, s.replica_port_offset, index), workers=1,
+                          logging_config=logging_file, python=ctx.python, name=f"web-{index}", total_workers=s.replicas)
+        web.port_key, web.front_port, web.front_key, web.check_path = (
+            "suite.replica_port_offset", s.web_port, "suite.web_port", "/health")
+        webs.append(web)
+    return [outbox], webs
+
+
+def all_services(ctx: SuiteContext, parts) -> list[Service]:
+    """Every server of the suite in starting order: the outbox, the products', the web app, and
+    with ``suite.replicas`` a proxy in front of each replicated server."""
+    first, last = core_services(ctx)
+    services = first + [s for p in parts for s in p.services(ctx)] + last
+    return services + proxy_services(ctx.settings.host, services, ctx.var("proxy"))
 
 
 def write_effective_config(ctx: SuiteContext, parts, user_config: dict) -> Path:
@@ -175,8 +194,8 @@ def run_suite(options) -> int:
     ctx.models.update(_model_folders(specs, settings, var_dir))
     write_effective_config(ctx, parts, user_config)
     os.environ["NLPSUITE_CONFIG"] = str(ctx.config_file)  # the parts' own loaders read it too
-    first, last = core_services(ctx)
-    supervisor.check_ports(first + [s for p in parts for s in p.services(ctx)] + last)  # before any training
+    check_backends(settings)
+    supervisor.check_ports(all_services(ctx, parts))  # before any training
 
     training, model_steps, coming = _model_plan(specs, settings, var_dir)
     plan = Plan(model_steps
@@ -191,7 +210,7 @@ def run_suite(options) -> int:
         part.prepare(ctx)
     plan.next()
 
-    services = first + [s for p in parts for s in p.services(ctx)] + last
+    services = all_services(ctx, parts)
     supervisor.check_ports(services)  # again: something may have taken a port while we trained
     if coming:
         services.append(upgrade_service(ctx))

@@ -58,17 +58,20 @@ def worker_share(per_minute: int) -> int:
 
 
 def web_service(host: str, port: int, *, logging_config=None, python: str = sys.executable,
-                workers: int | None = None) -> Service:
+                workers: int | None = None, name: str = "web", total_workers: int | None = None) -> Service:
     """The web app under uvicorn: the one place its command line is built (`nlpsuite run` and
     every product's `serve`). It reads the effective config from ``$NLPSUITE_CONFIG``.
-    ``workers``: uvicorn processes (default ``auto_workers()``); each loads its own models."""
+    ``workers``: uvicorn processes (default ``auto_workers()``); each loads its own models.
+    ``total_workers``: every process serving the app, replicas included (per-client budgets are
+    shared among them)."""
     workers = workers or auto_workers()
     command = [python, "-P", "-m", "uvicorn", "--factory", "shared.app.web:create_app", "--app-dir", PACKAGES,
                "--host", host, "--port", str(port), "--log-level", "warning", "--workers", str(workers),
                "--ws", "none"]  # rasa pins websockets 10: too old for uvicorn's websocket support
     if logging_config:
         command += ["--log-config", str(logging_config)]
-    return Service("web", command, port=port, port_key="suite.web_port", host=host, env={WORKERS_ENV: str(workers)},
+    return Service(name, command, port=port, port_key="suite.web_port", host=host,
+                   env={WORKERS_ENV: str(total_workers or workers)},
                    ready=http_ready(f"http://{host}:{port}/health"), ready_timeout_s=120)
 
 

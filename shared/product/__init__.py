@@ -14,6 +14,7 @@ _HOMES = {
     "PROFILE_NAMES": "classifiers", "ClassifierSpec": "classifiers",
     "SuiteContext": "context", "SuitePart": "context",
     "ServeRequest": "services", "Service": "services", "http_ready": "services", "smtp_ready": "services",
+    "replica_port": "services",
     "SuiteSettings": "settings",
     "WebPlugin": "web", "render_page": "web", "require_token": "web", "is_operator": "web",
 }

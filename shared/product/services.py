@@ -32,6 +32,18 @@ class Service:
     cwd: Optional[Path] = None
     oneshot: bool = False
     """A job, not a server: ready once started, done when it exits 0 (not restarted then)."""
+    front_port: Optional[int] = None
+    """A replica (``suite.replicas``): the suite's proxy listens on this port and balances over
+    every service with the same front port, sending each request to one that passes its check."""
+    front_key: str = ""
+    """The config key that sets ``front_port``, named when that port is taken."""
+    check_path: str = "/"
+    """What the proxy asks a replica every second (HTTP 200 means it takes requests)."""
+
+
+def replica_port(port: int, offset: int, index: int) -> int:
+    """Where replica ``index`` (1, 2, ...) of a server whose proxy takes ``port`` listens."""
+    return port + offset + index
 
 
 def http_ready(url: str, check: Callable[[httpx.Response], bool] = lambda r: r.status_code == 200,

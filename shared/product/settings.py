@@ -13,12 +13,16 @@
       allowed_hosts: []      # host names the web app answers besides loopback's and host's
       client_requests_per_minute: 60    # state-changing requests per client address
       token_env: NLPSUITE_API_TOKEN   # the API token from this variable, else var/secrets/api-token
+      backend: sqlite        # or postgres: every database of the suite on database_url
+      database_url: null     # postgresql://user@host:5432/db; password from $NLPSUITE_DB_PASSWORD
+      redis_url: null        # redis://host:6379/0 for Rasa's lock store; password from $NLPSUITE_REDIS_PASSWORD
+      replicas: null         # N: N Rasa servers and N web servers behind a proxy, a standby monitor
 """
 from __future__ import annotations
 
 from typing import Dict, List, Optional
 
-from pydantic import Field, validator
+from pydantic import Field, root_validator, validator
 
 from shared.config import StrictModel, load_section
 
@@ -64,6 +68,42 @@ class SuiteSettings(StrictModel):
     """Crashes of one service in ten minutes (each restarted after a back-off of 1 s, 2 s, 4 s ...)
     before it is marked failed on /health and tried again only after five minutes; the other
     services keep serving throughout."""
+
+    backend: str = "sqlite"
+    """Where the suite keeps its data: ``sqlite`` (files under ``var_dir``, the embedded default)
+    or ``postgres``: Rasa's tracker, the bank, the news monitor's store and job store and the
+    recommender's interactions all on ``database_url`` (``docs/scale.md``)."""
+    database_url: Optional[str] = None
+    """The PostgreSQL database for ``backend: postgres``, without its password
+    (``postgresql://user@host:5432/db``): that comes from ``$NLPSUITE_DB_PASSWORD``."""
+    redis_url: Optional[str] = None
+    """Redis for Rasa's lock store when several Rasa servers share the tracker
+    (``redis://host:6379/0``); the password comes from ``$NLPSUITE_REDIS_PASSWORD``."""
+    replicas: Optional[int] = Field(None, ge=1, le=16)
+    """Run N Rasa servers and N web servers behind a proxy (HAProxy) on the usual ports, and a
+    standby news monitor that takes over when the active one dies; needs ``backend: postgres``
+    and ``redis_url``. Unset: one of each, no proxy."""
+    replica_port_offset: int = Field(100, ge=1, le=10000)
+    """Replica i of a server listens on its port + offset + i (the proxy takes the port itself)."""
+
+    @validator("backend")
+    def _known_backend(cls, value):  # noqa: N805 (pydantic validator)
+        if value not in ("sqlite", "postgres"):
+            raise ValueError(f"unknown backend {value!r}; one of postgres, sqlite")
+        return value
+
+    @root_validator(skip_on_failure=True)
+    def _scale_out_needs_servers(cls, values):  # noqa: N805 (pydantic validator)
+        if values.get("backend") == "postgres" and not values.get("database_url"):
+            raise ValueError("backend postgres needs database_url (postgresql://user@host:5432/db)")
+        if values.get("database_url") and not str(values["database_url"]).startswith("postgresql"):
+            raise ValueError("database_url must be a postgresql:// URL")
+        if values.get("replicas"):
+            missing = [key for key, ok in (("backend: postgres", values.get("backend") == "postgres"),
+                                           ("redis_url", bool(values.get("redis_url")))) if not ok]
+            if missing:
+                raise ValueError(f"replicas needs {' and '.join(missing)}: replicas share their state there")
+        return values
 
     @validator("profile")
     def _known_profile(cls, value):  # noqa: N805 (pydantic validator)

@@ -1,4 +1,4 @@
-"""The real PostgreSQL and Redis the scale-out tests run on (tests/servers.py): each starts on
+"""The real PostgreSQL and Redis the scale-out tests run on (bench/servers.py): each starts on
 127.0.0.1 from Debian's package, answers a real client, and is gone after ``stop`` (by PID),
 leaving no process and no folder behind."""
 from __future__ import annotations
@@ -8,7 +8,7 @@ import socket
 
 import pytest
 
-from servers import start_postgres, start_redis
+from bench.servers import start_postgres, start_redis
 
 
 def _listening(port: int) -> bool:

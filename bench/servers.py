@@ -1,4 +1,5 @@
-"""Real PostgreSQL and Redis servers for tests, as the Spark tests run a real master and worker.
+"""Real PostgreSQL and Redis servers for the tests and ``bench.replicas``, as the Spark tests run a
+real master and worker.
 
 Both come from Debian's packages (``make setup`` installs them when missing), start on 127.0.0.1
 on a free port with every file in a temporary folder, and stop by their PID: nothing is
@@ -19,7 +20,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from web_testlib import free_port
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on now, on 127.0.0.1."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
 
 PASSWORD_ENV = "NLPSUITE_TEST_DB_PASSWORD"
 
