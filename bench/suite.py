@@ -71,11 +71,11 @@ class BenchSuite:
 
 def start_suite(root: Path, ports: Ports, profile: str = "quick", timeout_s: float = 1500,
                 models: dict | None = None, env: dict | None = None, wait: bool = True,
-                suite: dict | None = None) -> BenchSuite:
+                suite: dict | None = None, sections: dict | None = None) -> BenchSuite:
     """`nlpsuite run` in ``root``; returns once it prints "nlpsuite is running" (at once without
     ``wait``). ``models``: the ``suite.models`` to use (default: the main job's,
     ``prepared_models``); ``{}`` trains its own and fits its own recommender. ``suite``: more
-    keys of the ``suite:`` section."""
+    keys of the ``suite:`` section; ``sections``: more of the other sections (merged in)."""
     root.mkdir(parents=True, exist_ok=True)
     section = {}
     recommender, source = root / "recommender", ROOT / "var" / "recommender"
@@ -83,13 +83,15 @@ def start_suite(root: Path, ports: Ports, profile: str = "quick", timeout_s: flo
         if not recommender.exists():
             shutil.copytree(source, recommender)
         section = {"recommender": {"model_dir": str(recommender)}}
+    from shared.config import merge_mappings
+
     config = root / "nlpsuite.yml"
-    config.write_text(yaml.safe_dump({
+    config.write_text(yaml.safe_dump(merge_mappings({
         "suite": {"var_dir": str(root / "var"), "web_port": ports.web, "outbox_port": ports.outbox,
                   "models": prepared_models(profile) if models is None else models, **(suite or {})},
         "chatbot": {"rasa_port": ports.rasa, "action_port": ports.actions},
         **section,
-    }))
+    }, sections or {})))
     log = root / "suite.log"
     proc = subprocess.Popen([str(Path(sys.executable).parent / "nlpsuite"), "run", "--config", str(config)],
                             stdout=open(log, "wb"), stderr=subprocess.STDOUT, start_new_session=True,

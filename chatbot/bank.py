@@ -13,6 +13,8 @@ from typing import Optional
 from sqlalchemy import Column, Date, DateTime, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Session, declarative_base, relationship, sessionmaker
 
+from shared.sqlite import create_tables
+
 Base = declarative_base()
 
 CUSTOMER_ID = re.compile(r"\b[Cc]\s?-?\s?(\d{4})\b")
@@ -92,7 +94,7 @@ class Bank:
         self.url = url
         self.engine = engine_for(url)
         self._sessions = sessionmaker(self.engine, future=True, expire_on_commit=False)
-        Base.metadata.create_all(self.engine)
+        create_tables(Base.metadata, self.engine)
 
     def session(self) -> Session:
         return self._sessions()

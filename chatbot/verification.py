@@ -22,6 +22,7 @@ from typing import Callable, Optional
 from sqlalchemy import Boolean, Column, DateTime, Integer, String
 
 from chatbot.bank import Bank, Base
+from shared.sqlite import create_tables
 
 CODE_DIGITS, CODE_MINUTES, IDLE_MINUTES, MAX_FAILURES = 6, 10, 15, 3
 
@@ -80,7 +81,7 @@ class Verifier:
 
     def __init__(self, bank: Bank, outbox: str | Path, clock: Callable[[], datetime] = utcnow):
         self.bank, self.outbox, self.clock = bank, Path(outbox), clock
-        Base.metadata.create_all(bank.engine)  # this module's tables, in a bank made before it was imported
+        create_tables(Base.metadata, bank.engine)  # this module's tables, in a bank made before it was imported
 
     def _row(self, session, sender: str, customer_id: str) -> Verification:
         row = session.get(Verification, (sender, customer_id))

@@ -19,7 +19,7 @@ from sqlalchemy import (Boolean, Column, Date, DateTime, Float, ForeignKey, Inte
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, declarative_base, relationship, sessionmaker
 
-from shared.sqlite import engine as sqlite_engine
+from shared.sqlite import create_tables, engine as sqlite_engine
 
 Base = declarative_base()
 
@@ -209,7 +209,7 @@ class Store:
         _prepare_sqlite_folder(url)
         self.url = url
         self.engine = sqlite_engine(url, foreign_keys=True)  # the scheduler's job store shares the file
-        Base.metadata.create_all(self.engine)
+        create_tables(Base.metadata, self.engine)
         self._add_missing_columns()
         self._sessions = sessionmaker(self.engine, future=True, expire_on_commit=False)
 

@@ -26,7 +26,7 @@ from sqlalchemy import (
 
 from recommender.data import Interaction, Item
 from shared.errors import NlpSuiteError
-from shared.sqlite import engine as sqlite_engine
+from shared.sqlite import create_tables, engine as sqlite_engine
 
 STORE_FILE = "store.sqlite"
 
@@ -64,7 +64,7 @@ class Store:
         self.path = None if self.on_server else Path(str(path).removeprefix("sqlite:///"))
         self.url = path if self.on_server else f"sqlite:///{self.path}"
         self.engine = sqlite_engine(self.url)  # SQLite: WAL, readers while the API writes
-        metadata.create_all(self.engine)
+        create_tables(metadata, self.engine)
 
     def adopt(self, source: "Store") -> int:
         """Fill an empty store (a server's, on first use) with ``source``'s catalogue and log, in

@@ -66,3 +66,18 @@ def prepare_file(path: str | Path) -> Path:
     with sqlite3.connect(path) as connection:
         connection.execute("PRAGMA journal_mode=WAL")
     return path
+
+
+SCHEMA_LOCK_KEY = 0x6E6C70737569  # "nlpsuite" in a 64-bit advisory lock key space of our own
+
+
+def create_tables(metadata, made: Engine) -> None:
+    """``metadata.create_all`` that several processes may run at once: on PostgreSQL two replicas
+    starting together would both see a table missing and the second CREATE would fail, so the
+    creation runs under a transaction-scoped advisory lock (SQLite's writer lock does the same)."""
+    from sqlalchemy import text
+
+    with made.begin() as connection:
+        if made.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
+        metadata.create_all(connection)

@@ -22,6 +22,7 @@ from shared.errors import CommandError
 from shared.product import Service
 
 CHECK_EVERY_MS = 1000
+MAXCONN = 8
 
 
 def haproxy_binary() -> str:
@@ -53,8 +54,16 @@ def haproxy_config(host: str, port: int, replicas: list[Service]) -> str:
              "    retry-on conn-failure", "    option forwardfor", "",
              f"frontend {name}", f"    bind {host}:{port}", f"    default_backend {name}-replicas", "",
              f"backend {name}-replicas", "    balance roundrobin",
-             f"    option httpchk GET {replicas[0].check_path}", "    http-check expect status 200",
-             f"    default-server inter {CHECK_EVERY_MS} fall 1 rise 2 on-marked-down shutdown-sessions"]
+             "    option httpchk",  # HTTP/1.1 with a Host the servers answer (the web app refuses others)
+             f"    http-check send meth GET uri {replicas[0].check_path} ver HTTP/1.1 hdr Host {host}",
+             "    http-check expect status 200",
+             "    timeout check 3s",
+             # a check slow under load is not a death: three in a row take a replica out; a
+             # refused or reset connection of real traffic takes it out at once (observe layer4)
+             # at most MAXCONN requests on a replica at once, the rest wait in HAProxy's queue: a
+             # saturated server then still answers its checks instead of being taken for dead
+             f"    default-server inter {CHECK_EVERY_MS} fall 3 rise 2 maxconn {MAXCONN} observe layer4 error-limit 1 "
+             "on-error mark-down"]
     lines += [f"    server {r.name} {r.host}:{r.port} check" for r in replicas]
     return "\n".join(lines) + "\n"
 
