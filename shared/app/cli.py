@@ -186,6 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
     from shared.app.device import register as register_device
 
     register_device(sub)
+    from shared.app.migrate import register as register_migrate
+
+    register_migrate(sub)
     _add_token_command(sub)
     for _, product in PRODUCTS.items():
         product.register_commands(sub)
