@@ -170,6 +170,9 @@ def test_every_table_is_copied_with_its_values_and_the_sequences_move_past_the_c
     monitor = next(d for d in summary["databases"] if d["database"] == "finsentiment")
     assert monitor["not_copied"] == ["apscheduler_jobs", "scheduler_leader"]
 
+    from rasa.core.tracker_store import SQLTrackerStore
+
+    events = SQLTrackerStore.SQLEvent.__table__
     engine = _connect(target)
     with engine.begin() as connection:
         locked, until = connection.execute(text("SELECT locked, verified_until FROM verifications")).one()
@@ -179,8 +182,8 @@ def test_every_table_is_copied_with_its_values_and_the_sequences_move_past_the_c
         assert connection.execute(text("SELECT removed FROM items ORDER BY id")).scalars().all() == [False, True]
         assert connection.execute(text("SELECT rating FROM interactions WHERE seq = 2")).scalar_one() == 4.5
         # the running suite's next rows: ids from the sequences, past the copied ones
-        new_event = connection.execute(text("INSERT INTO events (sender_id, type_name) VALUES ('bob', 'user') "
-                                            "RETURNING id")).scalar_one()
+        new_event = connection.execute(events.insert().values(sender_id="bob", type_name="user")  # as Rasa does
+                                       ).inserted_primary_key[0]
         new_seq = connection.execute(text("INSERT INTO interactions (\"user\", item, event, timestamp) "
                                           "VALUES ('u3', 'm1', 'view', 13.0) RETURNING seq")).scalar_one()
         new_ticket = connection.execute(text("INSERT INTO tickets (sender_id, summary, status, created) "
