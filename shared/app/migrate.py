@@ -30,6 +30,8 @@ from shared.product import Database
 
 BATCH_ROWS = 5000
 SQLITE_TIMEOUT_S = 10
+LOCK_TIMEOUT_S = 30
+"""How long the copy waits for another session's transaction on a target table before it gives up."""
 
 
 def register(subparsers) -> None:
@@ -53,7 +55,9 @@ def cmd_migrate(options) -> int:
         raise CommandError("suite.database_url is not set: name the PostgreSQL database to copy into "
                            "(postgresql://user@host:5432/db) in the suite section of the config")
     var_dir = Path(options.var_dir or settings.var_dir).resolve()
-    ctx = SuiteContext(settings=settings, var_dir=var_dir, config_file=config_path(options.config) or Path())
+    # the hooks read only var_dir; config_file is the user's file (the run's effective one may not exist)
+    ctx = SuiteContext(settings=settings, var_dir=var_dir,
+                       config_file=Path(config_path(options.config) or "nlpsuite.yml"))
     databases = [database for part in load_parts() for database in part.databases(ctx)]
     print(json.dumps(migrate(databases, settings.database_url)))
     return 0
@@ -138,7 +142,12 @@ def _prepare_target(database: Database, metadata: MetaData, tables: list[Table],
     already hold rows: copying into them would mix two suites' data (or collide on ids)."""
     metadata.create_all(target, tables=tables, checkfirst=True)
     preparer = target.dialect.identifier_preparer
-    target.execute(text(f"LOCK TABLE {', '.join(preparer.format_table(t) for t in tables)} IN EXCLUSIVE MODE"))
+    target.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT_S}s'"))
+    try:
+        target.execute(text(f"LOCK TABLE {', '.join(preparer.format_table(t) for t in tables)} IN EXCLUSIVE MODE"))
+    except OperationalError:
+        raise CommandError(f"{database.label}: the target's tables are in use (a suite runs on them?); nothing was "
+                           f"copied. Stop it, then migrate into an empty database") from None
     filled = {table.name: n for table in tables
               if (n := target.execute(select(func.count()).select_from(table)).scalar_one())}
     if filled:

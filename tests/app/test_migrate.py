@@ -247,3 +247,24 @@ def test_a_missing_source_file_is_skipped_and_reported(tmp_path, capsys, embedde
     assert by_label["chatbot bank"]["status"] == "copied"
     copied = _target_counts(target)
     assert "events" not in copied and copied["customers"] == 3 and copied["interactions"] == 3
+
+
+def test_tables_a_running_suite_is_writing_stop_the_copy_instead_of_waiting(tmp_path, capsys, embedded, target,
+                                                                            monkeypatch):
+    """A writer's open transaction on a target table (a suite running on it) holds the table:
+    after the lock timeout the migration gives up, copying nothing."""
+    from recommender.store import items_table, metadata
+
+    import shared.app.migrate
+
+    monkeypatch.setattr(shared.app.migrate, "LOCK_TIMEOUT_S", 1)
+    engine = _connect(target)
+    metadata.create_all(engine)
+    with engine.connect() as writer:
+        writer.begin()
+        writer.execute(items_table.insert().values(id="x1", title="being written"))
+        assert main(["migrate", "--to", "postgres", "--config", _config(tmp_path, target, embedded)]) == 2
+        writer.rollback()
+    engine.dispose()
+    assert "recommender: the target's tables are in use" in capsys.readouterr().err
+    assert _target_counts(target) == {"items": 0, "interactions": 0}
