@@ -157,6 +157,24 @@ class ChatbotPart(SuitePart):
             replicas.append(rasa)
         return replicas
 
+    def databases(self, ctx: SuiteContext) -> list:
+        """The embedded suite's two SQLite files, for `nlpsuite migrate`: Rasa's tracker (its own
+        ``events`` table) and the bank with the verification tables, which share the bank's Base."""
+        from shared.product import Database
+
+        def tracker():
+            from rasa.core.tracker_store import SQLTrackerStore  # seconds to import: only when copied
+
+            return SQLTrackerStore.SQLEvent.__table__.metadata
+
+        def bank():
+            import chatbot.verification  # noqa: F401  (adds verifications and demo_logins to the Base)
+            from chatbot.bank import Base
+
+            return Base.metadata
+        return [Database("chatbot tracker", ctx.var("chatbot", "tracker.db"), tracker),
+                Database("chatbot bank", ctx.var("chatbot", "bank.db"), bank)]
+
 
 def part() -> ChatbotPart:
     """The chatbot's SuitePart, found by `nlpsuite run` through the entry point in chatbot/product.py."""

@@ -93,6 +93,18 @@ class FinSentimentPart(SuitePart):
         return [Service(name, ctx.module_command("shared.app.cli", "finsentiment", "run"),
                         ready_log=READY_LINE, ready_timeout_s=120) for name in names]
 
+    def databases(self, ctx: SuiteContext) -> list:
+        """The monitor's SQLite file, for `nlpsuite migrate`: every table but the scheduler's job
+        (the monitor schedules it again at start) and its lock's holder (a process of this machine)."""
+        from shared.product import Database
+
+        def tables():
+            from finsentiment.store import Base
+
+            return Base.metadata
+        return [Database("finsentiment", ctx.var("finsentiment", "finsentiment.db"), tables,
+                         skip=("apscheduler_jobs", "scheduler_leader"))]
+
 
 def part() -> FinSentimentPart:
     """The monitor's SuitePart, found by `nlpsuite run` through the entry point in finsentiment/product.py."""

@@ -81,6 +81,17 @@ class RecommenderPart(SuitePart):
     def services(self, ctx: SuiteContext) -> list[Service]:
         return []  # served by the suite's web app
 
+    def databases(self, ctx: SuiteContext) -> list:
+        """The recommender folder's SQLite store, for `nlpsuite migrate`: the catalogue and the
+        interaction log (the fitted model's files stay in the folder)."""
+        from shared.product import Database
+
+        def tables():
+            from recommender.store import metadata
+
+            return metadata
+        return [Database("recommender", ctx.var("recommender", "store.sqlite"), tables)]
+
 
 def add_new_arrivals(model_dir, path: Path = NEW_ARRIVALS) -> int:
     """Add the demo's unrated new films to a fitted folder; returns how many were added."""

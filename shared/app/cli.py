@@ -174,6 +174,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_models_command(sub)
 
+    _add_suite_commands(sub)
+    _add_token_command(sub)
+    for _, product in PRODUCTS.items():
+        product.register_commands(sub)
+    return parser
+
+
+def _add_suite_commands(sub) -> None:
+    """The suite's commands, each registered by its own module: run, batch, config, device, migrate."""
     from shared.app.runner import register as register_run
 
     register_run(sub)
@@ -186,10 +195,9 @@ def build_parser() -> argparse.ArgumentParser:
     from shared.app.device import register as register_device
 
     register_device(sub)
-    _add_token_command(sub)
-    for _, product in PRODUCTS.items():
-        product.register_commands(sub)
-    return parser
+    from shared.app.migrate import register as register_migrate
+
+    register_migrate(sub)
 
 
 def _add_token_command(sub) -> None:

@@ -12,7 +12,7 @@ from shared.lazy import lazy_exports
 
 _HOMES = {
     "PROFILE_NAMES": "classifiers", "ClassifierSpec": "classifiers",
-    "SuiteContext": "context", "SuitePart": "context",
+    "Database": "database", "SuiteContext": "context", "SuitePart": "context",
     "ServeRequest": "services", "Service": "services", "http_ready": "services", "smtp_ready": "services",
     "replica_port": "services",
     "SuiteSettings": "settings",

@@ -1,7 +1,8 @@
 """What the app hands a product while it runs the suite, and what a product gives back.
 
 A product's suite part (``Product.suite``, a ``SuitePart`` subclass) gives four things, and may
-override the hooks that have defaults (``classifiers``, ``prepare_title``, ``prepare_minutes``):
+override the hooks that have defaults (``classifiers``, ``prepare_title``, ``prepare_minutes``,
+``databases``):
 
 - ``load_config(path)``: its section of nlpsuite.yml, validated (``nlpsuite config check``);
 - ``defaults(ctx)``: its config section under the suite (paths inside ``var/``, the models the
@@ -10,17 +11,22 @@ override the hooks that have defaults (``classifiers``, ``prepare_title``, ``pre
   what is already there, so a second run is quick;
 - ``services(ctx)``: the processes to start, each with a readiness check;
 - ``classifiers()``: the classifiers the app fine-tunes for it before ``prepare``
-  (``ClassifierSpec``).
+  (``ClassifierSpec``);
+- ``databases(ctx)``: its embedded SQLite files and their tables (``Database``), which
+  `nlpsuite migrate --to postgres` copies into ``suite.database_url``.
 """
 from __future__ import annotations
 
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from shared.product.services import Service
 from shared.product.settings import SuiteSettings
+
+if TYPE_CHECKING:
+    from shared.product.database import Database
 
 
 @dataclass
@@ -95,3 +101,8 @@ class SuitePart:
     def prepare_minutes(self, ctx: SuiteContext) -> float:
         """About how long ``prepare`` takes on 2 cores now (a quick one when all is built), for the plan."""
         return 0.1
+
+    def databases(self, ctx: SuiteContext) -> list[Database]:
+        """The product's SQLite files under ``ctx.var_dir`` in the embedded suite, with their tables,
+        for `nlpsuite migrate --to postgres`; none by default (a product that keeps no data)."""
+        return []
