@@ -11,7 +11,9 @@ database per run, and the main job's models (``bench.suite``). Then:
    for ``--throughput-seconds``, then ``--rec-clients`` recommendation clients the same way
    through the proxy on the web port. Requests per second, p50/p95 and errors for each.
 2. **Replicas lost under load** (2 replicas): ``--chats`` sessions with a person's pause between
-   turns (``--think``) and ``--rec-clients`` recommendation clients for ``--seconds``. At a
+   turns (``--think``, 2-6 s as in ``bench.load``) and ``--rec-clients`` recommendation clients
+   (a request every ``--rec-think``, 0.5-1.5 s) for ``--seconds``: a load these 2 cores carry,
+   so that what fails is what the kills cause, not saturation (part 1 measures that). At a
    quarter of the time ``rasa-1`` gets ``kill -9``, at half ``web-1``, at three quarters the
    monitor that holds the scheduler lock; a few seconds before that, new negative headlines
    about a topic (Acme) go into a demo feed, so an alert is due around the takeover. Reported:
@@ -107,10 +109,13 @@ async def chat_session(client: httpx.AsyncClient, rasa: str, sender: str, deadli
 
 
 async def recommend_client(client: httpx.AsyncClient, web: str, token: str, users: list, items: list,
-                           deadline: float, rng: random.Random, calls: Calls) -> None:
-    """Back-to-back recommendations for random users; one in twenty first posts a view."""
+                           deadline: float, think: tuple, rng: random.Random, calls: Calls) -> None:
+    """Recommendations for random users, ``think`` seconds apart (0: back to back); one in twenty
+    first posts a view."""
     headers = {"Authorization": f"Bearer {token}"}
     while time.perf_counter() < deadline:
+        if think[1]:
+            await asyncio.sleep(rng.uniform(*think))
         user = rng.choice(users)
         if rng.random() < 0.05:
             t0, problem = time.perf_counter(), None
@@ -133,7 +138,7 @@ async def recommend_client(client: httpx.AsyncClient, web: str, token: str, user
 
 
 async def load(seconds: float, chats: int, rec_clients: int, think: tuple, token: str, workload: tuple,
-               events=()) -> Calls:
+               events=(), rec_think: tuple = (0.0, 0.0)) -> Calls:
     """Run the clients for ``seconds``; ``events``: (at seconds, coroutine function) run meanwhile."""
     users, items = workload
     calls = Calls()
@@ -143,8 +148,8 @@ async def load(seconds: float, chats: int, rec_clients: int, think: tuple, token
     async with httpx.AsyncClient(timeout=60, limits=limits) as client:
         tasks = [chat_session(client, PORTS.url("rasa"), issue(key, "bench"), deadline, think, random.Random(n), calls)
                  for n in range(chats)]
-        tasks += [recommend_client(client, PORTS.url("web"), token, users, items, deadline, random.Random(100 + n),
-                                   calls) for n in range(rec_clients)]
+        tasks += [recommend_client(client, PORTS.url("web"), token, users, items, deadline, rec_think,
+                                   random.Random(100 + n), calls) for n in range(rec_clients)]
 
         async def at(offset: float, action):
             await asyncio.sleep(max(0.0, calls.started + offset - time.perf_counter()))
@@ -332,8 +337,9 @@ def resilience(root: Path, backends: Backends, options, users_items) -> dict:
         kills = Kills(suite, suite.database_url, suite.var / "finsentiment" / "demo-feeds")
         events = [(seconds / 4, kills.rasa), (seconds / 2, kills.web), (seconds * 3 / 4 - 4, kills.news),
                   (seconds * 3 / 4, kills.monitor)]
-        think = tuple(float(x) for x in options.think.split(","))
-        calls = asyncio.run(load(seconds, options.chats, options.rec_clients, think, token, users_items, events))
+        think, rec_think = (tuple(float(x) for x in value.split(",")) for value in (options.think, options.rec_think))
+        calls = asyncio.run(load(seconds, options.chats, options.rec_clients, think, token, users_items, events,
+                                 rec_think))
         time.sleep(10)  # the new active monitor's first cycles deliver what is due
         result = {**split_failures(calls, kills.log), **asyncio.run(check_trackers(calls, token)),
                   **outbox_mails(suite.var / "outbox"), "kills": kills.log,
@@ -351,7 +357,9 @@ def main(argv=None) -> int:
     parser.add_argument("--rec-clients", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=90, help="length of the run with the kills")
     parser.add_argument("--throughput-seconds", type=float, default=30)
-    parser.add_argument("--think", default="1,3", help="a person's pause between chat turns: MIN,MAX seconds")
+    parser.add_argument("--think", default="2,6", help="a person's pause between chat turns: MIN,MAX seconds")
+    parser.add_argument("--rec-think", default="0.5,1.5",
+                        help="pause between a recommendation client's requests in the run with the kills: MIN,MAX s")
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--smoke", action="store_true", help="5 chats, 3 clients, 20 s runs (plumbing only)")
     options = parser.parse_args(argv)
@@ -373,6 +381,7 @@ def main(argv=None) -> int:
     result["resilience"] = resilience_result
     result["settings"] = {"chats": options.chats, "rec_clients": options.rec_clients, "seconds": options.seconds,
                           "throughput_seconds": options.throughput_seconds, "think_s": options.think,
+                          "rec_think_s": options.rec_think,
                           "kill_window_s": KILL_WINDOW_S, "cores": len(os.sched_getaffinity(0)), "smoke": options.smoke}
     out = (root / "replicas.json") if options.smoke else update_results("replicas", result)
     if options.smoke:

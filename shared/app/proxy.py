@@ -53,18 +53,19 @@ def haproxy_config(host: str, port: int, replicas: list[Service]) -> str:
              "    timeout server 120s", "    timeout queue 30s", "    retries 3", "    option redispatch",
              "    retry-on conn-failure", "    option forwardfor", "",
              f"frontend {name}", f"    bind {host}:{port}", f"    default_backend {name}-replicas", "",
-             f"backend {name}-replicas", "    balance roundrobin",
-             "    option httpchk",  # HTTP/1.1 with a Host the servers answer (the web app refuses others)
-             f"    http-check send meth GET uri {replicas[0].check_path} ver HTTP/1.1 hdr Host {host}",
-             "    http-check expect status 200",
-             "    timeout check 3s",
-             # a check slow under load is not a death: three in a row take a replica out; a
-             # refused or reset connection of real traffic takes it out at once (observe layer4)
-             # at most MAXCONN requests on a replica at once, the rest wait in HAProxy's queue: a
-             # saturated server then still answers its checks instead of being taken for dead
-             f"    default-server inter {CHECK_EVERY_MS} fall 3 rise 2 maxconn {MAXCONN} observe layer4 error-limit 1 "
-             "on-error mark-down"]
-    lines += [f"    server {r.name} {r.host}:{r.port} check" for r in replicas]
+             f"backend {name}-replicas", "    balance roundrobin"]
+    if len(replicas) == 1:
+        lines.append(f"    default-server maxconn {MAXCONN}")
+    else:  # with one replica there is nothing to send a request to instead
+        lines += ["    option httpchk",  # HTTP/1.1 with a Host the servers answer (the web app refuses others)
+                  f"    http-check send meth GET uri {replicas[0].check_path} ver HTTP/1.1 hdr Host {host}",
+                  "    http-check expect status 200", "    timeout check 10s",
+                  # a refused or reset connection of real traffic takes a replica out at once; a
+                  # check only catches a hung one: a check that is merely slow under load is no death
+                  f"    default-server inter {CHECK_EVERY_MS} fall 3 rise 2 maxconn {MAXCONN} observe layer4 "
+                  "error-limit 1 on-error mark-down"]
+    check = " check" if len(replicas) > 1 else ""
+    lines += [f"    server {r.name} {r.host}:{r.port}{check}" for r in replicas]
     return "\n".join(lines) + "\n"
 
 

@@ -109,3 +109,35 @@ def test_daemon_process_stops_on_sigterm(tmp_path, sentiment_model, feed_server)
             process.kill()
     assert process.returncode == 0, output
     assert "received SIGTERM" in output and "finsentiment: stopped" in output
+
+
+def test_a_second_monitor_stands_by_and_takes_over_when_the_active_one_stops(make_config, loaded_sentiment):
+    """Two daemons on one database: only the holder of the scheduler lock polls; the standby
+    starts polling once the active one is gone (here on SQLite: flock beside the database)."""
+    from finsentiment.leader import current_leader
+
+    config = make_config(feeds=[{"name": "wire", "url": "mem://wire"}], poll_interval_s=0.2)
+    feeds = {"mem://wire": rss(entries_for("neutral", 2, "Kone", "lead"))}
+    first, second = (CountingMonitor(config, fetcher=MemoryFetcher(dict(feeds)), notifier=MemoryNotifier(),
+                                     sentiment=loaded_sentiment) for _ in range(2))
+    stops = [threading.Event(), threading.Event()]
+    threads = [threading.Thread(target=run_forever, args=(monitor, stop), kwargs={"install_signals": False})
+               for monitor, stop in zip((first, second), stops)]
+    threads[0].start()
+    deadline = time.time() + 20
+    while first.runs < 1 and time.time() < deadline:
+        time.sleep(0.05)
+    threads[1].start()
+    try:
+        time.sleep(1.5)  # several intervals: a second active scheduler would have polled by now
+        assert first.runs >= 2 and second.runs == 0
+        stops[0].set()
+        threads[0].join(15)
+        while second.runs < 1 and time.time() < deadline + 10:
+            time.sleep(0.05)
+        assert second.runs >= 1
+        assert current_leader(second.store)[0].endswith(f":{os.getpid()}")
+    finally:
+        for stop, thread in zip(stops, threads):
+            stop.set()
+            thread.join(15)
