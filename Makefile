@@ -13,7 +13,7 @@ export TOKENIZERS_PARALLELISM := false
 # Benchmarks pin their own thread counts; this keeps stray libraries from oversubscribing 2 cores.
 BENCH_THREADS ?= 2
 
-.PHONY: setup teachers browser java servers run test test-fast device-wheel arm64 bench bench-core bench-recipe bench-device bench-chatbot bench-finsentiment bench-recommender bench-load bench-security bench-scale bench-live lint clean clean-venv help
+.PHONY: setup teachers browser java servers run test test-fast device-wheel arm64 bench bench-core bench-recipe bench-device bench-chatbot bench-finsentiment bench-recommender bench-load bench-replicas bench-security bench-scale bench-live lint clean clean-venv help
 
 help:
 	@echo "make run          the main job on embedded defaults (see README.md)"
@@ -28,6 +28,7 @@ help:
 	@echo "make device-wheel   dist/nlpsuite_device-*.whl: the device runtime alone (numpy, onnxruntime, tokenizers)"
 	@echo "make bench-live     the bot declining unknown requests (methods side by side), teaching it live"
 	@echo "make bench-load     50 chat sessions + 20 recommendation clients against a suite of its own"
+	@echo "make bench-replicas PostgreSQL, Redis, 2 replicas behind HAProxy, kill -9 under load; 1 vs 2 replicas"
 	@echo "make bench-security every route of every service without a token; mail-failure scenarios"
 	@echo "make bench-scale  Spark and in-process batch scoring/embedding side by side, --nproc 2 fine-tuning,"
 	@echo "                  a million-item FAISS index; SCALE_SIZES=100000,300000,1000000 (hours on 2 cores)"
@@ -135,6 +136,9 @@ bench-live: setup
 bench-load: setup
 	$(BIN)/python -m bench.load
 
+bench-replicas: setup
+	$(BIN)/python -m bench.replicas
+
 # Bundles timed on 1 core under an address-space cap in a venv with only the device wheel,
 # new intents and corrections learned on the device, arm64 agreement: bench/results/device.json.
 bench-device: setup arm64 device-wheel
@@ -152,7 +156,7 @@ bench-scale: setup
 	$(BIN)/python -m bench.scale --threads $(BENCH_THREADS) --sizes $(SCALE_SIZES) \
 		--embed-sizes $(SCALE_EMBED_SIZES) --faiss-n $(SCALE_FAISS_N) --finetune-seeds $(SCALE_SEEDS)
 
-bench: bench-core bench-recipe bench-device bench-chatbot bench-live bench-finsentiment bench-recommender bench-load bench-security bench-scale
+bench: bench-core bench-recipe bench-device bench-chatbot bench-live bench-finsentiment bench-recommender bench-load bench-replicas bench-security bench-scale
 	$(BIN)/python -m bench.report
 
 clean:
