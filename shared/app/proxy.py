@@ -14,12 +14,11 @@ under the suite's supervisor, so it is restarted, logged and stopped like every 
 from __future__ import annotations
 
 import shutil
-import socket
 from collections import defaultdict
 from pathlib import Path
 
 from shared.errors import CommandError
-from shared.product import Service
+from shared.product import Service, http_ready
 
 CHECK_EVERY_MS = 1000
 MAXCONN = 8
@@ -69,14 +68,6 @@ def haproxy_config(host: str, port: int, replicas: list[Service]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _listening(host: str, port: int):
-    def ready() -> bool:
-        with socket.socket() as probe:
-            probe.settimeout(1)
-            return probe.connect_ex((host, port)) == 0
-    return ready
-
-
 def proxy_services(host: str, services: list[Service], folder: Path) -> list[Service]:
     """One HAProxy service per front port among ``services`` (none without replicas), named
     ``proxy-<server>``; each configuration is written to ``folder/<name>.cfg``."""
@@ -87,6 +78,7 @@ def proxy_services(host: str, services: list[Service], folder: Path) -> list[Ser
         config = folder / f"{name}.cfg"
         config.write_text(haproxy_config(host, port, replicas), encoding="utf-8")
         made.append(Service(name, [haproxy_binary(), "-db", "-f", str(config)], port=port,
-                            port_key=replicas[0].front_key, host=host, ready=_listening(host, port),
-                            ready_timeout_s=30))
+                            port_key=replicas[0].front_key, host=host, ready_timeout_s=60,
+                            # ready once a request through it reaches a replica (HAProxy has seen one pass its checks)
+                            ready=http_ready(f"http://{host}:{port}{replicas[0].check_path}")))
     return made
