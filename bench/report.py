@@ -470,7 +470,34 @@ def live_section(data: dict) -> list[str]:
     return lines
 
 
+def replicas_section(data: dict) -> list[str]:
+    """The scaled-out suite: the kills' figures against their targets, throughput per replica count."""
+    settings, resilience = data.get("settings", {}), data.get("resilience", {})
+    lines = ["## replicas", "", "Command: `make bench-replicas` (`python -m bench.replicas`): PostgreSQL, Redis and "
+             "HAProxy on 127.0.0.1, `suite.backend: postgres`, everything on the same "
+             f"{settings.get('cores', '?')} cores. {settings.get('chats')} chat sessions (a turn every "
+             f"{str(settings.get('think_s')).replace(',', '-')} s) and {settings.get('rec_clients')} recommendation "
+             f"clients (a request every {str(settings.get('rec_think_s')).replace(',', '-')} s) for {settings.get('seconds')} s with 2 replicas; `kill -9` of rasa-1, "
+             "then web-1, then the active monitor. Details: [scale.md](scale.md#what-benchreplicas-measured).", "",
+             "| figure | value | target |", "|---|---|---|"]
+    for key, target in (("tracker_events_lost", 0), ("out_of_order_turns", 0), ("double_mails", 0),
+                        ("failed_outside_kill_windows", 0), ("monitor_takeover_seconds", None)):
+        value = data.get(key)
+        lines.append(f"| {key} | {value} | {'-' if target is None else f'{target} {_mark(value == target)}'} |")
+    lines.append(f"| failed inside the {settings.get('kill_window_s')} s kill windows | "
+                 f"{resilience.get('failed_inside_kill_windows')} | - |")
+    lines += ["", f"Throughput, back to back for {settings.get('throughput_seconds')} s each, one after the other "
+              "in one run:", "", "| replicas | chat req/s | chat p50 / p95 ms | recommend req/s | recommend p50 / p95 ms | errors |",
+              "|---|---|---|---|---|---|"]
+    for count, parts in sorted(data.get("throughput", {}).items()):
+        chat, rec = parts["chat"], parts["recommend"]
+        lines.append(f"| {count} | {chat['requests_per_s']} | {_ms(chat['latency_ms'])} | {rec['requests_per_s']} | "
+                     f"{_ms(rec['latency_ms'])} | {chat['errors'] + rec['errors']} |")
+    return lines + [""]
+
+
 SECTIONS = {"core": core_section, "live": live_section, "recipe": recipe_section, "device": device_section, "scale": scale_section, "chatbot": chatbot_section, "security": security_section,
+            "replicas": replicas_section,
             **{n: generic_section(n) for n in ("finsentiment", "recommender", "load")}}
 
 
