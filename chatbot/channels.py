@@ -6,6 +6,8 @@ Listed in credentials.yml as ``chatbot.channels.GuardedRestInput``; it keeps the
 """
 from __future__ import annotations
 
+import os
+
 import json
 import logging
 import re
@@ -17,6 +19,7 @@ from rasa.core.channels.rest import RestInput
 from sanic import Blueprint, response
 from sanic.request import Request
 
+from chatbot.settings import REPLICAS_ENV
 from chatbot.senders import is_issued, issue, sender_key
 from shared.rate_limit import SlidingWindowLimit
 
@@ -84,13 +87,21 @@ def check_request(body: bytes) -> tuple[Optional[dict], Optional[tuple[int, str]
     return payload, None
 
 
+def replica_share(per_minute: int) -> int:
+    """One Rasa replica's part of a per-sender budget: each replica counts on its own and the
+    proxy sends a sender's messages round robin, so each takes its share of the whole
+    (``$NLPSUITE_RASA_REPLICAS``, set by `nlpsuite run` for ``suite.replicas``)."""
+    replicas = max(1, int(os.environ.get(REPLICAS_ENV, "1") or 1))
+    return max(1, per_minute // replicas)
+
+
 class GuardedRestInput(RestInput):
     """credentials.yml: ``chatbot.channels.GuardedRestInput: {messages_per_minute: 30}``."""
 
     def __init__(self, messages_per_minute: int = DEFAULT_PER_MINUTE):
         super().__init__()
-        self.limit = SenderRateLimit(int(messages_per_minute))
-        self.sessions = SenderRateLimit(SESSIONS_PER_MINUTE)
+        self.limit = SenderRateLimit(replica_share(int(messages_per_minute)))
+        self.sessions = SenderRateLimit(replica_share(SESSIONS_PER_MINUTE))
 
     @classmethod
     def from_credentials(cls, credentials: Optional[dict]) -> "GuardedRestInput":

@@ -12,6 +12,9 @@ from pydantic import root_validator
 
 from shared.config import StrictModel, load_section
 
+REPLICAS_ENV = "NLPSUITE_RASA_REPLICAS"
+"""How many Rasa replicas share the per-sender limits (``chatbot.channels.replica_share``)."""
+
 
 class ClassifierSettings(StrictModel):
     """Options of the Rasa component ``chatbot.components.CoreIntentClassifier``.

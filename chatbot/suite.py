@@ -140,6 +140,7 @@ class ChatbotPart(SuitePart):
         whose server died mid-message holds its lock for ``TICKET_LOCK_LIFETIME`` (10 s here
         instead of Rasa's 60) before another server takes it on."""
         from chatbot import server
+        from chatbot.settings import REPLICAS_ENV
         from shared.product import replica_port
 
         model = Path(settings.models_dir) / f"{MODEL_NAME}.tar.gz"
@@ -150,7 +151,8 @@ class ChatbotPart(SuitePart):
             return [server.rasa_service(project, model, port=settings.rasa_port, env=env, **common)]
         replicas = []
         for index in range(1, ctx.settings.replicas + 1):
-            rasa = server.rasa_service(project, model, name=f"rasa-{index}", env={**env, "TICKET_LOCK_LIFETIME": "10"},
+            replica_env = {**env, "TICKET_LOCK_LIFETIME": "10", REPLICAS_ENV: str(ctx.settings.replicas)}
+            rasa = server.rasa_service(project, model, name=f"rasa-{index}", env=replica_env,
                                        port=replica_port(settings.rasa_port, ctx.settings.replica_port_offset, index),
                                        **common)
             rasa.port_key, rasa.front_port, rasa.front_key = "suite.replica_port_offset", settings.rasa_port, "chatbot.rasa_port"

@@ -101,9 +101,9 @@ def load_section(section: str, model: Type[T], path: str | os.PathLike | None = 
         return model.parse_obj(values)
     except ValidationError as exc:
         where = config_path(path) or "defaults/environment"
-        problems = "; ".join(
-            f"{section}.{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
+        problems = "; ".join(  # a check across keys has no key of its own: name the section
+            ".".join([section, *(str(p) for p in err["loc"] if p != "__root__")]) + f": {err['msg']}"
+            for err in exc.errors())
         raise ConfigError(f"{where}: {problems}") from exc
 
 

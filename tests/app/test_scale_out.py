@@ -173,3 +173,12 @@ def test_rasa_gets_the_redis_lock_store_with_its_password_from_the_environment(t
     assert endpoints["tracker_store"]["password"] == "${NLPSUITE_DB_PASSWORD}"
     assert "redis-secret" not in text
     assert "lock_store" not in yaml.safe_load(write_endpoints(tmp_path, ChatbotSettings()).read_text())
+
+
+def test_each_rasa_replica_takes_its_share_of_the_per_sender_limit(monkeypatch):
+    from chatbot.channels import GuardedRestInput
+
+    assert GuardedRestInput(30).limit.per_minute == 30
+    monkeypatch.setenv("NLPSUITE_RASA_REPLICAS", "2")  # set by `nlpsuite run` for suite.replicas: 2
+    channel = GuardedRestInput(30)
+    assert channel.limit.per_minute == 15 and channel.sessions.per_minute >= 1
