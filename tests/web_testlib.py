@@ -107,3 +107,18 @@ def status_of_headers_only(url: str, content_length: int) -> int:
         conn.sendall(f"POST {target} HTTP/1.1\r\nHost: {parts.hostname}\r\nContent-Type: application/json\r\n"
                      f"Content-Length: {content_length}\r\n\r\n".encode())
         return int(conn.recv(4096).split(b"\r\n", 1)[0].split()[1])
+
+
+def wait_for(condition, timeout_s: float, what: str, proc=None, log: Path | None = None):
+    """``condition()``'s first truthy value within ``timeout_s``; fails the test when a watched
+    `nlpsuite run` (``proc``) exits first or time runs out, with the end of its ``log``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        if proc is not None and proc.poll() is not None:
+            pytest.fail(f"nlpsuite run exited ({proc.returncode}) while waiting for {what}:\n"
+                        + (log.read_text()[-4000:] if log else ""))
+        time.sleep(0.5)
+    pytest.fail(f"timed out waiting for {what}" + (f":\n{log.read_text()[-4000:]}" if log else ""))

@@ -25,23 +25,10 @@ import yaml
 
 from rec_testlib import build_tiny_encoder, make_catalogue, tiny_fit_config
 from web_testlib import (chromium_page, free_port, latest_code, needs_chromium, processes_with,
-                          status_of_headers_only)
+                          status_of_headers_only, wait_for)
 
 pytestmark = [needs_chromium, pytest.mark.slow, pytest.mark.timeout(1800)]
 DEMO_TOPIC = "Earnings"  # the topic data/feeds/story.csv spikes
-
-
-def wait_for(condition, timeout_s: float, what: str, proc=None, log: Path | None = None):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        if proc is not None and proc.poll() is not None:
-            pytest.fail(f"nlpsuite run exited ({proc.returncode}) while waiting for {what}:\n"
-                        + (log.read_text()[-4000:] if log else ""))
-        time.sleep(0.5)
-    pytest.fail(f"timed out waiting for {what}" + (f":\n{log.read_text()[-4000:]}" if log else ""))
 
 
 def _mails(var: Path) -> list:
